@@ -1,0 +1,144 @@
+/**
+ * One keep-alive HTTP/1.1 connection of the load generator over a raw socket: requests are
+ * written as prepared bytes and answers read by ResponseParser, one request in flight at a
+ * time. node:http's client costs several times more CPU per request than the servers it is
+ * meant to load (autocannon and wrk write their own clients for the same reason).
+ *
+ * The connection reports to its owner and decides nothing: the owner chooses what to send,
+ * counts what came back and replaces connections that close.
+ */
+import { connect, type Socket } from 'node:net';
+import { ResponseParseError, ResponseParser } from './response-parser.ts';
+
+export type RequestKind = 'get' | 'put' | 'path' | 'prefill';
+
+export interface ConnectionOwner {
+  onConnect(connection: HttpConnection): void;
+  onResponse(connection: HttpConnection, status: number, bodyBytes: number): void;
+  /** The request in flight failed: the socket errored, closed or the answer was malformed. */
+  onRequestError(connection: HttpConnection, kind: string): void;
+  /** Connecting failed (e.g. ECONNREFUSED). */
+  onConnectError(connection: HttpConnection, kind: string): void;
+  /** The socket is gone, whatever the reason; called last, once. */
+  onClose(connection: HttpConnection): void;
+  onBytesRead(bytes: number): void;
+}
+
+export class HttpConnection {
+  /** Set while a request is in flight. */
+  busy = false;
+  connected = false;
+  /** Set by the owner when this connection should close once its answer arrives. */
+  retiring = false;
+  kind: RequestKind = 'get';
+  /** When the request was meant to go (open model) or went (closed model), ms. */
+  intendedMs = 0;
+  sentMs = 0;
+
+  private readonly socket: Socket;
+  private readonly parser: ResponseParser;
+  private errorKind: string | null = null;
+  private closed = false;
+
+  constructor(
+    host: string,
+    port: number,
+    private readonly owner: ConnectionOwner,
+  ) {
+    this.parser = new ResponseParser((status, bodyBytes, keepAlive) =>
+      this.onParsed(status, bodyBytes, keepAlive),
+    );
+    this.socket = connect({ host, port });
+    this.socket.setNoDelay(true);
+    this.socket.on('connect', () => {
+      this.connected = true;
+      this.owner.onConnect(this);
+    });
+    this.socket.on('data', (chunk: Buffer) => {
+      this.owner.onBytesRead(chunk.length);
+      try {
+        this.parser.execute(chunk);
+      } catch (error) {
+        if (!(error instanceof ResponseParseError)) throw error;
+        this.fail('bad_response');
+      }
+    });
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.errorKind ??= error.code ?? 'socket_error';
+    });
+    this.socket.on('close', () => this.onSocketClose());
+  }
+
+  /** Sends one request (prepared head, optional body); the owner has checked it is idle. */
+  send(kind: RequestKind, intendedMs: number, nowMs: number, head: string, body?: Uint8Array) {
+    this.busy = true;
+    this.kind = kind;
+    this.intendedMs = intendedMs;
+    this.sentMs = nowMs;
+    if (body === undefined || body.length === 0) {
+      this.socket.write(head, 'latin1');
+    } else {
+      this.socket.cork();
+      this.socket.write(head, 'latin1');
+      this.socket.write(body);
+      this.socket.uncork();
+    }
+  }
+
+  /** Sends prepared request bytes (the fixed-path mode writes the same buffer every time). */
+  sendRaw(kind: RequestKind, intendedMs: number, nowMs: number, request: Uint8Array) {
+    this.busy = true;
+    this.kind = kind;
+    this.intendedMs = intendedMs;
+    this.sentMs = nowMs;
+    this.socket.write(request);
+  }
+
+  /** Gives up on this connection, charging the request in flight (if any) with `kind`. */
+  fail(kind: string): void {
+    this.errorKind = kind;
+    this.socket.destroy();
+  }
+
+  /** Closes quietly (stopping, or fewer connections wanted). */
+  close(): void {
+    this.errorKind ??= 'closed';
+    this.socket.destroy();
+  }
+
+  private onParsed(status: number, bodyBytes: number, keepAlive: boolean): void {
+    if (!this.busy) {
+      // An answer nobody asked for (e.g. a 408 before closing an idle connection).
+      this.fail('unexpected_response');
+      return;
+    }
+    this.busy = false;
+    if (!keepAlive) {
+      // Answer counted, then replaced by a fresh connection; not an error.
+      this.retiring = true;
+      this.parser.reset();
+      this.socket.destroy();
+    }
+    this.owner.onResponse(this, status, bodyBytes);
+  }
+
+  private onSocketClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.busy) {
+      let kind = this.errorKind;
+      try {
+        if (this.parser.finish()) kind = null; // the body ran until the close
+      } catch {
+        kind ??= 'ECONNRESET';
+      }
+      if (kind !== null) {
+        this.busy = false;
+        this.owner.onRequestError(this, kind === 'closed' ? 'ECONNRESET' : kind);
+      }
+    } else if (!this.connected && this.errorKind !== 'closed') {
+      this.owner.onConnectError(this, this.errorKind ?? 'ECONNRESET');
+    }
+    this.owner.onClose(this);
+  }
+}

@@ -1,0 +1,812 @@
+/**
+ * The load generator's loop: drives a target with GET/PUT requests on keys (or GETs of one
+ * fixed path), in a closed model (N connections, one request in flight each) or an open model
+ * (a fixed rate, latency measured from each request's intended send time, so a stalling server
+ * is not flattered: coordinated omission, corrected as in wrk2).
+ *
+ * A module without console output or process exits, so the CLI, a worker thread and tests run
+ * the same code: progress goes to a callback, stopping is stop() or an AbortSignal, settings
+ * change through update() while it runs, and snapshot() gives the figures of the last second.
+ */
+import { createRng, type Rng } from '../../core/random.ts';
+import { keyName } from '../../core/workload/keys.ts';
+import { createKeySampler, MAX_KEYS, type KeySampler } from '../../core/workload/samplers.ts';
+import { ArrivalSchedule } from '../../core/workload/schedule.ts';
+import { generateValue, type GeneratedValue } from '../../core/workload/values.ts';
+import { HttpConnection, type ConnectionOwner, type RequestKind } from './connection.ts';
+import { LatencyHistogram, type LatencySummaryMs } from './histogram.ts';
+
+export const LOAD_MODES = ['closed', 'open'] as const;
+export type LoadMode = (typeof LOAD_MODES)[number];
+export const LOAD_DISTRIBUTIONS = ['uniform', 'zipf'] as const;
+export type LoadDistribution = (typeof LOAD_DISTRIBUTIONS)[number];
+
+/** Plain data, so it crosses a worker boundary and a tRPC call unchanged. */
+export interface LoadOptions {
+  /** The target's base URL (http only), e.g. `http://127.0.0.1:7001`. */
+  readonly url: string;
+  /** Fixed-path mode: every request is `GET path` (an anchor such as a bare HTTP server). */
+  readonly path: string | null;
+  readonly mode: LoadMode;
+  /** Closed model: how many connections. Open model: the most it may open. */
+  readonly connections: number;
+  /** Open model: intended requests per second. */
+  readonly rate: number;
+  /** Null: runs until stop() or the signal aborts. */
+  readonly durationSeconds: number | null;
+  /** Load before measuring starts, not counted. */
+  readonly warmupSeconds: number;
+  /** Share of requests that are GETs; the rest are PUTs. */
+  readonly readRatio: number;
+  /** Keys are `keyName(0 .. keys-1)`. */
+  readonly keys: number;
+  readonly distribution: LoadDistribution;
+  readonly zipfS: number;
+  readonly valueBytes: number;
+  /** JSON text (compressible) instead of random bytes. */
+  readonly compressible: boolean;
+  /** Keys 0 .. prefillKeys-1 are written once before the load starts, so reads can hit. */
+  readonly prefillKeys: number;
+  readonly seed: number;
+  /** A request unanswered for this long counts as a `timeout` error and its connection is replaced. */
+  readonly timeoutMs: number;
+}
+
+/** What update() may change while the load runs. */
+export type LoadPatch = Partial<
+  Pick<
+    LoadOptions,
+    | 'mode'
+    | 'connections'
+    | 'rate'
+    | 'readRatio'
+    | 'keys'
+    | 'distribution'
+    | 'zipfS'
+    | 'valueBytes'
+    | 'compressible'
+  >
+>;
+
+export const DEFAULT_LOAD_OPTIONS: LoadOptions = {
+  url: 'http://127.0.0.1:7001',
+  path: null,
+  mode: 'closed',
+  connections: 50,
+  rate: 1000,
+  durationSeconds: 10,
+  warmupSeconds: 0,
+  readRatio: 0.9,
+  keys: 10_000,
+  distribution: 'zipf',
+  zipfS: 0.99,
+  valueBytes: 64,
+  compressible: false,
+  prefillKeys: 0,
+  seed: 1,
+  timeoutMs: 10_000,
+};
+
+export const LOAD_LIMITS = {
+  connections: { min: 1, max: 10_000 },
+  rate: { min: 0, max: 10_000_000 },
+  valueBytes: { min: 0, max: 512 * 1024 * 1024 },
+  zipfS: { min: 0, max: 10 },
+} as const;
+
+export type LoadPhase = 'prefill' | 'warmup' | 'measure' | 'done';
+
+/** The figures of the last full second (the dashboard polls this), plus running totals. */
+export interface LoadSnapshot {
+  readonly running: boolean;
+  readonly phase: LoadPhase;
+  /** Seconds measured so far (0 during prefill and warmup). */
+  readonly elapsedSeconds: number;
+  readonly durationSeconds: number | null;
+  /** Answers per second over the last second (any phase). */
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Errors in the last second. */
+  readonly errors: number;
+  /** GET 200 / (GET 200 + GET 404) in the last second; null without reads. */
+  readonly hitRate: number | null;
+  /** Since measuring started. */
+  readonly totalRequests: number;
+  readonly totalErrors: number;
+  readonly prefilledKeys: number;
+  readonly openConnections: number;
+}
+
+export interface LoadResult {
+  readonly target: string;
+  readonly path: string | null;
+  readonly mode: LoadMode;
+  readonly connections: number;
+  /** Intended requests per second (open model); null in the closed model. */
+  readonly rate: number | null;
+  /** Measured time, excluding prefill and warmup. */
+  readonly durationSeconds: number;
+  /** Answers received (any status). */
+  readonly requests: number;
+  readonly requestsPerSecond: number;
+  /** Latency of the answers, from intended send time (open) or send time (closed). */
+  readonly latencyMs: LatencySummaryMs | null;
+  readonly reads: number;
+  readonly writes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly hitRate: number | null;
+  /** By kind: an HTTP status (`"500"`) or a socket error (`"ECONNREFUSED"`, `"timeout"`). */
+  readonly errors: Readonly<Record<string, number>>;
+  readonly errorCount: number;
+  /** Answers by HTTP status. */
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Requests in flight or waiting for a connection when the load stopped; not counted above. */
+  readonly unfinished: number;
+  readonly prefilledKeys: number;
+  readonly stoppedBy: 'duration' | 'stop' | 'abort';
+  /** The settings in force at the end (after any update()). */
+  readonly options: LoadOptions;
+}
+
+export interface LoadHooks {
+  /** Called once a second with snapshot(). */
+  readonly onProgress?: (snapshot: LoadSnapshot) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface LoadHandle {
+  /** The settings now in force. */
+  readonly options: LoadOptions;
+  /** Changes settings while running; throws RangeError naming a bad field, changing nothing. */
+  update(patch: LoadPatch): void;
+  snapshot(): LoadSnapshot;
+  /** Stops at once; in-flight requests are abandoned and reported as unfinished. */
+  stop(): void;
+  readonly done: Promise<LoadResult>;
+}
+
+/** Starts a load; throws RangeError naming the first bad option. */
+export function startLoad(options: Partial<LoadOptions>, hooks: LoadHooks = {}): LoadHandle {
+  const run = new LoadRun(checkLoadOptions({ ...DEFAULT_LOAD_OPTIONS, ...options }), hooks);
+  return {
+    get options() {
+      return run.options;
+    },
+    update: (patch) => run.update(patch),
+    snapshot: () => run.snapshot(),
+    stop: () => run.stop('stop'),
+    done: run.done,
+  };
+}
+
+export interface Target {
+  readonly host: string;
+  readonly port: number;
+  /** The Host header. */
+  readonly authority: string;
+  /** The URL's path without a trailing slash ('' for the root). */
+  readonly basePath: string;
+}
+
+/** Parses the target URL; throws RangeError when it is not an http:// URL. */
+export function parseTarget(url: string): Target {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RangeError(`url must be an http:// URL such as http://127.0.0.1:7001 (got ${url}).`);
+  }
+  if (parsed.protocol !== 'http:') {
+    throw new RangeError(`url must use http:// (got ${parsed.protocol}).`);
+  }
+  return {
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port === '' ? 80 : Number(parsed.port),
+    authority: parsed.host,
+    basePath: parsed.pathname.replace(/\/+$/, ''),
+  };
+}
+
+export function checkLoadOptions(options: LoadOptions): LoadOptions {
+  parseTarget(options.url);
+  if (options.path !== null && !/^\/[\x21-\x7e]*$/.test(options.path)) {
+    throw new RangeError(`path must start with / and contain no spaces (got ${options.path}).`);
+  }
+  checkPatch(options);
+  if (options.durationSeconds !== null) checkRange('durationSeconds', options.durationSeconds, 0);
+  checkRange('warmupSeconds', options.warmupSeconds, 0, Infinity, true);
+  checkRange('timeoutMs', options.timeoutMs, 0);
+  checkRange('prefillKeys', options.prefillKeys, 0, MAX_KEYS, true, true);
+  if (!Number.isInteger(options.seed)) throw new RangeError(`seed must be a whole number.`);
+  return options;
+}
+
+function checkPatch(patch: LoadPatch): void {
+  if (patch.mode !== undefined && !LOAD_MODES.includes(patch.mode)) {
+    throw new RangeError(`mode must be one of ${LOAD_MODES.join(', ')}.`);
+  }
+  if (patch.distribution !== undefined && !LOAD_DISTRIBUTIONS.includes(patch.distribution)) {
+    throw new RangeError(`distribution must be one of ${LOAD_DISTRIBUTIONS.join(', ')}.`);
+  }
+  if (patch.compressible !== undefined && typeof patch.compressible !== 'boolean') {
+    throw new RangeError('compressible must be true or false.');
+  }
+  const { connections, rate, valueBytes, zipfS } = LOAD_LIMITS;
+  if (patch.connections !== undefined) {
+    checkRange('connections', patch.connections, connections.min, connections.max, true, true);
+  }
+  if (patch.rate !== undefined) checkRange('rate', patch.rate, rate.min, rate.max, true);
+  if (patch.readRatio !== undefined) checkRange('readRatio', patch.readRatio, 0, 1, true);
+  if (patch.keys !== undefined) checkRange('keys', patch.keys, 1, MAX_KEYS, true, true);
+  if (patch.zipfS !== undefined) checkRange('zipfS', patch.zipfS, zipfS.min, zipfS.max, true);
+  if (patch.valueBytes !== undefined) {
+    checkRange('valueBytes', patch.valueBytes, valueBytes.min, valueBytes.max, true, true);
+  }
+}
+
+function checkRange(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Infinity,
+  minInclusive = false,
+  integer = false,
+): void {
+  const ok =
+    typeof value === 'number' &&
+    (minInclusive ? value >= min : value > min) &&
+    value <= max &&
+    (!integer || Number.isInteger(value));
+  if (!ok) {
+    const kind = integer ? 'a whole number' : 'a number';
+    const low = minInclusive ? `>= ${min}` : `> ${min}`;
+    const high = max === Infinity ? '' : ` and <= ${max}`;
+    throw new RangeError(`${name} must be ${kind} ${low}${high} (got ${String(value)}).`);
+  }
+}
+
+/** Most distinct values kept for writes, and the memory they may take together. */
+const VALUE_POOL_SIZE = 16;
+const VALUE_POOL_MAX_BYTES = 64 * 1024 * 1024;
+/** How often timeouts are checked and the last-second figures rolled. */
+const TICK_MS = 100;
+const MAX_RECONNECT_DELAY_MS = 1000;
+/** How long before an arrival the open model stops sleeping and polls (see wakeAt). */
+const SPIN_MS = 1.5;
+
+class Counters {
+  requests = 0;
+  reads = 0;
+  writes = 0;
+  hits = 0;
+  misses = 0;
+  errorCount = 0;
+  bytesRead = 0;
+  bytesWritten = 0;
+  readonly errors = new Map<string, number>();
+  readonly statuses = new Float64Array(1000);
+  readonly latency = new LatencyHistogram();
+
+  recordError(kind: string): void {
+    this.errorCount++;
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
+  }
+
+  reset(): void {
+    this.requests = this.reads = this.writes = this.hits = this.misses = 0;
+    this.errorCount = this.bytesRead = this.bytesWritten = 0;
+    this.errors.clear();
+    this.statuses.fill(0);
+    this.latency.reset();
+  }
+}
+
+interface SecondFigures {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly errors: number;
+  readonly hitRate: number | null;
+}
+
+const NO_FIGURES: SecondFigures = {
+  requestsPerSecond: 0,
+  p50Ms: null,
+  p99Ms: null,
+  errors: 0,
+  hitRate: null,
+};
+
+class LoadRun implements ConnectionOwner {
+  options: LoadOptions;
+  readonly done: Promise<LoadResult>;
+
+  private readonly target: Target;
+  private readonly keyPrefix: string;
+  private readonly requestTail: string;
+  private readonly fixedRequest: Buffer | null;
+  private readonly rng: Rng;
+  private sampler: KeySampler;
+  private values: GeneratedValue[];
+  private valueIndex = 0;
+
+  private readonly connections = new Set<HttpConnection>();
+  private idle: HttpConnection[] = [];
+  private connecting = 0;
+  private connectFailures = 0;
+  private nextConnectAtMs = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  private phase: LoadPhase;
+  private prefillSent = 0;
+  private prefillAnswered = 0;
+  private schedule: ArrivalSchedule | null = null;
+  private nextArrival = 0;
+  private arrivalTimer: NodeJS.Timeout | null = null;
+  private arrivalImmediate: NodeJS.Immediate | null = null;
+
+  private readonly total = new Counters();
+  private readonly second = new Counters();
+  private secondStartMs: number;
+  private lastSecond = NO_FIGURES;
+  private measureStartMs = 0;
+
+  private readonly ticker: NodeJS.Timeout;
+  private phaseTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private resolve!: (result: LoadResult) => void;
+
+  constructor(
+    options: LoadOptions,
+    private readonly hooks: LoadHooks,
+  ) {
+    this.options = options;
+    this.done = new Promise((resolve) => (this.resolve = resolve));
+    this.target = parseTarget(options.url);
+    this.keyPrefix = `${this.target.basePath}/v1/keys/`;
+    this.requestTail = ` HTTP/1.1\r\nHost: ${this.target.authority}\r\n`;
+    this.fixedRequest =
+      options.path === null ? null : Buffer.from(`GET ${options.path}${this.requestTail}\r\n`);
+    this.rng = createRng(options.seed);
+    this.sampler = this.makeSampler();
+    this.values = this.makeValues();
+    this.secondStartMs = now();
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+
+    const prefillKeys = Math.min(options.prefillKeys, options.keys);
+    this.options = { ...options, prefillKeys: options.path === null ? prefillKeys : 0 };
+    this.phase = 'prefill';
+
+    const signal = hooks.signal;
+    if (signal?.aborted) {
+      queueMicrotask(() => this.stop('abort'));
+      return;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.options.prefillKeys > 0) this.fill();
+    else this.beginLoad();
+  }
+
+  update(patch: LoadPatch): void {
+    checkPatch(patch);
+    if (this.stopped) return;
+    const before = this.options;
+    this.options = { ...before, ...patch };
+    const changed = (field: keyof LoadPatch) =>
+      patch[field] !== undefined && patch[field] !== before[field];
+    if (changed('keys') || changed('distribution') || changed('zipfS')) {
+      this.sampler = this.makeSampler();
+    }
+    if (changed('valueBytes') || changed('compressible')) this.values = this.makeValues();
+    if (this.phase === 'prefill') return; // the rest applies when the load begins
+    if (changed('mode') || changed('rate')) {
+      this.clearArrivalTimer();
+      if (this.options.mode === 'closed') {
+        this.schedule = null;
+      } else if (this.schedule === null) {
+        this.startSchedule();
+      } else {
+        this.schedule.setRate(now(), this.options.rate);
+      }
+    }
+    while (this.connections.size > this.options.connections && this.idle.length > 0) {
+      this.retire(this.idle.pop() as HttpConnection);
+    }
+    this.fill();
+  }
+
+  snapshot(): LoadSnapshot {
+    const measuring = this.phase === 'measure';
+    return {
+      running: !this.stopped,
+      phase: this.phase,
+      elapsedSeconds: measuring ? (now() - this.measureStartMs) / 1000 : 0,
+      durationSeconds: this.options.durationSeconds,
+      ...this.lastSecond,
+      totalRequests: measuring ? this.total.requests : 0,
+      totalErrors: measuring ? this.total.errorCount : 0,
+      prefilledKeys: this.prefillAnswered,
+      openConnections: this.connections.size,
+    };
+  }
+
+  stop(reason: LoadResult['stoppedBy']): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const endMs = now();
+    clearInterval(this.ticker);
+    if (this.phaseTimer) clearTimeout(this.phaseTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.clearArrivalTimer();
+    this.hooks.signal?.removeEventListener('abort', this.onAbort);
+
+    const measuring = this.phase === 'measure';
+    let unfinished = 0;
+    for (const connection of this.connections) if (connection.busy) unfinished++;
+    if (this.schedule) unfinished += Math.max(0, this.schedule.dueCount(endMs) - this.nextArrival);
+    for (const connection of this.connections) connection.close();
+    this.connections.clear();
+    this.idle = [];
+    this.phase = 'done';
+    this.resolve(
+      this.result(measuring ? (endMs - this.measureStartMs) / 1000 : 0, unfinished, reason),
+    );
+  }
+
+  // ConnectionOwner: what connections report.
+
+  onConnect(connection: HttpConnection): void {
+    this.connecting--;
+    this.connectFailures = 0;
+    this.nextConnectAtMs = 0;
+    this.onIdle(connection);
+  }
+
+  onResponse(connection: HttpConnection, status: number, _bodyBytes: number): void {
+    if (this.stopped) return;
+    const t = now();
+    const kind = connection.kind;
+    const latencyMs = t - connection.intendedMs;
+    const ok = this.isOk(kind, status);
+    for (const counters of [this.total, this.second]) {
+      counters.requests++;
+      counters.statuses[status] = (counters.statuses[status] ?? 0) + 1;
+      counters.latency.recordMs(latencyMs);
+      if (kind === 'get') {
+        counters.reads++;
+        if (status === 200) counters.hits++;
+        else if (status === 404) counters.misses++;
+      } else if (kind === 'put') {
+        counters.writes++;
+      }
+      if (!ok) counters.recordError(String(status));
+    }
+    if (kind === 'prefill') this.onPrefillAnswered();
+    if (!connection.retiring) this.onIdle(connection);
+  }
+
+  onRequestError(connection: HttpConnection, kind: string): void {
+    if (this.stopped) return;
+    this.total.recordError(kind);
+    this.second.recordError(kind);
+    if (connection.kind === 'prefill') this.onPrefillAnswered();
+  }
+
+  onConnectError(_connection: HttpConnection, kind: string): void {
+    if (this.stopped) return;
+    this.connecting--;
+    this.total.recordError(kind);
+    this.second.recordError(kind);
+    this.connectFailures++;
+    const delay = Math.min(MAX_RECONNECT_DELAY_MS, 10 * 2 ** (this.connectFailures - 1));
+    this.nextConnectAtMs = now() + delay;
+  }
+
+  onClose(connection: HttpConnection): void {
+    this.connections.delete(connection);
+    if (this.stopped) return;
+    const at = this.idle.indexOf(connection);
+    if (at !== -1) this.idle.splice(at, 1);
+    this.fill();
+  }
+
+  onBytesRead(bytes: number): void {
+    this.total.bytesRead += bytes;
+    this.second.bytesRead += bytes;
+  }
+
+  // The loop.
+
+  private readonly onAbort = () => this.stop('abort');
+
+  /** Prefill done (or none): start the load, then measure after the warmup. */
+  private beginLoad(): void {
+    if (this.options.mode === 'open') this.startSchedule();
+    if (this.options.warmupSeconds > 0) {
+      this.phase = 'warmup';
+      this.phaseTimer = setTimeout(() => this.beginMeasure(), this.options.warmupSeconds * 1000);
+    } else {
+      this.beginMeasure();
+    }
+    this.fill();
+  }
+
+  private beginMeasure(): void {
+    this.phase = 'measure';
+    this.total.reset();
+    this.measureStartMs = now();
+    const duration = this.options.durationSeconds;
+    if (duration !== null) {
+      this.phaseTimer = setTimeout(() => this.stop('duration'), duration * 1000);
+    }
+  }
+
+  private startSchedule(): void {
+    this.schedule = new ArrivalSchedule(now(), this.options.rate);
+    this.nextArrival = 0;
+  }
+
+  private onPrefillAnswered(): void {
+    this.prefillAnswered++;
+    if (this.phase === 'prefill' && this.prefillAnswered >= this.options.prefillKeys) {
+      this.beginLoad();
+    }
+  }
+
+  /** A connection can take a request. */
+  private onIdle(connection: HttpConnection): void {
+    if (this.stopped) return;
+    if (this.phase === 'prefill') {
+      if (this.prefillSent < this.options.prefillKeys) this.sendPrefill(connection, now());
+      else this.idle.push(connection);
+    } else if (this.connections.size > this.options.connections) {
+      this.retire(connection);
+    } else if (this.options.mode === 'closed') {
+      const t = now();
+      this.sendNext(connection, t, t);
+    } else {
+      this.idle.push(connection);
+      this.pump();
+    }
+  }
+
+  /** Puts every idle connection to work and opens the connections the model wants. */
+  private fill(): void {
+    if (this.stopped) return;
+    if (this.phase === 'prefill') {
+      const wanted = Math.min(this.options.connections, this.options.prefillKeys);
+      this.openUpTo(wanted, this.options.prefillKeys - this.prefillSent);
+      while (this.idle.length > 0 && this.prefillSent < this.options.prefillKeys) {
+        this.sendPrefill(this.idle.pop() as HttpConnection, now());
+      }
+    } else if (this.options.mode === 'closed') {
+      while (this.idle.length > 0) this.onIdle(this.idle.pop() as HttpConnection);
+      this.openUpTo(this.options.connections, Infinity);
+    } else {
+      this.pump();
+    }
+  }
+
+  /** Open model: sends every arrival that is due, on idle connections, oldest first. */
+  private pump(): void {
+    const schedule = this.schedule;
+    if (schedule === null || this.stopped) return;
+    const t = now();
+    const due = schedule.dueCount(t);
+    while (this.nextArrival < due) {
+      const connection = this.idle.pop();
+      if (connection === undefined) break;
+      if (this.connections.size > this.options.connections) {
+        this.retire(connection);
+        continue;
+      }
+      this.sendNext(connection, schedule.intendedTime(this.nextArrival), t);
+      this.nextArrival++;
+    }
+    const waiting = due - this.nextArrival;
+    if (waiting > 0) {
+      // Arrivals wait for a connection: that wait is part of their latency.
+      this.openUpTo(this.options.connections, waiting);
+    } else if (this.arrivalTimer === null && this.arrivalImmediate === null) {
+      this.wakeAt(schedule.intendedTime(this.nextArrival), t);
+    }
+  }
+
+  /**
+   * Calls pump() at `atMs`. Node's timers fire up to 1 ms late, which would add up to 1 ms to
+   * every latency at low rates; so a timer wakes the loop shortly before and the last
+   * stretch is polled with setImmediate (a busy wait of at most SPIN_MS per arrival).
+   */
+  private wakeAt(atMs: number, t: number): void {
+    if (!Number.isFinite(atMs)) return;
+    const wait = atMs - t;
+    if (wait > SPIN_MS) {
+      this.arrivalTimer = setTimeout(() => {
+        this.arrivalTimer = null;
+        this.pump();
+      }, wait - SPIN_MS);
+    } else {
+      this.arrivalImmediate = setImmediate(() => {
+        this.arrivalImmediate = null;
+        this.pump();
+      });
+    }
+  }
+
+  /** Opens connections up to `wanted`, with at most `needed` connecting at once. */
+  private openUpTo(wanted: number, needed: number): void {
+    const t = now();
+    if (t < this.nextConnectAtMs) {
+      if (this.reconnectTimer === null && this.connections.size < wanted) {
+        this.reconnectTimer = setTimeout(() => {
+          this.reconnectTimer = null;
+          this.fill();
+        }, this.nextConnectAtMs - t);
+      }
+      return;
+    }
+    while (this.connections.size < wanted && this.connecting < needed) {
+      this.connecting++;
+      this.connections.add(new HttpConnection(this.target.host, this.target.port, this));
+      if (this.connectFailures > 0) break; // probe one at a time while the target refuses
+    }
+  }
+
+  private retire(connection: HttpConnection): void {
+    this.connections.delete(connection);
+    connection.close();
+  }
+
+  private sendPrefill(connection: HttpConnection, t: number): void {
+    const value = this.nextValue();
+    const head = this.putHead(keyName(this.prefillSent++), value);
+    this.count(head.length + value.bytes.length);
+    connection.send('prefill', t, t, head, value.bytes);
+  }
+
+  private sendNext(connection: HttpConnection, intendedMs: number, t: number): void {
+    if (this.fixedRequest !== null) {
+      this.count(this.fixedRequest.length);
+      connection.sendRaw('path', intendedMs, t, this.fixedRequest);
+      return;
+    }
+    const key = keyName(this.sampler.next());
+    if (this.rng.next() < this.options.readRatio) {
+      const head = `GET ${this.keyPrefix}${key}${this.requestTail}\r\n`;
+      this.count(head.length);
+      connection.send('get', intendedMs, t, head);
+    } else {
+      const value = this.nextValue();
+      const head = this.putHead(key, value);
+      this.count(head.length + value.bytes.length);
+      connection.send('put', intendedMs, t, head, value.bytes);
+    }
+  }
+
+  /** Keys are `keyName` output, URL-safe as they are. */
+  private putHead(key: string, value: GeneratedValue): string {
+    return (
+      `PUT ${this.keyPrefix}${key}${this.requestTail}` +
+      `Content-Type: ${value.contentType}\r\nContent-Length: ${value.bytes.length}\r\n\r\n`
+    );
+  }
+
+  private nextValue(): GeneratedValue {
+    const value = this.values[this.valueIndex % this.values.length] as GeneratedValue;
+    this.valueIndex++;
+    return value;
+  }
+
+  private count(bytesWritten: number): void {
+    this.total.bytesWritten += bytesWritten;
+    this.second.bytesWritten += bytesWritten;
+  }
+
+  private isOk(kind: RequestKind, status: number): boolean {
+    if (kind === 'get') return status === 200 || status === 404; // 404 is a miss
+    if (kind === 'path') return status < 400;
+    return status >= 200 && status < 300;
+  }
+
+  private tick(): void {
+    const t = now();
+    for (const connection of this.connections) {
+      if (connection.busy && t - connection.sentMs > this.options.timeoutMs) {
+        connection.fail('timeout');
+      }
+    }
+    this.schedule?.forgetBefore(this.nextArrival);
+    if (t - this.secondStartMs >= 1000) this.rollSecond(t);
+  }
+
+  private rollSecond(t: number): void {
+    const s = this.second;
+    const seconds = (t - this.secondStartMs) / 1000;
+    const lookups = s.hits + s.misses;
+    this.lastSecond = {
+      requestsPerSecond: s.requests / seconds,
+      p50Ms: s.latency.count > 0 ? s.latency.percentileMs(50) : null,
+      p99Ms: s.latency.count > 0 ? s.latency.percentileMs(99) : null,
+      errors: s.errorCount,
+      hitRate: lookups > 0 ? s.hits / lookups : null,
+    };
+    s.reset();
+    this.secondStartMs = t;
+    this.hooks.onProgress?.(this.snapshot());
+  }
+
+  private clearArrivalTimer(): void {
+    if (this.arrivalTimer !== null) clearTimeout(this.arrivalTimer);
+    if (this.arrivalImmediate !== null) clearImmediate(this.arrivalImmediate);
+    this.arrivalTimer = null;
+    this.arrivalImmediate = null;
+  }
+
+  private makeSampler(): KeySampler {
+    const { keys, distribution, zipfS } = this.options;
+    return createKeySampler(
+      keys,
+      distribution === 'zipf' ? { kind: 'zipf', s: zipfS } : { kind: 'uniform' },
+      this.rng,
+    );
+  }
+
+  private makeValues(): GeneratedValue[] {
+    const { valueBytes, compressible, seed } = this.options;
+    const count = Math.max(
+      1,
+      Math.min(VALUE_POOL_SIZE, Math.floor(VALUE_POOL_MAX_BYTES / Math.max(1, valueBytes))),
+    );
+    // A stream of its own, so changing values does not shift the key stream.
+    const rng = createRng(seed ^ 0x5a17);
+    return Array.from({ length: count }, () => generateValue(valueBytes, rng, compressible));
+  }
+
+  private result(
+    durationSeconds: number,
+    unfinished: number,
+    stoppedBy: LoadResult['stoppedBy'],
+  ): LoadResult {
+    const c = this.total;
+    const measured = durationSeconds > 0;
+    const statuses: Record<string, number> = {};
+    c.statuses.forEach((n, status) => {
+      if (n > 0 && measured) statuses[status] = n;
+    });
+    const lookups = c.hits + c.misses;
+    const { mode, connections, rate, url, path } = this.options;
+    return {
+      target: url,
+      path,
+      mode,
+      connections,
+      rate: mode === 'open' ? rate : null,
+      durationSeconds,
+      requests: measured ? c.requests : 0,
+      requestsPerSecond: measured ? c.requests / durationSeconds : 0,
+      latencyMs: measured ? c.latency.summary() : null,
+      reads: measured ? c.reads : 0,
+      writes: measured ? c.writes : 0,
+      hits: measured ? c.hits : 0,
+      misses: measured ? c.misses : 0,
+      hitRate: measured && lookups > 0 ? c.hits / lookups : null,
+      errors: measured ? Object.fromEntries(c.errors) : {},
+      errorCount: measured ? c.errorCount : 0,
+      statuses,
+      bytesRead: measured ? c.bytesRead : 0,
+      bytesWritten: measured ? c.bytesWritten : 0,
+      unfinished: measured ? unfinished : 0,
+      prefilledKeys: this.prefillAnswered,
+      stoppedBy,
+      options: this.options,
+    };
+  }
+}
+
+function now(): number {
+  return performance.now();
+}

@@ -34,7 +34,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
 /** Explicit bounds: a node refuses a configuration it could not honour. */
 export const CONFIG_LIMITS = {
   maxMemoryBytes: { min: 4 * KiB, max: 64 * GiB },
-  maxKeyBytes: { min: 1, max: 64 * KiB },
+  // Keys travel in the request line; 8 KiB, percent-encoded, still fits the node's header limit.
+  maxKeyBytes: { min: 1, max: 8 * KiB },
   maxValueBytes: { min: 1, max: 512 * MiB },
   compressThresholdBytes: { min: 0, max: 512 * MiB },
   /** Ten years; longer is a mistake, not a cache entry. */

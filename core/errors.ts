@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'out_of_memory'
   | 'unavailable'
   | 'bad_request'
-  | 'headers_too_large';
+  | 'headers_too_large'
+  | 'internal_error';
 
 export interface CacheError {
   readonly code: ErrorCode;

@@ -1,0 +1,48 @@
+/**
+ * The `tinycache` command (API.md §1): dispatches to a subcommand. A bad option prints one
+ * line naming it and exits with status 2.
+ */
+import { UsageError } from './cli-args.ts';
+import { runBenchCommand } from './load/command.ts';
+import { runNodeCommand } from './node/command.ts';
+
+const USAGE = `Usage: tinycache <command> [options]
+
+Commands:
+  node    run one cache node in the foreground         (tinycache node --port 7001)
+  bench   load a node like wrk or vegeta would         (tinycache bench --duration 10s)
+
+Run \`tinycache <command> --help\` for a command's options.
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  node: runNodeCommand,
+  bench: runBenchCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(
+      `tinycache: unknown command ${JSON.stringify(name)}; the commands are ${Object.keys(COMMANDS).join(', ')}\n`,
+    );
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`tinycache ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+// Exit explicitly: a keep-alive socket must not hold a finished command open.
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,53 @@
+/**
+ * Reading request bodies with a limit. A body is only used once it has arrived whole: an
+ * upload cut off midway, or one that passes the limit, stores nothing.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export type BodyResult =
+  | { readonly kind: 'ok'; readonly body: Buffer }
+  | { readonly kind: 'too_large' }
+  | { readonly kind: 'aborted' };
+
+/** Collects the body of `req`, giving up as soon as it passes `maxBytes`. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let settled = false;
+    const settle = (result: BodyResult): void => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      length += chunk.length;
+      if (length > maxBytes) {
+        chunks.length = 0;
+        // The caller decides what happens to the rest (server.ts discards a bounded amount).
+        req.pause();
+        settle({ kind: 'too_large' });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      settle({
+        kind: 'ok',
+        body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length),
+      });
+    };
+    const onAbort = (): void => settle({ kind: 'aborted' });
+    const onClose = (): void => {
+      if (!req.complete) settle({ kind: 'aborted' });
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onClose);
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * `tinycache node`: one cache node in the foreground until SIGINT/SIGTERM (API.md §1).
+ */
+import {
+  CONFIG_LIMITS,
+  DEFAULT_CONFIG,
+  formatBytes,
+  type NodeConfig,
+  POLICIES,
+} from '../../core/config.ts';
+import { badOption, bytesOption, choiceOption, numberOption, parseOptions } from '../cli-args.ts';
+import { startNode } from './server.ts';
+
+export const NODE_USAGE = `Usage: tinycache node --port P [options]
+
+Runs one cache node in the foreground until Ctrl-C (SIGINT) or SIGTERM.
+
+Options:
+  --port P                  port to listen on (0 picks a free one)          [7001]
+  --host H                  address to bind; 0.0.0.0 exposes it to the network [127.0.0.1]
+  --max-memory SIZE         accounted bytes before eviction (1048576, 512KiB, 64MiB, 2GiB) [64MiB]
+  --policy lru|wtinylfu     eviction policy                                 [lru]
+  --max-key-bytes N         longest key, in UTF-8 bytes                     [1024]
+  --max-value-bytes SIZE    largest value, as received                      [1MiB]
+  --compress-threshold SIZE gzip values at least this large; 0 turns it off [1KiB]
+  --default-ttl SECONDS     TTL for writes that give none                   [none]
+  -h, --help                this text
+`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'max-memory': { type: 'string' },
+  policy: { type: 'string' },
+  'max-key-bytes': { type: 'string' },
+  'max-value-bytes': { type: 'string' },
+  'compress-threshold': { type: 'string' },
+  'default-ttl': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface NodeCommandOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly config: NodeConfig;
+}
+
+/** Within the bounds of CONFIG_LIMITS, or a UsageError naming the option. */
+function sizeWithin(option: string, text: string, limits: { min: number; max: number }): number {
+  const bytes = bytesOption(option, text);
+  if (bytes < limits.min || bytes > limits.max) {
+    badOption(option, `a size from ${formatBytes(limits.min)} to ${formatBytes(limits.max)}`, text);
+  }
+  return bytes;
+}
+
+/** Parses `tinycache node` options; throws UsageError on the first bad one. */
+export function parseNodeOptions(argv: string[]): NodeCommandOptions | 'help' {
+  const { values } = parseOptions(argv, OPTIONS);
+  if (values.help) return 'help';
+  const port =
+    values.port === undefined
+      ? 7001
+      : numberOption('port', values.port, { min: 0, max: 65535, integer: true });
+  const host = values.host ?? '127.0.0.1';
+  if (host.trim() === '') badOption('host', 'an address such as 127.0.0.1', host);
+  const config: NodeConfig = {
+    policy:
+      values.policy === undefined
+        ? DEFAULT_CONFIG.policy
+        : choiceOption('policy', values.policy, POLICIES),
+    maxMemoryBytes:
+      values['max-memory'] === undefined
+        ? DEFAULT_CONFIG.maxMemoryBytes
+        : sizeWithin('max-memory', values['max-memory'], CONFIG_LIMITS.maxMemoryBytes),
+    maxKeyBytes:
+      values['max-key-bytes'] === undefined
+        ? DEFAULT_CONFIG.maxKeyBytes
+        : numberOption('max-key-bytes', values['max-key-bytes'], {
+            ...CONFIG_LIMITS.maxKeyBytes,
+            integer: true,
+          }),
+    maxValueBytes:
+      values['max-value-bytes'] === undefined
+        ? DEFAULT_CONFIG.maxValueBytes
+        : sizeWithin('max-value-bytes', values['max-value-bytes'], CONFIG_LIMITS.maxValueBytes),
+    compressThresholdBytes:
+      values['compress-threshold'] === undefined
+        ? DEFAULT_CONFIG.compressThresholdBytes
+        : sizeWithin(
+            'compress-threshold',
+            values['compress-threshold'],
+            CONFIG_LIMITS.compressThresholdBytes,
+          ),
+    defaultTtlSeconds:
+      values['default-ttl'] === undefined
+        ? DEFAULT_CONFIG.defaultTtlSeconds
+        : numberOption('default-ttl', values['default-ttl'], CONFIG_LIMITS.defaultTtlSeconds),
+  };
+  return { host, port, config };
+}
+
+export function describeConfig(config: NodeConfig): string {
+  const ttl = config.defaultTtlSeconds === null ? 'none' : `${config.defaultTtlSeconds}s`;
+  const compression =
+    config.compressThresholdBytes === 0
+      ? 'off'
+      : `>= ${formatBytes(config.compressThresholdBytes)}`;
+  return `policy ${config.policy}, max-memory ${formatBytes(config.maxMemoryBytes)}, compression ${compression}, default-ttl ${ttl}`;
+}
+
+/** Runs the node until a signal; resolves with the exit code. */
+export async function runNodeCommand(argv: string[]): Promise<number> {
+  const parsed = parseNodeOptions(argv);
+  if (parsed === 'help') {
+    process.stdout.write(NODE_USAGE);
+    return 0;
+  }
+  let node;
+  try {
+    node = await startNode(parsed);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? `port ${parsed.port} is already in use; pick another with --port, or --port 0 for any free one`
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
+          ? `cannot bind ${parsed.host}; use an address of this machine, such as 127.0.0.1`
+          : String(error);
+    process.stderr.write(`tinycache node: ${why}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `tinycache node listening on ${node.url} (${describeConfig(node.config())})\n`,
+  );
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.stdout.write(`tinycache node: ${signal}, shutting down\n`);
+      void node.close().then(() => resolve(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

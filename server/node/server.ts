@@ -1,0 +1,668 @@
+/**
+ * The cache node's REST face (API.md §2): a plain node:http server around one engine Store.
+ *
+ * The GET hit path is kept lean on purpose: no router objects, no URL parsing beyond
+ * slicing the request line's path, one Map lookup in the store, one writeHead with a flat
+ * header array, and metrics recorded into typed arrays.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { type NodeConfig, validateConfigPatch } from '../../core/config.ts';
+import { Store, utf8ByteLength } from '../../core/engine/index.ts';
+import type { Entry } from '../../core/engine/types.ts';
+import { type CacheError, cacheError } from '../../core/errors.ts';
+import { readBody } from './body.ts';
+import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compression.ts';
+import { rawErrorResponse, sendError } from './http-errors.ts';
+import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
+
+const KEYS_PREFIX = '/v1/keys/';
+const KEY_METHODS = 'GET, HEAD, PUT, DELETE';
+/** Largest `PATCH /v1/config` body; a config is a few hundred bytes. */
+const MAX_CONFIG_BODY_BYTES = 64 * 1024;
+/** Room for an 8 KiB key percent-encoded (×3) plus ordinary headers. */
+const MAX_HEADER_BYTES = 32 * 1024;
+/** Slow clients: headers must arrive within this, and a whole request within REQUEST_TIMEOUT. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Active expiry: how often, how many entries per step, and the time cap per tick. */
+const EXPIRE_INTERVAL_MS = 100;
+const EXPIRE_BUDGET = 1000;
+const EXPIRE_MAX_MS_PER_TICK = 5;
+/** Longest TTL a write may ask for: ten years, as for --default-ttl. */
+const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/** Most bytes of a refused request's body read and thrown away before cutting the connection. */
+const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+/** How long a shutdown waits for requests in flight before closing their connections. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+export interface NodeOptions {
+  readonly host: string;
+  /** 0 picks a free port; the chosen one is in `CacheNode.port`. */
+  readonly port: number;
+  readonly config: NodeConfig;
+  /** Wall clock in ms; injectable for tests of TTL. */
+  readonly clock?: () => number;
+}
+
+export interface CacheNode {
+  readonly url: string;
+  readonly port: number;
+  readonly store: Store;
+  readonly metrics: NodeMetrics;
+  config(): NodeConfig;
+  /** Stops accepting, lets requests in flight finish (up to a grace period), then closes. */
+  close(): Promise<void>;
+}
+
+/** JSON of `/v1/stats`: the engine's figures plus the node's uptime in seconds. */
+function statsBody(store: Store, startedAt: number, now: number): string {
+  const s = store.stats();
+  const reads = s.hits + s.misses;
+  return JSON.stringify({
+    ...s,
+    hitRate: reads === 0 ? null : s.hits / reads,
+    uptime: Math.floor((now - startedAt) / 1000),
+  });
+}
+
+function parseTtlSeconds(text: string): number | undefined {
+  // Plain decimal seconds only: `10`, `0.25`, `.5`. No exponents, hex or whitespace.
+  if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text)) return undefined;
+  const seconds = Number(text);
+  return seconds > 0 && seconds <= MAX_TTL_SECONDS ? seconds : undefined;
+}
+
+function isJsonType(contentType: string): boolean {
+  const media = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return media === 'application/json' || media.endsWith('+json');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isValidJson(bytes: Uint8Array): boolean {
+  try {
+    JSON.parse(utf8.decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function showKey(key: string): string {
+  return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}…` : JSON.stringify(key);
+}
+
+export async function startNode(options: NodeOptions): Promise<CacheNode> {
+  const clock = options.clock ?? Date.now;
+  const startedAt = clock();
+  let config: NodeConfig = options.config;
+  // `metrics` is created after the store (it reads the store's stats), and the store reports
+  // evictions to it; the closure reads it only once both exist.
+  let metrics: NodeMetrics | undefined;
+  const store = new Store({
+    maxMemoryBytes: config.maxMemoryBytes,
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    policy: config.policy,
+    onRemove: (_key, reason) => {
+      if (reason === 'evict') metrics?.countEviction(config.policy);
+    },
+  });
+  metrics = createNodeMetrics(() => store.stats());
+  const requests = metrics.requests;
+
+  const finish = (op: Op, status: number, start: number): void => {
+    requests.record(op, status, (performance.now() - start) / 1000);
+  };
+
+  const fail = (res: ServerResponse, op: Op, start: number, error: CacheError): void => {
+    finish(op, sendError(res, error), start);
+  };
+
+  /**
+   * For errors found before the body was read. The unread body is read and thrown away
+   * before answering, so that the client, which may still be sending, reads the answer
+   * instead of a reset connection. Past DISCARD_MAX_BYTES (or when the client is waiting
+   * for `100 Continue` and will send nothing) the answer goes at once and the connection
+   * closes: nobody gets to stream gigabytes at us.
+   */
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: Op,
+    start: number,
+    error: CacheError,
+  ): void => {
+    if (req.complete || req.readableEnded) {
+      fail(res, op, start, error);
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (req.headers.expect !== undefined || declared > DISCARD_MAX_BYTES) {
+      finish(op, sendError(res, error, { Connection: 'close' }), start);
+      return;
+    }
+    let discarded = 0;
+    const onData = (chunk: Buffer): void => {
+      discarded += chunk.length;
+      if (discarded > DISCARD_MAX_BYTES) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        finish(op, sendError(res, error, { Connection: 'close' }), start);
+      }
+    };
+    const onEnd = (): void => fail(res, op, start, error);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.resume();
+  };
+
+  const sendJson = (res: ServerResponse, status: number, body: string, head = false): void => {
+    res.writeHead(status, [
+      'Content-Type',
+      'application/json',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+    ]);
+    res.end(head ? undefined : body);
+  };
+
+  /** Answers a hit. `body` is undefined for HEAD; `length` is what GET would send. */
+  const sendEntry = (
+    res: ServerResponse,
+    entry: Entry,
+    body: Uint8Array | undefined,
+    length: number,
+    gzipped: boolean,
+    now: number,
+  ): void => {
+    const headers = ['Content-Type', entry.contentType, 'Content-Length', String(length)];
+    if (entry.expiresAt !== null)
+      headers.push('X-TTL-Ms', String(Math.ceil(entry.expiresAt - now)));
+    if (entry.compressed) headers.push('Vary', 'Accept-Encoding');
+    if (gzipped) headers.push('Content-Encoding', 'gzip');
+    res.writeHead(200, headers);
+    res.end(body);
+  };
+
+  const handleGet = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    head: boolean,
+    start: number,
+  ): void => {
+    const now = clock();
+    const entry = store.get(key, now);
+    if (entry === undefined) {
+      fail(res, 'get', start, cacheError('not_found', `No value for key ${showKey(key)}.`));
+      return;
+    }
+    if (!entry.compressed || acceptsGzip(req.headers['accept-encoding'])) {
+      const body = entry.bytes;
+      sendEntry(res, entry, head ? undefined : body, body.length, entry.compressed, now);
+      finish('get', 200, start);
+      return;
+    }
+    if (head) {
+      sendEntry(res, entry, undefined, entry.rawBytes, false, now);
+      finish('get', 200, start);
+      return;
+    }
+    inflate(entry.bytes, entry.rawBytes).then(
+      (raw) => {
+        sendEntry(res, entry, raw, raw.length, false, now);
+        finish('get', 200, start);
+      },
+      () =>
+        fail(res, 'get', start, cacheError('internal_error', 'A stored value failed to inflate.')),
+    );
+  };
+
+  const handlePut = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    query: string,
+    expectsContinue: boolean,
+    start: number,
+  ): Promise<void> => {
+    let ttlSeconds = config.defaultTtlSeconds;
+    if (query !== '') {
+      const ttlText = new URLSearchParams(query).get('ttl');
+      if (ttlText !== null) {
+        const parsed = parseTtlSeconds(ttlText);
+        if (parsed === undefined) {
+          refuse(
+            req,
+            res,
+            'set',
+            start,
+            cacheError(
+              'invalid_ttl',
+              `ttl must be a number of seconds above 0 and at most ${MAX_TTL_SECONDS}, such as 60 or 0.25; got ${JSON.stringify(ttlText)}.`,
+            ),
+          );
+          return;
+        }
+        ttlSeconds = parsed;
+      }
+    }
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const gzipped = encoding === 'gzip' || encoding === 'x-gzip';
+    if (!gzipped && encoding !== 'identity') {
+      refuse(
+        req,
+        res,
+        'set',
+        start,
+        cacheError(
+          'unsupported_encoding',
+          `Content-Encoding ${JSON.stringify(encoding)} is not supported; send the value as it is, or gzip it.`,
+        ),
+      );
+      return;
+    }
+    const { maxValueBytes } = config;
+    const tooLarge = (size: string) =>
+      cacheError(
+        'value_too_large',
+        `The value is ${size}; the limit is ${maxValueBytes} bytes (max-value-bytes).`,
+      );
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > maxValueBytes) {
+      refuse(req, res, 'set', start, tooLarge(`${declared} bytes`));
+      return;
+    }
+    if (expectsContinue) res.writeContinue();
+
+    const read = await readBody(req, maxValueBytes);
+    if (read.kind === 'aborted') {
+      finish('set', 499, start); // the client went away: nothing stored, nobody to answer
+      return;
+    }
+    if (read.kind === 'too_large') {
+      refuse(req, res, 'set', start, tooLarge(`over ${maxValueBytes} bytes`));
+      return;
+    }
+    let raw = read.body;
+    if (gzipped) {
+      try {
+        raw = await inflate(raw, maxValueBytes);
+      } catch (error) {
+        const refusal =
+          error instanceof InflateLimitError
+            ? tooLarge(`over ${maxValueBytes} bytes once inflated`)
+            : cacheError('bad_request', 'The body says Content-Encoding: gzip but is not gzip.');
+        fail(res, 'set', start, refusal);
+        return;
+      }
+    }
+    const contentType = req.headers['content-type'] ?? 'application/octet-stream';
+    if (isJsonType(contentType) && !isValidJson(raw)) {
+      fail(
+        res,
+        'set',
+        start,
+        cacheError(
+          'invalid_json',
+          'The body is not valid JSON; send valid JSON or use another Content-Type (e.g. text/plain).',
+        ),
+      );
+      return;
+    }
+    const packed = await maybeCompress(raw, config.compressThresholdBytes);
+    const now = clock();
+    const expiresAt = ttlSeconds === null ? null : now + ttlSeconds * 1000;
+    const stored = packed ?? raw;
+    const result = store.set(
+      key,
+      { bytes: stored, contentType, compressed: packed !== null, rawBytes: raw.length },
+      expiresAt,
+      now,
+    );
+    if (!result.ok) {
+      fail(res, 'set', start, result.error);
+      return;
+    }
+    const status = result.value.created ? 201 : 200;
+    sendJson(
+      res,
+      status,
+      JSON.stringify({
+        key,
+        bytes: raw.length,
+        storedBytes: stored.length,
+        compressed: packed !== null,
+        expiresAt,
+      }),
+    );
+    finish('set', status, start);
+  };
+
+  const handleKey = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: string,
+    expectsContinue: boolean,
+    start: number,
+  ): void => {
+    const method = req.method;
+    const op: Op =
+      method === 'GET' || method === 'HEAD'
+        ? 'get'
+        : method === 'PUT'
+          ? 'set'
+          : method === 'DELETE'
+            ? 'delete'
+            : 'other';
+    if (op === 'other') {
+      finish(
+        op,
+        sendError(
+          res,
+          cacheError(
+            'unsupported_method',
+            `${method} is not supported on keys; use ${KEY_METHODS}.`,
+          ),
+          { Allow: KEY_METHODS, Connection: 'close' },
+        ),
+        start,
+      );
+      return;
+    }
+    const q = url.indexOf('?');
+    const rawKey = q === -1 ? url.slice(KEYS_PREFIX.length) : url.slice(KEYS_PREFIX.length, q);
+    let key = rawKey;
+    if (rawKey.includes('%')) {
+      try {
+        key = decodeURIComponent(rawKey);
+      } catch {
+        refuse(
+          req,
+          res,
+          op,
+          start,
+          cacheError('invalid_key', 'The key has malformed percent-encoding (e.g. a lone "%").'),
+        );
+        return;
+      }
+    }
+    if (key === '' || rawKey.includes('/')) {
+      refuse(
+        req,
+        res,
+        op,
+        start,
+        cacheError(
+          'invalid_key',
+          key === ''
+            ? 'The key is empty; put it after /v1/keys/.'
+            : 'A key is one path segment; percent-encode "/" as %2F.',
+        ),
+      );
+      return;
+    }
+    if (key.length > config.maxKeyBytes / 3 && utf8ByteLength(key) > config.maxKeyBytes) {
+      refuse(
+        req,
+        res,
+        op,
+        start,
+        cacheError(
+          'key_too_long',
+          `The key is ${utf8ByteLength(key)} bytes; the limit is ${config.maxKeyBytes} bytes (max-key-bytes).`,
+        ),
+      );
+      return;
+    }
+    if (op === 'get') {
+      handleGet(req, res, key, method === 'HEAD', start);
+    } else if (op === 'set') {
+      void handlePut(req, res, key, q === -1 ? '' : url.slice(q + 1), expectsContinue, start);
+    } else {
+      const removed = store.delete(key, clock());
+      if (!removed) {
+        fail(res, op, start, cacheError('not_found', `No value for key ${showKey(key)}.`));
+        return;
+      }
+      res.writeHead(204);
+      res.end();
+      finish(op, 204, start);
+    }
+  };
+
+  const handleConfigPatch = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+  ): Promise<void> => {
+    const read = await readBody(req, MAX_CONFIG_BODY_BYTES);
+    if (read.kind !== 'ok') {
+      if (read.kind === 'too_large') {
+        refuse(
+          req,
+          res,
+          'other',
+          start,
+          cacheError('invalid_config', 'The configuration body is too large.'),
+        );
+      }
+      return;
+    }
+    let input: unknown;
+    try {
+      input = JSON.parse(read.body.toString('utf8'));
+    } catch {
+      fail(
+        res,
+        'other',
+        start,
+        cacheError('invalid_json', 'The body is not valid JSON; send e.g. {"policy":"wtinylfu"}.'),
+      );
+      return;
+    }
+    const patch = validateConfigPatch(input);
+    if (!patch.ok) {
+      fail(res, 'other', start, patch.error);
+      return;
+    }
+    config = { ...config, ...patch.value };
+    store.configure(
+      {
+        maxMemoryBytes: config.maxMemoryBytes,
+        maxKeyBytes: config.maxKeyBytes,
+        maxValueBytes: config.maxValueBytes,
+        policy: config.policy,
+      },
+      clock(),
+    );
+    sendJson(res, 200, JSON.stringify(config));
+    finish('other', 200, start);
+  };
+
+  /** Everything that is not a key: stats, config, metrics, health. */
+  const handleAdmin = (req: IncomingMessage, res: ServerResponse, start: number): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const read = method === 'GET' || method === 'HEAD';
+    const allow = (methods: string): void => {
+      finish(
+        'other',
+        sendError(
+          res,
+          cacheError(
+            'unsupported_method',
+            `${method} is not supported on ${path}; use ${methods}.`,
+          ),
+          { Allow: methods, Connection: 'close' },
+        ),
+        start,
+      );
+    };
+    switch (path) {
+      case '/v1/keys':
+        refuse(
+          req,
+          res,
+          'get',
+          start,
+          cacheError('invalid_key', 'The key is empty; put it after /v1/keys/.'),
+        );
+        return;
+      case '/v1/stats':
+        if (!read) return allow('GET, HEAD');
+        sendJson(res, 200, statsBody(store, startedAt, clock()), method === 'HEAD');
+        finish('other', 200, start);
+        return;
+      case '/v1/config':
+        if (method === 'PATCH') {
+          void handleConfigPatch(req, res, start);
+          return;
+        }
+        if (!read) return allow('GET, HEAD, PATCH');
+        sendJson(res, 200, JSON.stringify(config), method === 'HEAD');
+        finish('other', 200, start);
+        return;
+      case '/healthz':
+        if (!read) return allow('GET, HEAD');
+        sendJson(
+          res,
+          200,
+          JSON.stringify({
+            status: 'ok',
+            role: 'leader',
+            uptime: Math.floor((clock() - startedAt) / 1000),
+          }),
+          method === 'HEAD',
+        );
+        finish('other', 200, start);
+        return;
+      case '/metrics':
+        if (!read) return allow('GET, HEAD');
+        metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, {
+              'Content-Type': metrics.registry.contentType,
+              'Content-Length': Buffer.byteLength(text),
+            });
+            res.end(method === 'HEAD' ? undefined : text);
+            finish('other', 200, start);
+          },
+          () =>
+            fail(res, 'other', start, cacheError('internal_error', 'Collecting metrics failed.')),
+        );
+        return;
+      default:
+        refuse(
+          req,
+          res,
+          'other',
+          start,
+          cacheError(
+            'not_found',
+            `No route ${path}; the routes are /v1/keys/{key}, /v1/stats, /v1/config, /metrics and /healthz.`,
+          ),
+        );
+    }
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const start = performance.now();
+    try {
+      const url = req.url ?? '/';
+      if (url.startsWith(KEYS_PREFIX)) handleKey(req, res, url, expectsContinue, start);
+      else handleAdmin(req, res, start);
+    } catch (error) {
+      // A bug must not take the node down with every other client's data in it.
+      console.error('tinycache node: unexpected error', error);
+      if (!res.headersSent) {
+        fail(
+          res,
+          'other',
+          start,
+          cacheError('internal_error', 'The node hit an unexpected error.'),
+        );
+      } else {
+        res.destroy();
+      }
+    }
+  };
+
+  const server: Server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      noDelay: true,
+      keepAlive: true,
+    },
+    (req, res) => handle(req, res, false),
+  );
+  // `Expect: 100-continue` (curl sends it for large bodies): refuse an oversized value before
+  // the client uploads it.
+  server.on('checkContinue', (req, res) => handle(req, res, true));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (
+      !socket.writable ||
+      error.code === 'ECONNRESET' ||
+      error.code?.startsWith('ERR_HTTP_REQUEST_TIMEOUT')
+    ) {
+      socket.destroy();
+      return;
+    }
+    const refusal =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? cacheError('headers_too_large', `Request headers pass ${MAX_HEADER_BYTES} bytes.`)
+        : cacheError('bad_request', 'The request is not valid HTTP/1.1.');
+    requests.record('other', refusal.code === 'headers_too_large' ? 431 : 400, 0);
+    socket.end(rawErrorResponse(refusal));
+  });
+
+  // Active expiry: reclaim dead keys nobody reads. Like Redis's expire cycle, run again at
+  // once while a step keeps finding expired entries, within a time cap per tick.
+  const expiry = setInterval(() => {
+    const tickStart = performance.now();
+    while (
+      store.expireStep(clock(), EXPIRE_BUDGET) > EXPIRE_BUDGET / 4 &&
+      performance.now() - tickStart < EXPIRE_MAX_MS_PER_TICK
+    );
+  }, EXPIRE_INTERVAL_MS);
+  expiry.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    store,
+    metrics,
+    config: () => config,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        clearInterval(expiry);
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

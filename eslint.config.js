@@ -19,6 +19,9 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // With noUncheckedIndexedAccess every typed-array read is `number | undefined`; `!` after
+      // a bounds-checked index is the honest way to say so.
+      '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
   {

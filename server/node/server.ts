@@ -98,19 +98,17 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   let config: NodeConfig = options.config;
-  // `metrics` is created after the store (it reads the store's stats), and the store reports
-  // evictions to it; the closure reads it only once both exist.
-  let metrics: NodeMetrics | undefined;
+  // The metrics read the store's stats when scraped; the store reports evictions to them.
+  const metrics = createNodeMetrics(() => store.stats());
   const store = new Store({
     maxMemoryBytes: config.maxMemoryBytes,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     policy: config.policy,
     onRemove: (_key, reason) => {
-      if (reason === 'evict') metrics?.countEviction(config.policy);
+      if (reason === 'evict') metrics.countEviction(config.policy);
     },
   });
-  metrics = createNodeMetrics(() => store.stats());
   const requests = metrics.requests;
 
   const finish = (op: Op, status: number, start: number): void => {

@@ -28,12 +28,14 @@ export class HttpConnection {
   /** Set while a request is in flight. */
   busy = false;
   connected = false;
-  /** Set by the owner when this connection should close once its answer arrives. */
-  retiring = false;
+  /** Set when the server said `Connection: close`: answered, then replaced, never reused. */
+  closing = false;
   kind: RequestKind = 'get';
-  /** When the request was meant to go (open model) or went (closed model), ms. */
-  intendedMs = 0;
+  /** Latency runs from here: when the request went, or was due if it went late (open model), ms. */
+  latencyStartMs = 0;
   sentMs = 0;
+  /** When connecting began, ms (performance.now()). */
+  readonly openedMs = performance.now();
 
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
@@ -70,10 +72,10 @@ export class HttpConnection {
   }
 
   /** Sends one request (prepared head, optional body); the owner has checked it is idle. */
-  send(kind: RequestKind, intendedMs: number, nowMs: number, head: string, body?: Uint8Array) {
+  send(kind: RequestKind, latencyStartMs: number, nowMs: number, head: string, body?: Uint8Array) {
     this.busy = true;
     this.kind = kind;
-    this.intendedMs = intendedMs;
+    this.latencyStartMs = latencyStartMs;
     this.sentMs = nowMs;
     if (body === undefined || body.length === 0) {
       this.socket.write(head, 'latin1');
@@ -86,10 +88,10 @@ export class HttpConnection {
   }
 
   /** Sends prepared request bytes (the fixed-path mode writes the same buffer every time). */
-  sendRaw(kind: RequestKind, intendedMs: number, nowMs: number, request: Uint8Array) {
+  sendRaw(kind: RequestKind, latencyStartMs: number, nowMs: number, request: Uint8Array) {
     this.busy = true;
     this.kind = kind;
-    this.intendedMs = intendedMs;
+    this.latencyStartMs = latencyStartMs;
     this.sentMs = nowMs;
     this.socket.write(request);
   }
@@ -115,7 +117,7 @@ export class HttpConnection {
     this.busy = false;
     if (!keepAlive) {
       // Answer counted, then replaced by a fresh connection; not an error.
-      this.retiring = true;
+      this.closing = true;
       this.parser.reset();
       this.socket.destroy();
     }

@@ -136,6 +136,31 @@ describe('open model', () => {
     expect(result.requests).toBeLessThan(400);
   });
 
+  it('switches between the open and the closed model while running', async () => {
+    const { url, counts } = await serve();
+    const handle = startLoad({
+      url,
+      mode: 'open',
+      rate: 10,
+      connections: 2,
+      durationSeconds: null,
+    });
+    await sleep(300);
+    const afterOpen = counts.requests;
+    handle.update({ mode: 'closed' });
+    await sleep(300);
+    const afterClosed = counts.requests;
+    handle.update({ mode: 'open' });
+    await sleep(300);
+    const afterOpenAgain = counts.requests;
+    handle.stop();
+    await handle.done;
+    // ~3 arrivals at 10/s; then as fast as two connections go; then ~3 again.
+    expect(afterOpen).toBeLessThanOrEqual(6);
+    expect(afterClosed - afterOpen).toBeGreaterThan(30);
+    expect(afterOpenAgain - afterClosed).toBeLessThanOrEqual(8);
+  });
+
   it('refuses a bad update, naming the field, and changes nothing', async () => {
     const { url } = await serve();
     const handle = startLoad({ url, mode: 'open', rate: 50, durationSeconds: null });

@@ -275,8 +275,8 @@ const VALUE_POOL_MAX_BYTES = 64 * 1024 * 1024;
 /** How often timeouts are checked and the last-second figures rolled. */
 const TICK_MS = 100;
 const MAX_RECONNECT_DELAY_MS = 1000;
-/** How long before an arrival the open model stops sleeping and polls (see wakeAt). */
-const SPIN_MS = 1.5;
+/** How early an open-model arrival may be sent (see pump). */
+const EARLY_MS = 1;
 
 class Counters {
   requests = 0;
@@ -290,6 +290,20 @@ class Counters {
   readonly errors = new Map<string, number>();
   readonly statuses = new Float64Array(1000);
   readonly latency = new LatencyHistogram();
+
+  recordAnswer(kind: RequestKind, status: number, latencyMs: number, ok: boolean): void {
+    this.requests++;
+    this.statuses[status] = (this.statuses[status] ?? 0) + 1;
+    this.latency.recordMs(latencyMs);
+    if (kind === 'get') {
+      this.reads++;
+      if (status === 200) this.hits++;
+      else if (status === 404) this.misses++;
+    } else if (kind === 'put') {
+      this.writes++;
+    }
+    if (!ok) this.recordError(String(status));
+  }
 
   recordError(kind: string): void {
     this.errorCount++;
@@ -347,7 +361,6 @@ class LoadRun implements ConnectionOwner {
   private schedule: ArrivalSchedule | null = null;
   private nextArrival = 0;
   private arrivalTimer: NodeJS.Timeout | null = null;
-  private arrivalImmediate: NodeJS.Immediate | null = null;
 
   private readonly total = new Counters();
   private readonly second = new Counters();
@@ -470,23 +483,12 @@ class LoadRun implements ConnectionOwner {
     if (this.stopped) return;
     const t = now();
     const kind = connection.kind;
-    const latencyMs = t - connection.intendedMs;
+    const latencyMs = t - connection.latencyStartMs;
     const ok = this.isOk(kind, status);
-    for (const counters of [this.total, this.second]) {
-      counters.requests++;
-      counters.statuses[status] = (counters.statuses[status] ?? 0) + 1;
-      counters.latency.recordMs(latencyMs);
-      if (kind === 'get') {
-        counters.reads++;
-        if (status === 200) counters.hits++;
-        else if (status === 404) counters.misses++;
-      } else if (kind === 'put') {
-        counters.writes++;
-      }
-      if (!ok) counters.recordError(String(status));
-    }
+    this.total.recordAnswer(kind, status, latencyMs, ok);
+    this.second.recordAnswer(kind, status, latencyMs, ok);
     if (kind === 'prefill') this.onPrefillAnswered();
-    if (!connection.retiring) this.onIdle(connection);
+    if (!connection.closing) this.onIdle(connection);
   }
 
   onRequestError(connection: HttpConnection, kind: string): void {
@@ -591,12 +593,19 @@ class LoadRun implements ConnectionOwner {
     }
   }
 
-  /** Open model: sends every arrival that is due, on idle connections, oldest first. */
+  /**
+   * Open model: sends every arrival that is due, on idle connections, oldest first.
+   *
+   * Node's timers fire up to about 1 ms late, which would add up to 1 ms to every latency at a
+   * low rate. Rather than busy-wait, arrivals go out up to EARLY_MS before their time and a
+   * latency runs from the earlier of the intended and the actual send time: a request is not
+   * charged for the generator's timer slack, but always for the time it waited to be sent.
+   */
   private pump(): void {
     const schedule = this.schedule;
     if (schedule === null || this.stopped) return;
     const t = now();
-    const due = schedule.dueCount(t);
+    const due = schedule.dueCount(t + EARLY_MS);
     while (this.nextArrival < due) {
       const connection = this.idle.pop();
       if (connection === undefined) break;
@@ -604,36 +613,24 @@ class LoadRun implements ConnectionOwner {
         this.retire(connection);
         continue;
       }
-      this.sendNext(connection, schedule.intendedTime(this.nextArrival), t);
+      this.sendNext(connection, Math.min(t, schedule.intendedTime(this.nextArrival)), t);
       this.nextArrival++;
     }
     const waiting = due - this.nextArrival;
     if (waiting > 0) {
       // Arrivals wait for a connection: that wait is part of their latency.
       this.openUpTo(this.options.connections, waiting);
-    } else if (this.arrivalTimer === null && this.arrivalImmediate === null) {
-      this.wakeAt(schedule.intendedTime(this.nextArrival), t);
-    }
-  }
-
-  /**
-   * Calls pump() at `atMs`. Node's timers fire up to 1 ms late, which would add up to 1 ms to
-   * every latency at low rates; so a timer wakes the loop shortly before and the last
-   * stretch is polled with setImmediate (a busy wait of at most SPIN_MS per arrival).
-   */
-  private wakeAt(atMs: number, t: number): void {
-    if (!Number.isFinite(atMs)) return;
-    const wait = atMs - t;
-    if (wait > SPIN_MS) {
-      this.arrivalTimer = setTimeout(() => {
-        this.arrivalTimer = null;
-        this.pump();
-      }, wait - SPIN_MS);
-    } else {
-      this.arrivalImmediate = setImmediate(() => {
-        this.arrivalImmediate = null;
-        this.pump();
-      });
+    } else if (this.arrivalTimer === null) {
+      const next = schedule.intendedTime(this.nextArrival);
+      if (Number.isFinite(next)) {
+        this.arrivalTimer = setTimeout(
+          () => {
+            this.arrivalTimer = null;
+            this.pump();
+          },
+          next - EARLY_MS - t,
+        );
+      }
     }
   }
 
@@ -668,22 +665,22 @@ class LoadRun implements ConnectionOwner {
     connection.send('prefill', t, t, head, value.bytes);
   }
 
-  private sendNext(connection: HttpConnection, intendedMs: number, t: number): void {
+  private sendNext(connection: HttpConnection, latencyStartMs: number, t: number): void {
     if (this.fixedRequest !== null) {
       this.count(this.fixedRequest.length);
-      connection.sendRaw('path', intendedMs, t, this.fixedRequest);
+      connection.sendRaw('path', latencyStartMs, t, this.fixedRequest);
       return;
     }
     const key = keyName(this.sampler.next());
     if (this.rng.next() < this.options.readRatio) {
       const head = `GET ${this.keyPrefix}${key}${this.requestTail}\r\n`;
       this.count(head.length);
-      connection.send('get', intendedMs, t, head);
+      connection.send('get', latencyStartMs, t, head);
     } else {
       const value = this.nextValue();
       const head = this.putHead(key, value);
       this.count(head.length + value.bytes.length);
-      connection.send('put', intendedMs, t, head, value.bytes);
+      connection.send('put', latencyStartMs, t, head, value.bytes);
     }
   }
 
@@ -715,7 +712,8 @@ class LoadRun implements ConnectionOwner {
   private tick(): void {
     const t = now();
     for (const connection of this.connections) {
-      if (connection.busy && t - connection.sentMs > this.options.timeoutMs) {
+      const since = connection.busy ? connection.sentMs : connection.openedMs;
+      if ((connection.busy || !connection.connected) && t - since > this.options.timeoutMs) {
         connection.fail('timeout');
       }
     }
@@ -741,9 +739,7 @@ class LoadRun implements ConnectionOwner {
 
   private clearArrivalTimer(): void {
     if (this.arrivalTimer !== null) clearTimeout(this.arrivalTimer);
-    if (this.arrivalImmediate !== null) clearImmediate(this.arrivalImmediate);
     this.arrivalTimer = null;
-    this.arrivalImmediate = null;
   }
 
   private makeSampler(): KeySampler {

@@ -62,14 +62,10 @@ export class ResponseParser {
           pos = end + 4;
           break;
         }
-        case State.BodyLength: {
-          const take = Math.min(this.remaining, buf.length - pos);
-          pos += take;
-          this.remaining -= take;
-          this.bodyBytes += take;
+        case State.BodyLength:
+          pos = this.skipBody(buf, pos);
           if (this.remaining === 0) this.complete();
           break;
-        }
         case State.ChunkSize: {
           const end = buf.indexOf(CRLF, pos);
           if (end === -1) return this.keepLine(buf, pos);
@@ -78,14 +74,10 @@ export class ResponseParser {
           this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
           break;
         }
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, buf.length - pos);
-          pos += take;
-          this.remaining -= take;
-          this.bodyBytes += take;
+        case State.ChunkData:
+          pos = this.skipBody(buf, pos);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
-        }
         case State.ChunkDataEnd: {
           if (buf.length - pos < 2) return this.keepLine(buf, pos);
           if (buf[pos] !== 13 || buf[pos + 1] !== 10) {
@@ -132,6 +124,14 @@ export class ResponseParser {
     this.generation++;
     this.state = State.Head;
     this.pending = null;
+  }
+
+  /** Passes over up to `remaining` body bytes (bodies are counted, not kept). */
+  private skipBody(buf: Buffer, pos: number): number {
+    const take = Math.min(this.remaining, buf.length - pos);
+    this.remaining -= take;
+    this.bodyBytes += take;
+    return pos + take;
   }
 
   private keepLine(buf: Buffer, pos: number): void {

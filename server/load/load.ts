@@ -68,6 +68,18 @@ export type LoadPatch = Partial<
   >
 >;
 
+const PATCH_FIELDS = [
+  'mode',
+  'connections',
+  'rate',
+  'readRatio',
+  'keys',
+  'distribution',
+  'zipfS',
+  'valueBytes',
+  'compressible',
+] as const satisfies readonly (keyof LoadPatch)[];
+
 export const DEFAULT_LOAD_OPTIONS: LoadOptions = {
   url: 'http://127.0.0.1:7001',
   path: null,
@@ -366,7 +378,9 @@ class LoadRun implements ConnectionOwner {
   private readonly second = new Counters();
   private secondStartMs: number;
   private lastSecond = NO_FIGURES;
+  /** 0 until measuring starts. */
   private measureStartMs = 0;
+  private endMs: number | null = null;
 
   private readonly ticker: NodeJS.Timeout;
   private phaseTimer: NodeJS.Timeout | null = null;
@@ -408,7 +422,8 @@ class LoadRun implements ConnectionOwner {
     checkPatch(patch);
     if (this.stopped) return;
     const before = this.options;
-    this.options = { ...before, ...patch };
+    const known = PATCH_FIELDS.filter((field) => patch[field] !== undefined);
+    this.options = { ...before, ...Object.fromEntries(known.map((f) => [f, patch[f]])) };
     const changed = (field: keyof LoadPatch) =>
       patch[field] !== undefined && patch[field] !== before[field];
     if (changed('keys') || changed('distribution') || changed('zipfS')) {
@@ -433,15 +448,16 @@ class LoadRun implements ConnectionOwner {
   }
 
   snapshot(): LoadSnapshot {
-    const measuring = this.phase === 'measure';
+    const measured = this.measureStartMs > 0; // measuring, or done after measuring
+    const until = this.endMs ?? now();
     return {
       running: !this.stopped,
       phase: this.phase,
-      elapsedSeconds: measuring ? (now() - this.measureStartMs) / 1000 : 0,
+      elapsedSeconds: measured ? (until - this.measureStartMs) / 1000 : 0,
       durationSeconds: this.options.durationSeconds,
       ...this.lastSecond,
-      totalRequests: measuring ? this.total.requests : 0,
-      totalErrors: measuring ? this.total.errorCount : 0,
+      totalRequests: measured ? this.total.requests : 0,
+      totalErrors: measured ? this.total.errorCount : 0,
       prefilledKeys: this.prefillAnswered,
       openConnections: this.connections.size,
     };
@@ -451,6 +467,7 @@ class LoadRun implements ConnectionOwner {
     if (this.stopped) return;
     this.stopped = true;
     const endMs = now();
+    this.endMs = endMs;
     clearInterval(this.ticker);
     if (this.phaseTimer) clearTimeout(this.phaseTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

@@ -51,3 +51,25 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
     req.on('close', onClose);
   });
 }
+
+/**
+ * The chunks joined into a buffer of exactly `length` bytes that owns its memory. Chunks from
+ * the socket are views into larger read buffers, and small Buffer allocations share an 8 KiB
+ * pool: storing either would keep far more memory alive than the engine accounts for.
+ */
+export function ownedCopy(chunks: readonly Uint8Array[], length: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** `bytes` itself when it owns exactly its memory, else an owned copy (see ownedCopy). */
+export function owned(bytes: Buffer): Buffer {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length
+    ? bytes
+    : ownedCopy([bytes], bytes.length);
+}

@@ -12,7 +12,7 @@ import { type NodeConfig, validateConfigPatch } from '../../core/config.ts';
 import { Store, utf8ByteLength } from '../../core/engine/index.ts';
 import type { Entry } from '../../core/engine/types.ts';
 import { type CacheError, cacheError } from '../../core/errors.ts';
-import { readBody } from './body.ts';
+import { owned, readBody } from './body.ts';
 import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compression.ts';
 import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
@@ -314,7 +314,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const packed = await maybeCompress(raw, config.compressThresholdBytes);
     const now = clock();
     const expiresAt = ttlSeconds === null ? null : now + ttlSeconds * 1000;
-    const stored = packed ?? raw;
+    // Inflated and gzip output can be views into shared memory; store bytes that own theirs.
+    const stored = owned(packed ?? raw);
     const result = store.set(
       key,
       { bytes: stored, contentType, compressed: packed !== null, rawBytes: raw.length },

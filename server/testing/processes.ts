@@ -36,7 +36,8 @@ export function runCli(args: string[], timeoutMs = 20_000): Promise<CliRun> {
   });
 }
 
-export interface NodeProcess {
+export interface ServerProcess {
+  /** The URL the process printed when it was ready. */
   readonly url: string;
   readonly port: number;
   readonly child: ChildProcess;
@@ -46,24 +47,32 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `tinycache node --port 0 ...args` and waits until it prints its URL. */
-export function spawnNode(args: string[] = [], timeoutMs = 20_000): Promise<NodeProcess> {
+export type NodeProcess = ServerProcess;
+
+/**
+ * Starts `command args` and waits until its output matches `ready`, whose first group is the
+ * URL it serves (or give `url` when the output does not say it).
+ */
+export function spawnServer(
+  command: string,
+  args: string[],
+  ready: RegExp,
+  { timeoutMs = 20_000, url: knownUrl }: { timeoutMs?: number; url?: string } = {},
+): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'node', '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`node did not start in ${timeoutMs} ms:\n${output}`));
+      reject(new Error(`${command} did not start in ${timeoutMs} ms:\n${output}`));
     }, timeoutMs);
     const onData = (d: Buffer): void => {
       output += d.toString();
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
+      const match = ready.exec(output);
       if (match) {
         clearTimeout(timer);
-        const url = match[1]!;
+        const url = knownUrl ?? match[1]!;
         resolve({
           url,
           port: Number(new URL(url).port),
@@ -80,9 +89,19 @@ export function spawnNode(args: string[] = [], timeoutMs = 20_000): Promise<Node
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`node exited with ${code} before listening:\n${output}`));
+      reject(new Error(`${command} exited with ${code} before it was ready:\n${output}`));
     });
   });
+}
+
+/** Starts `tinycache node --port 0 ...args` and waits until it prints its URL. */
+export function spawnNode(args: string[] = [], timeoutMs = 20_000): Promise<NodeProcess> {
+  return spawnServer(
+    process.execPath,
+    [BIN, 'node', '--port', '0', ...args],
+    /listening on (http:\/\/[^\s]+)/,
+    { timeoutMs },
+  );
 }
 
 export interface Reply {

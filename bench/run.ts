@@ -1,0 +1,44 @@
+/**
+ * `npm run bench [-- http|engine|hitrate ...] [--duration 10] [--rounds 3]`
+ * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
+ */
+import { parseArgs } from 'node:util';
+import { engineBench } from './engine.ts';
+import { hitRateBench } from './hitrate.ts';
+import { httpBench } from './http.ts';
+import { machine } from './lib.ts';
+
+const { values, positionals } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+  },
+  allowPositionals: true,
+});
+const seconds = Number(values.duration);
+const rounds = Number(values.rounds);
+if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write('bench: --duration must be seconds > 0 and --rounds a whole number >= 1\n');
+  process.exit(2);
+}
+const all = ['http', 'engine', 'hitrate'];
+const chosen = positionals.length === 0 ? all : positionals;
+for (const name of chosen) {
+  if (!all.includes(name)) {
+    process.stderr.write(
+      `bench: unknown benchmark ${JSON.stringify(name)}; choose from ${all.join(', ')}\n`,
+    );
+    process.exit(2);
+  }
+}
+
+console.log(`TinyCache benchmarks: ${machine()}\n`);
+for (const name of chosen) {
+  const output =
+    name === 'http'
+      ? await httpBench({ seconds, rounds })
+      : name === 'engine'
+        ? engineBench({ rounds })
+        : hitRateBench();
+  console.log(`${output}\n`);
+}

@@ -55,7 +55,7 @@ export class ResponseParser {
           const end = buf.indexOf(HEAD_END, pos);
           if (end === -1) {
             if (buf.length - pos > MAX_HEAD_BYTES) throw new ResponseParseError('head too large');
-            this.pending = buf.subarray(pos);
+            this.pending = Buffer.from(buf.subarray(pos)); // a copy: the caller reuses buf
             return;
           }
           this.parseHead(buf, pos, end);
@@ -136,7 +136,7 @@ export class ResponseParser {
 
   private keepLine(buf: Buffer, pos: number): void {
     if (buf.length - pos > MAX_LINE_BYTES) throw new ResponseParseError('line too long');
-    this.pending = buf.subarray(pos);
+    this.pending = Buffer.from(buf.subarray(pos)); // a copy: the caller reuses buf
   }
 
   private complete(): void {

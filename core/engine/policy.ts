@@ -29,7 +29,10 @@ export interface EvictionPolicy {
    * after `onInsert` or `setMaxBytes`, repeatedly, removing each answer, until it fits.
    */
   victim(): number;
-  /** Every tracked slot, least recently used first: how a new policy is seeded on a switch. */
+  /**
+   * Every tracked slot, first to be evicted first (for LRU, least recently used first): a
+   * switch seeds the new policy in this order, so it starts with the old one's judgement.
+   */
   order(): number[];
 }
 

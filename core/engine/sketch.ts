@@ -1,31 +1,27 @@
 /**
  * A count-min sketch of 4-bit counters that estimates how often a key was seen recently: the
  * frequency half of TinyLFU (Einziger, Friedman, Manes, "TinyLFU: A Highly Efficient Cache
- * Admission Policy", 2017, §3), laid out as Caffeine's FrequencySketch.
+ * Admission Policy", 2017, §3), laid out as Caffeine 3's FrequencySketch.
  *
- * - Four rows; a key's counter in row i is picked by the i-th hash of its 32-bit key hash,
- *   and its estimate is the minimum of the four (count-min).
+ * - Four rows; a key's estimate is the minimum of its four counters (count-min).
  * - Counters saturate at 15 (§3.3: a small cap suffices to tell hot from cold).
  * - Aging by "reset" (§3.3): after `sampleSize` increments every counter is halved, so old
  *   popularity fades; sampleSize is 10x the entry capacity, as in Caffeine.
- * - Eight counters share one 32-bit word; a key uses one counter group (half of the word) and
- *   row i takes counter i of that group, so its four counters sit in four words.
+ * - Blocked: a key's four counters all lie in one 64-byte block (16 words of 8 counters),
+ *   row i in word 4i + (0..3) of it, so a lookup or an increment touches one cache line.
  */
 
 /** Fewest entries the sketch is sized for; below this a cache is too small to matter. */
 const MIN_CAPACITY = 16;
 /** Words per entry of capacity: 16 counters, 4 per row, as Caffeine's one long per entry. */
 const WORDS_PER_ENTRY = 2;
+/** A block is 16 words: 64 bytes, one cache line. */
+const BLOCK_SHIFT = 4;
 const SAMPLE_FACTOR = 10;
 /** Each 4-bit counter's low bit, and the mask that keeps a halved counter in its 4 bits. */
 const ONE_MASK = 0x11111111;
 const RESET_MASK = 0x77777777;
 const MAX_COUNT = 15;
-/** Per-row seeds (the low words of Caffeine's: FNV-1a, CityHash and Murmur3 constants). */
-const SEED0 = 0x97cb3127 | 0;
-const SEED1 = 0xbe98f273 | 0;
-const SEED2 = 0x2f90404f | 0;
-const SEED3 = 0x84222325 | 0;
 
 /** FNV-1a over UTF-16 code units: fast, allocation-free, and good enough once spread. */
 export function hashKey(key: string): number {
@@ -44,9 +40,15 @@ function spread(x: number): number {
   return (x >>> 16) ^ x;
 }
 
+/** A second hash from the first, for the counters within a block (Caffeine's rehash). */
+function rehash(x: number): number {
+  x = Math.imul(x, 0x31848bab);
+  return x ^ (x >>> 14);
+}
+
 export class FrequencySketch {
   private table: Uint32Array;
-  private mask: number;
+  private blockMask: number;
   private capacity: number;
   /** Increments since the last reset. */
   private additions = 0;
@@ -55,7 +57,7 @@ export class FrequencySketch {
   constructor(expectedEntries = MIN_CAPACITY) {
     this.capacity = ceilingPowerOfTwo(Math.max(MIN_CAPACITY, expectedEntries));
     this.table = new Uint32Array(this.capacity * WORDS_PER_ENTRY);
-    this.mask = this.table.length - 1;
+    this.blockMask = (this.table.length >>> BLOCK_SHIFT) - 1;
     this.sampleSize = SAMPLE_FACTOR * this.capacity;
   }
 
@@ -65,9 +67,10 @@ export class FrequencySketch {
   }
 
   /**
-   * Grows the sketch to fit `entries` (it never shrinks). Counts survive: an index is the
-   * hash masked to the table's width, so doubling the table and copying the old half into
-   * the new one leaves every key's counters where they were, with the same values.
+   * Grows the sketch to fit `entries` (it never shrinks). Counts survive: a key's block is its
+   * hash masked to the number of blocks, and its counters' places in the block do not depend
+   * on the size, so doubling the table and copying the old half into the new one leaves every
+   * key's counters where they were, with the same values.
    */
   ensureCapacity(entries: number): void {
     if (entries <= this.capacity) return;
@@ -77,31 +80,33 @@ export class FrequencySketch {
       table.set(this.table, offset);
     }
     this.table = table;
-    this.mask = table.length - 1;
+    this.blockMask = (table.length >>> BLOCK_SHIFT) - 1;
     this.capacity = capacity;
     this.sampleSize = SAMPLE_FACTOR * capacity;
   }
 
   /** The estimated recent frequency of a key hash, 0..15. */
   frequency(hash: number): number {
-    const shift = (hash & 1) << 4; // counter group: bits 0-15 or 16-31
     const t = this.table;
-    const m = this.mask;
-    const c0 = ((t[index(hash, SEED0) & m] as number) >>> shift) & 0xf;
-    const c1 = ((t[index(hash, SEED1) & m] as number) >>> (shift + 4)) & 0xf;
-    const c2 = ((t[index(hash, SEED2) & m] as number) >>> (shift + 8)) & 0xf;
-    const c3 = ((t[index(hash, SEED3) & m] as number) >>> (shift + 12)) & 0xf;
+    const block = (hash & this.blockMask) << BLOCK_SHIFT;
+    const h = rehash(hash);
+    // Row i: byte i of h picks one of the row's 4 words (2 bits) and a counter in it (3 bits).
+    const c0 = ((t[block + (h & 3)] as number) >>> (((h >>> 2) & 7) << 2)) & 0xf;
+    const c1 = ((t[block + 4 + ((h >>> 8) & 3)] as number) >>> (((h >>> 10) & 7) << 2)) & 0xf;
+    const c2 = ((t[block + 8 + ((h >>> 16) & 3)] as number) >>> (((h >>> 18) & 7) << 2)) & 0xf;
+    const c3 = ((t[block + 12 + ((h >>> 24) & 3)] as number) >>> (((h >>> 26) & 7) << 2)) & 0xf;
     return Math.min(c0, c1, c2, c3);
   }
 
   /** Counts one occurrence of a key hash; every `sampleSize` counted occurrences, ages all. */
   increment(hash: number): void {
-    const shift = (hash & 1) << 4;
+    const block = (hash & this.blockMask) << BLOCK_SHIFT;
+    const h = rehash(hash);
     const added =
-      this.incrementAt(index(hash, SEED0) & this.mask, shift) |
-      this.incrementAt(index(hash, SEED1) & this.mask, shift + 4) |
-      this.incrementAt(index(hash, SEED2) & this.mask, shift + 8) |
-      this.incrementAt(index(hash, SEED3) & this.mask, shift + 12);
+      this.incrementAt(block + (h & 3), ((h >>> 2) & 7) << 2) |
+      this.incrementAt(block + 4 + ((h >>> 8) & 3), ((h >>> 10) & 7) << 2) |
+      this.incrementAt(block + 8 + ((h >>> 16) & 3), ((h >>> 18) & 7) << 2) |
+      this.incrementAt(block + 12 + ((h >>> 24) & 3), ((h >>> 26) & 7) << 2);
     // As in Caffeine, a key whose counters are all saturated does not advance the sample.
     if (added !== 0 && ++this.additions >= this.sampleSize) this.reset();
   }
@@ -127,12 +132,6 @@ export class FrequencySketch {
     }
     this.additions = Math.max(0, (this.additions >>> 1) - (odd >>> 2));
   }
-}
-
-/** The row's index for a hash, before masking (Caffeine's indexOf on 32-bit words). */
-function index(hash: number, seed: number): number {
-  const h = Math.imul((hash + seed) | 0, seed);
-  return (h >>> 16) ^ h;
 }
 
 function bitCount(x: number): number {

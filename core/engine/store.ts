@@ -14,6 +14,7 @@
 import { POLICIES, type PolicyName } from '../config.ts';
 import { fail, ok, type Result } from '../errors.ts';
 import { ExpiryQueue } from './expiry.ts';
+import { LruPolicy } from './lru.ts';
 import { createPolicy, grow, type EvictionPolicy } from './policy.ts';
 import type {
   Entry,
@@ -29,17 +30,18 @@ import { utf8ByteLength } from './utf8.ts';
  * What one entry costs beyond its key and value bytes, so that `maxMemoryBytes` tracks the
  * heap the store really holds. Estimated for Node 20 / V8 x64 (8-byte pointers):
  * - the Entry object: a 3-word header and 5 in-object fields: 64 B;
- * - the value's Uint8Array object (the view; its bytes are counted as the value): ~96 B;
- * - the Map entry: key, value and chain words plus a share of the bucket array: ~30 B;
- * - the slot arrays: key and entry pointers (16 B), size and expiry (16 B), free list (4 B),
- *   the LRU links (8 B): 44 B; W-TinyLFU adds ~30 B (hash, weight, stamp, queue, links);
- * - the key string's header: ~20 B.
- * That is ~254 B. Measured with 1M entries (12-byte keys, 64-byte values; heap plus external
- * memory per entry, minus key and value bytes): 236 B (LRU, values viewing one shared buffer)
- * to 306 B (W-TinyLFU, each value owning its ArrayBuffer); a TTL adds 16 B (the heap).
- * Rounded to 256. For scale: Redis spends ~50-90 B per key, without a JS heap's headers.
+ * - the value's Uint8Array object (~88 B) and, when it owns its bytes as a node's values do,
+ *   its ArrayBuffer object and allocation header (~40 B); the bytes count as the value;
+ * - the slot arrays: key and entry pointers (16 B), the numbers (32 B), the free list (4 B),
+ *   the LRU links (8 B), with growth slack: ~63 B (W-TinyLFU: +24 B, and its sketch 8 B);
+ * - the Map entry: key, value and chain words plus a share of the buckets: ~35 B;
+ * - the key string's header and padding: ~20 B.
+ * Measured with 1M entries (12-byte keys, 64-byte values; heap plus external memory per
+ * entry, minus key and value bytes): 293 B with LRU and values owning their buffers (a
+ * node's case), 253 B when values view one shared buffer, 318 B with W-TinyLFU; a TTL adds
+ * 16 B (the expiry heap). Rounded to 288. For scale: Redis spends ~50-90 B per key.
  */
-export const ENTRY_OVERHEAD_BYTES = 256;
+export const ENTRY_OVERHEAD_BYTES = 288;
 
 const INITIAL_SLOTS = 16;
 const NONE = -1;
@@ -72,6 +74,13 @@ export class Store {
   private capacity = INITIAL_SLOTS;
 
   private policy: EvictionPolicy;
+  /**
+   * The same object as `policy` when it is LRU, else null. The hot paths call LRU through
+   * this field, so each call site sees one class and V8 inlines it; with one shared site a
+   * process that also runs a W-TinyLFU store (a benchmark, the simulator) would make every
+   * call polymorphic, costing LRU ~7% of its throughput.
+   */
+  private lru: LruPolicy | null;
   private readonly expiry: ExpiryQueue;
   private readonly onRemove: StoreOptions['onRemove'];
 
@@ -79,6 +88,8 @@ export class Store {
   private maxKeyBytes: number;
   private maxValueBytes: number;
 
+  /** The Entry the last write built; dropped when an entry holding it leaves (no leak). */
+  private lastEntry: Entry | undefined = undefined;
   private memoryBytes = 0;
   private hits = 0;
   private misses = 0;
@@ -112,6 +123,7 @@ export class Store {
     this.meta = new Float64Array(INITIAL_SLOTS * META);
     this.freeSlots = new Int32Array(INITIAL_SLOTS);
     this.policy = createPolicy(policy, INITIAL_SLOTS, this.maxMemoryBytes);
+    this.lru = this.policy instanceof LruPolicy ? this.policy : null;
     this.expiry = new ExpiryQueue(INITIAL_SLOTS);
   }
 
@@ -131,13 +143,15 @@ export class Store {
       // !(now >= …) so that a NaN clock reads as "not expired", never as "expired".
       if (this.expiry.size === 0 || !(now >= (this.meta[slot * META + EXPIRES] as number))) {
         this.hits++;
-        this.policy.onAccess(slot);
+        const lru = this.lru;
+        if (lru !== null) lru.onAccess(slot);
+        else this.policy.onAccess(slot);
         return this.entryAt[slot];
       }
       this.removeSlot(slot, 'expire');
     }
     this.misses++;
-    this.policy.onMiss(key);
+    if (this.lru === null) this.policy.onMiss(key);
     return undefined;
   }
 
@@ -155,6 +169,21 @@ export class Store {
    * W-TinyLFU that may be the new entry itself, when admission prefers what is cached.
    */
   set(key: string, value: StoredValue, expiresAt: number | null, now: number): Result<SetOutcome> {
+    // Kept this small so that it inlines into its caller, where V8 can then drop the result
+    // objects when the caller only looks inside them (a write's only other allocation is its
+    // Entry).
+    const written = this.write(key, value, expiresAt, now);
+    if (typeof written !== 'number') return written;
+    return ok({ created: written > 0, entryBytes: written > 0 ? written : -written });
+  }
+
+  /** Does the write: the entry's size, negated for a replacement; or why it was refused. */
+  private write(
+    key: string,
+    value: StoredValue,
+    expiresAt: number | null,
+    now: number,
+  ): number | Result<never> {
     const keyBytes = utf8ByteLength(key);
     if (keyBytes === 0) {
       return fail(
@@ -188,13 +217,27 @@ export class Store {
       );
     }
 
-    const entry: Entry = {
-      bytes: value.bytes,
-      contentType: value.contentType,
-      compressed: value.compressed,
-      rawBytes: value.rawBytes,
-      expiresAt,
-    };
+    // Entries are immutable, so a write of the same bytes, type and expiry as the last one
+    // built shares its Entry (bulk loads and benchmarks that write one value many times then
+    // allocate nothing); otherwise a new one.
+    let entry = this.lastEntry;
+    if (
+      entry === undefined ||
+      entry.bytes !== value.bytes ||
+      entry.expiresAt !== expiresAt ||
+      entry.contentType !== value.contentType ||
+      entry.compressed !== value.compressed ||
+      entry.rawBytes !== value.rawBytes
+    ) {
+      entry = {
+        bytes: value.bytes,
+        contentType: value.contentType,
+        compressed: value.compressed,
+        rawBytes: value.rawBytes,
+        expiresAt,
+      };
+      this.lastEntry = entry;
+    }
     let slot = this.slotOf.get(key);
     let created = true;
     if (slot === undefined) {
@@ -228,9 +271,11 @@ export class Store {
       meta[m + EXPIRES] = expiresAt;
       this.expiry.add(slot, expiresAt);
     }
-    this.policy.onInsert(slot, key, entryBytes);
+    const lru = this.lru;
+    if (lru !== null) lru.onInsert(slot);
+    else this.policy.onInsert(slot, key, entryBytes);
     this.evictToFit(now);
-    return ok({ created, entryBytes });
+    return created ? entryBytes : -entryBytes;
   }
 
   /** Removes a live entry (reason 'delete') and says so; an expired one is reclaimed, false. */
@@ -333,7 +378,7 @@ export class Store {
 
   private evictToFit(now: number): void {
     while (this.memoryBytes > this.maxMemoryBytes) {
-      const slot = this.policy.victim();
+      const slot = this.lru !== null ? this.lru.victim() : this.policy.victim();
       if (slot === NONE) break; // unreachable: a non-empty store always has a victim
       this.removeSlot(
         slot,
@@ -347,6 +392,7 @@ export class Store {
     const key = this.keyAt[slot] as string;
     const bytes = this.release(slot, reason);
     this.slotOf.delete(key);
+    if (this.entryAt[slot] === this.lastEntry) this.lastEntry = undefined;
     this.keyAt[slot] = undefined;
     this.entryAt[slot] = undefined;
     this.freeSlots[this.freeCount++] = slot;
@@ -364,7 +410,9 @@ export class Store {
       this.compressionSavedBytes -= meta[m + SAVED] as number;
     }
     if (meta[m + EXPIRES] !== Infinity) this.expiry.remove(slot);
-    this.policy.onRemove(slot);
+    const lru = this.lru;
+    if (lru !== null) lru.onRemove(slot);
+    else this.policy.onRemove(slot);
     if (reason === 'evict') this.evictions++;
     else if (reason === 'expire') this.expirations++;
     return bytes;
@@ -394,6 +442,7 @@ export class Store {
       next.onInsert(slot, this.keyAt[slot] as string, this.meta[slot * META + SIZE] as number);
     }
     this.policy = next;
+    this.lru = next instanceof LruPolicy ? next : null;
   }
 }
 

@@ -31,18 +31,21 @@ const PROTECTED = 2;
 export const WINDOW_SHARE = 0.01;
 export const PROTECTED_SHARE = 0.8;
 
+/**
+ * Per slot, side by side so a hit touches one cache line: the previous and next slots in its
+ * list, its key's hash (kept so victims are compared without rehashing their keys) and its
+ * list (WINDOW, PROBATION or PROTECTED).
+ */
+const NODE = 4;
+const PREV = 0;
+const NEXT = 1;
+const HASH = 2;
+const QUEUE = 3;
+
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'wtinylfu' as const;
-  private prev: Int32Array;
-  private next: Int32Array;
-  /** WINDOW, PROBATION or PROTECTED, per slot. */
-  private queue: Uint8Array;
-  /** The key's hash, kept so victims are compared without rehashing their keys. */
-  private hash: Int32Array;
+  private node: Int32Array;
   private weight: Float64Array;
-  /** Logical time of the last write or hit: the global recency order for `order()`. */
-  private stamp: Float64Array;
-  private clock = 0;
 
   private readonly head = new Int32Array([NONE, NONE, NONE]);
   private readonly tail = new Int32Array([NONE, NONE, NONE]);
@@ -58,22 +61,14 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   private readonly sketch = new FrequencySketch();
 
   constructor(slotCapacity: number, maxBytes: number) {
-    this.prev = new Int32Array(slotCapacity);
-    this.next = new Int32Array(slotCapacity);
-    this.queue = new Uint8Array(slotCapacity);
-    this.hash = new Int32Array(slotCapacity);
+    this.node = new Int32Array(slotCapacity * NODE);
     this.weight = new Float64Array(slotCapacity);
-    this.stamp = new Float64Array(slotCapacity);
     this.setMaxBytes(maxBytes);
   }
 
   resize(slotCapacity: number): void {
-    this.prev = grow(this.prev, slotCapacity);
-    this.next = grow(this.next, slotCapacity);
-    this.queue = grow(this.queue, slotCapacity);
-    this.hash = grow(this.hash, slotCapacity);
+    this.node = grow(this.node, slotCapacity * NODE);
     this.weight = grow(this.weight, slotCapacity);
-    this.stamp = grow(this.stamp, slotCapacity);
   }
 
   setMaxBytes(maxBytes: number): void {
@@ -86,9 +81,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
 
   onInsert(slot: number, key: string, bytes: number): void {
     const hash = hashKey(key);
-    this.hash[slot] = hash;
+    this.node[slot * NODE + HASH] = hash;
     this.weight[slot] = bytes;
-    this.stamp[slot] = ++this.clock;
     this.entries++;
     this.sketch.ensureCapacity(this.entries);
     this.sketch.increment(hash);
@@ -98,9 +92,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   }
 
   onAccess(slot: number): void {
-    this.sketch.increment(this.hash[slot] as number);
-    this.stamp[slot] = ++this.clock;
-    const queue = this.queue[slot] as number;
+    const n = slot * NODE;
+    this.sketch.increment(this.node[n + HASH] as number);
+    const queue = this.node[n + QUEUE] as number;
     if (queue === PROBATION) {
       this.unlink(slot);
       this.linkAtTail(PROTECTED, slot);
@@ -136,18 +130,28 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     let victim = this.head[PROBATION] as number;
     if (victim === candidate) victim = this.head[PROTECTED] as number;
     if (victim === NONE) return candidate;
-    const candidateFrequency = this.sketch.frequency(this.hash[candidate] as number);
-    const victimFrequency = this.sketch.frequency(this.hash[victim] as number);
+    const candidateFrequency = this.sketch.frequency(this.node[candidate * NODE + HASH] as number);
+    const victimFrequency = this.sketch.frequency(this.node[victim * NODE + HASH] as number);
     return candidateFrequency > victimFrequency ? victim : candidate;
   }
 
+  /**
+   * The order this policy would evict in when no candidate is waiting: probation, then
+   * protected, then the window, each least recently used first. (W-TinyLFU keeps no recency
+   * order across its lists; this one puts cold before hot and old before new.)
+   */
   order(): number[] {
     const slots: number[] = [];
-    for (let q = WINDOW; q <= PROTECTED; q++) {
-      for (let s = this.head[q] as number; s !== NONE; s = this.next[s] as number) slots.push(s);
+    for (const queue of [PROBATION, PROTECTED, WINDOW]) {
+      for (
+        let s = this.head[queue] as number;
+        s !== NONE;
+        s = this.node[s * NODE + NEXT] as number
+      ) {
+        slots.push(s);
+      }
     }
-    const stamp = this.stamp;
-    return slots.sort((a, b) => (stamp[a] as number) - (stamp[b] as number));
+    return slots;
   }
 
   /** Test and debugging view: bytes per region and the region bounds. */
@@ -191,26 +195,30 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   }
 
   private linkAtTail(queue: number, slot: number): void {
+    const node = this.node;
     const tail = this.tail[queue] as number;
-    this.queue[slot] = queue;
-    this.prev[slot] = tail;
-    this.next[slot] = NONE;
+    const n = slot * NODE;
+    node[n + QUEUE] = queue;
+    node[n + PREV] = tail;
+    node[n + NEXT] = NONE;
     if (tail === NONE) this.head[queue] = slot;
-    else this.next[tail] = slot;
+    else node[tail * NODE + NEXT] = slot;
     this.tail[queue] = slot;
     this.bytes[queue] = (this.bytes[queue] as number) + (this.weight[slot] as number);
   }
 
   private unlink(slot: number): void {
-    const queue = this.queue[slot] as number;
-    const p = this.prev[slot] as number;
-    const n = this.next[slot] as number;
+    const node = this.node;
+    const n = slot * NODE;
+    const queue = node[n + QUEUE] as number;
+    const p = node[n + PREV] as number;
+    const next = node[n + NEXT] as number;
     // Candidates are a suffix of probation: when the oldest leaves, the next one is oldest.
-    if (slot === this.candidate) this.candidate = n;
-    if (p === NONE) this.head[queue] = n;
-    else this.next[p] = n;
-    if (n === NONE) this.tail[queue] = p;
-    else this.prev[n] = p;
+    if (slot === this.candidate) this.candidate = next;
+    if (p === NONE) this.head[queue] = next;
+    else node[p * NODE + NEXT] = next;
+    if (next === NONE) this.tail[queue] = p;
+    else node[next * NODE + PREV] = p;
     this.bytes[queue] = (this.bytes[queue] as number) - (this.weight[slot] as number);
   }
 }

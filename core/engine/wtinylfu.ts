@@ -12,11 +12,12 @@
  *   While the cache is over its bound, the oldest candidate meets main's victim (probation's
  *   LRU entry) and the sketch's frequency estimates decide: the candidate is admitted only if
  *   strictly more frequent; a tie evicts the candidate (§3: TinyLFU admission).
- * - Frequencies come from a count-min sketch (sketch.ts) fed by every write and every hit,
+ * - Frequencies come from a count-min sketch (sketch.ts) fed by every write, hit and miss,
  *   sized from the entry count and grown with it.
  *
- * Deterministic: no random jitter (Caffeine adds some against hash flooding; keys here come
- * from clients of a cache they already control).
+ * Simpler than Caffeine in two ways: the split is fixed at Caffeine's starting point (it
+ * tunes the window by hill climbing), and there is no random jitter in admission (Caffeine's
+ * defence against hash flooding), so a run is deterministic.
  */
 import type { EvictionPolicy } from './policy.ts';
 import { grow } from './policy.ts';

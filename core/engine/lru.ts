@@ -34,10 +34,20 @@ export class LruPolicy implements EvictionPolicy {
     this.linkAtTail(slot);
   }
 
+  /** Moves `slot` to the most recent end: unlink and relink, fused (this runs on every hit). */
   onAccess(slot: number): void {
-    if (slot === this.tail) return;
-    this.unlink(slot);
-    this.linkAtTail(slot);
+    const tail = this.tail;
+    if (slot === tail) return;
+    const links = this.links;
+    const p = links[2 * slot] as number;
+    const n = links[2 * slot + 1] as number; // not NONE: slot is not the tail
+    if (p === NONE) this.head = n;
+    else links[2 * p + 1] = n;
+    links[2 * n] = p;
+    links[2 * slot] = tail;
+    links[2 * slot + 1] = NONE;
+    links[2 * tail + 1] = slot;
+    this.tail = slot;
   }
 
   onMiss(): void {

@@ -240,13 +240,15 @@ export class Store {
     }
     let slot = this.slotOf.get(key);
     let created = true;
+    // Why the old entry under this key left, if there was one.
+    let reason: 'replace' | 'expire' | undefined;
     if (slot === undefined) {
       slot = this.allocateSlot();
       this.slotOf.set(key, slot);
       this.keyAt[slot] = key;
     } else {
       // Reuse the slot: the old entry leaves (and is reported) but the key keeps its place.
-      const reason = now >= (this.meta[slot * META + EXPIRES] as number) ? 'expire' : 'replace';
+      reason = now >= (this.meta[slot * META + EXPIRES] as number) ? 'expire' : 'replace';
       created = reason === 'expire';
       const oldBytes = this.release(slot, reason);
       this.onRemove?.(key, reason, oldBytes);
@@ -271,9 +273,16 @@ export class Store {
       meta[m + EXPIRES] = expiresAt;
       this.expiry.add(slot, expiresAt);
     }
+    // A replacement is, to the policy, the old entry leaving and a new one arriving; for LRU
+    // that is a move to the most recent end.
     const lru = this.lru;
-    if (lru !== null) lru.onInsert(slot);
-    else this.policy.onInsert(slot, key, entryBytes);
+    if (lru !== null) {
+      if (reason === undefined) lru.onInsert(slot);
+      else lru.onAccess(slot);
+    } else {
+      if (reason !== undefined) this.policy.onRemove(slot);
+      this.policy.onInsert(slot, key, entryBytes);
+    }
     this.evictToFit(now);
     return created ? entryBytes : -entryBytes;
   }
@@ -391,6 +400,9 @@ export class Store {
   private removeSlot(slot: number, reason: RemovalReason): void {
     const key = this.keyAt[slot] as string;
     const bytes = this.release(slot, reason);
+    const lru = this.lru;
+    if (lru !== null) lru.onRemove(slot);
+    else this.policy.onRemove(slot);
     this.slotOf.delete(key);
     if (this.entryAt[slot] === this.lastEntry) this.lastEntry = undefined;
     this.keyAt[slot] = undefined;
@@ -399,7 +411,7 @@ export class Store {
     this.onRemove?.(key, reason, bytes);
   }
 
-  /** Takes the entry in `slot` out of accounting, the policy and the expiry heap. */
+  /** Takes the entry in `slot` out of accounting and the expiry heap (not the policy). */
   private release(slot: number, reason: RemovalReason): number {
     const m = slot * META;
     const meta = this.meta;
@@ -410,9 +422,6 @@ export class Store {
       this.compressionSavedBytes -= meta[m + SAVED] as number;
     }
     if (meta[m + EXPIRES] !== Infinity) this.expiry.remove(slot);
-    const lru = this.lru;
-    if (lru !== null) lru.onRemove(slot);
-    else this.policy.onRemove(slot);
     if (reason === 'evict') this.evictions++;
     else if (reason === 'expire') this.expirations++;
     return bytes;

@@ -11,7 +11,7 @@
  * A hierarchical timer wheel (Caffeine, Kafka) would make that O(1) but rounds expiry times
  * to its ticks; a heap is exact and short.
  */
-import { grow } from './policy.ts';
+import { grow } from './grow.ts';
 
 const NONE = -1;
 

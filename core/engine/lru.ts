@@ -4,8 +4,8 @@
  * so a move touches one cache line per entry). Every call is O(1) and allocates nothing; a
  * read is a few typed-array writes.
  */
+import { grow } from './grow.ts';
 import type { EvictionPolicy } from './policy.ts';
-import { grow } from './policy.ts';
 
 const NONE = -1;
 

@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ENTRY_OVERHEAD_BYTES, utf8ByteLength } from './index.ts';
-import type { Entry, RemovalReason, StoredValue } from './index.ts';
+import type { Entry, PolicyName, RemovalReason, StoredValue } from './index.ts';
 import { recordingStore, type Removal } from './testing.ts';
 
 const RUNS = 10_000;
@@ -203,6 +203,14 @@ const sortedKeys = (keys: Iterable<string>): string[] => [...keys].sort();
 const sorted = (removals: Removal[]): Removal[] =>
   [...removals].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
+const storeUnderTest = (policy: PolicyName, maxMemoryBytes: number) =>
+  recordingStore({
+    maxMemoryBytes,
+    maxKeyBytes: MAX_KEY_BYTES,
+    maxValueBytes: MAX_VALUE_BYTES,
+    policy,
+  });
+
 function view(entry: Entry | ModelEntry | undefined): unknown {
   if (entry === undefined) return undefined;
   if ('value' in entry) return { ...entry.value, expiresAt: entry.expiresAt };
@@ -213,12 +221,7 @@ describe('Store against a reference LRU', () => {
   it(`agrees after every operation (${RUNS} random sequences)`, () => {
     fc.assert(
       fc.property(scenario, ({ maxMemoryBytes, ops }) => {
-        const { store, removed } = recordingStore({
-          maxMemoryBytes,
-          maxKeyBytes: MAX_KEY_BYTES,
-          maxValueBytes: MAX_VALUE_BYTES,
-          policy: 'lru',
-        });
+        const { store, removed } = storeUnderTest('lru', maxMemoryBytes);
         const model = new LruModel(maxMemoryBytes);
         let now = 1000;
         let fill = 0;
@@ -324,12 +327,7 @@ describe('Store with W-TinyLFU', () => {
   it(`keeps its invariants (${RUNS} random sequences)`, () => {
     fc.assert(
       fc.property(scenario, ({ maxMemoryBytes, ops }) => {
-        const { store, removed } = recordingStore({
-          maxMemoryBytes,
-          maxKeyBytes: MAX_KEY_BYTES,
-          maxValueBytes: MAX_VALUE_BYTES,
-          policy: 'wtinylfu',
-        });
+        const { store, removed } = storeUnderTest('wtinylfu', maxMemoryBytes);
         /** The latest accepted write per key, dropped when the store reports it removed. */
         const written = new Map<string, { entry: Entry; bytes: number }>();
         let now = 1000;

@@ -15,7 +15,8 @@ import { POLICIES, type PolicyName } from '../config.ts';
 import { fail, ok, type Result } from '../errors.ts';
 import { ExpiryQueue } from './expiry.ts';
 import { LruPolicy } from './lru.ts';
-import { createPolicy, grow, type EvictionPolicy } from './policy.ts';
+import { grow } from './grow.ts';
+import { createPolicy, type EvictionPolicy } from './policy.ts';
 import type {
   Entry,
   RemovalReason,

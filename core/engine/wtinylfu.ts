@@ -19,8 +19,8 @@
  * tunes the window by hill climbing), and there is no random jitter in admission (Caffeine's
  * defence against hash flooding), so a run is deterministic.
  */
+import { grow } from './grow.ts';
 import type { EvictionPolicy } from './policy.ts';
-import { grow } from './policy.ts';
 import { FrequencySketch, hashKey } from './sketch.ts';
 
 const NONE = -1;

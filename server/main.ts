@@ -27,7 +27,7 @@ TinyCache node running at ${url}  (${describeConfig(node.config())})
 Try it:
   curl -i -X PUT ${url}/v1/keys/greeting -H 'Content-Type: application/json' -d '{"hello":"world"}'
   curl -i ${url}/v1/keys/greeting
-  curl -i -X PUT '${url}/v1/keys/session?ttl=30' -d 'expires in 30 s'
+  curl -i -X PUT '${url}/v1/keys/session?ttl=30' -H 'Content-Type: text/plain' -d 'expires in 30 s'
   curl ${url}/v1/stats
   curl ${url}/metrics
   npx tinycache bench --url ${url} --duration 10s

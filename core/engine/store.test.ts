@@ -44,17 +44,6 @@ describe('reads and writes', () => {
     expect(store.peek('k', 3)).toBe(first);
   });
 
-  it('writes of one value share an immutable Entry only when the expiry matches too', () => {
-    const { store } = recordingStore({ maxMemoryBytes: 10_000 });
-    const v = value(5);
-    store.set('a', v, null, 0);
-    store.set('b', v, null, 0);
-    store.set('c', v, 100, 0);
-    expect(store.get('b', 0)).toBe(store.get('a', 0));
-    expect(store.get('c', 0)).toEqual({ ...v, expiresAt: 100 });
-    expect(store.get('a', 0)?.expiresAt).toBeNull();
-  });
-
   it('get counts a hit or a miss; peek counts neither', () => {
     const { store } = recordingStore({ maxMemoryBytes: 10_000 });
     store.set('k', value(1), null, 0);

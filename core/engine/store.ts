@@ -100,8 +100,6 @@ export class Store {
   private maxKeyBytes: number;
   private maxValueBytes: number;
 
-  /** The Entry the last write built; dropped when an entry holding it leaves (no leak). */
-  private lastEntry: Entry | undefined = undefined;
   private memoryBytes = 0;
   private hits = 0;
   private misses = 0;
@@ -229,27 +227,13 @@ export class Store {
       );
     }
 
-    // Entries are immutable, so a write of the same bytes, type and expiry as the last one
-    // built shares its Entry (bulk loads and benchmarks that write one value many times then
-    // allocate nothing); otherwise a new one.
-    let entry = this.lastEntry;
-    if (
-      entry === undefined ||
-      entry.bytes !== value.bytes ||
-      entry.expiresAt !== expiresAt ||
-      entry.contentType !== value.contentType ||
-      entry.compressed !== value.compressed ||
-      entry.rawBytes !== value.rawBytes
-    ) {
-      entry = {
-        bytes: value.bytes,
-        contentType: value.contentType,
-        compressed: value.compressed,
-        rawBytes: value.rawBytes,
-        expiresAt,
-      };
-      this.lastEntry = entry;
-    }
+    const entry: Entry = {
+      bytes: value.bytes,
+      contentType: value.contentType,
+      compressed: value.compressed,
+      rawBytes: value.rawBytes,
+      expiresAt,
+    };
     this.settleReads();
     let slot = this.slotOf.get(key);
     let created = true;
@@ -439,7 +423,6 @@ export class Store {
     if (lru !== null) lru.onRemove(slot);
     else this.policy.onRemove(slot);
     this.slotOf.delete(key);
-    if (this.entryAt[slot] === this.lastEntry) this.lastEntry = undefined;
     this.keyAt[slot] = undefined;
     this.entryAt[slot] = undefined;
     this.freeSlots[this.freeCount++] = slot;

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'unavailable'
   | 'bad_request'
   | 'headers_too_large'
+  | 'expectation_failed'
   | 'internal_error';
 
 export interface CacheError {

@@ -11,6 +11,8 @@ export type BodyResult =
 
 /** Collects the body of `req`, giving up as soon as it passes `maxBytes`. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+  // A request queued behind others on its connection may have lost its client meanwhile.
+  if (req.destroyed && !req.complete) return Promise.resolve({ kind: 'aborted' });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let length = 0;

@@ -16,6 +16,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   value_too_large: 413,
   key_too_long: 414,
   unsupported_encoding: 415,
+  expectation_failed: 417,
   headers_too_large: 431,
   out_of_memory: 507,
   unavailable: 503,

@@ -441,7 +441,86 @@ describe('stats, config and health', () => {
   });
 });
 
+describe('pipelining', () => {
+  const statuses = (answer: string) => [...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+
+  it('applies requests pipelined on one connection in the order they were sent', async () => {
+    const big = JSON.stringify({ text: 'compress me '.repeat(500) }); // gzip takes a while
+    const answer = await rawExchange(node.port, [
+      `PUT /v1/keys/pp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
+        'PUT /v1/keys/pp HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo' +
+        'GET /v1/keys/pp HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'DELETE /v1/keys/pp HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /v1/keys/pp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ]);
+    expect(statuses(answer)).toEqual(['201', '200', '200', '204', '404']);
+    expect(answer).toContain('\r\n\r\ntwo');
+    expectError(await request(key('pp')), 404, 'not_found');
+  });
+
+  it('a write waiting for its body holds up only its own connection', async () => {
+    // The rest of this body never comes: that PUT stores nothing and is cut off.
+    const stalled = rawExchange(
+      node.port,
+      ['PUT /v1/keys/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nfi'],
+      { waitMs: 500 },
+    );
+    await put('slow', 'other');
+    await expectValue('slow', 'other');
+    expect(await stalled).toBe('');
+    await expectValue('slow', 'other');
+  });
+});
+
+describe('HTTP edge cases', () => {
+  it('serves a request without a Host header', async () => {
+    await put('hostless', 'here');
+    const answer = await rawExchange(node.port, [
+      'GET /v1/keys/hostless HTTP/1.1\r\nConnection: close\r\n\r\n',
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.endsWith('here')).toBe(true);
+  });
+
+  it('routes an absolute-form request target by its path', async () => {
+    await put('absolute', 'yes');
+    const answer = await rawExchange(node.port, [
+      `GET http://127.0.0.1:${node.port}/v1/keys/absolute HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.endsWith('yes')).toBe(true);
+  });
+
+  it('answers an unknown Expect with 417 as JSON', async () => {
+    const answer = await rawExchange(node.port, [
+      'PUT /v1/keys/tea HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx',
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 417/);
+    expect(answer).toContain('"code":"expectation_failed"');
+    expectError(await request(key('tea')), 404, 'not_found');
+  });
+
+  it('gives whole-millisecond expiry times, at least 1 ms ahead, for tiny TTLs', async () => {
+    for (const ttl of ['0.0001', '0.00000001']) {
+      const before = Date.now();
+      const reply = await put(`tiny${ttl}?ttl=${ttl}`, 'x');
+      expect(reply.status).toBe(201);
+      const { expiresAt } = reply.json() as { expiresAt: number };
+      expect(Number.isInteger(expiresAt)).toBe(true);
+      expect(expiresAt).toBeGreaterThan(before);
+    }
+  });
+});
+
 describe('bad input never crashes the node', () => {
+  it('answers another HTTP version with 400 bad_request as JSON', async () => {
+    const answer = await rawExchange(node.port, [
+      'GET /v1/keys/a HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    expect(answer).toContain('"code":"bad_request"');
+  });
+
   it('answers a malformed request line with 400 bad_request as JSON', async () => {
     const answer = await rawExchange(node.port, ['THIS IS NOT HTTP\r\n\r\n']);
     expect(answer).toMatch(/^HTTP\/1\.1 400/);

@@ -32,6 +32,15 @@ const EXPIRE_BUDGET = 1000;
 const EXPIRE_MAX_MS_PER_TICK = 5;
 /** Longest TTL a write may ask for: ten years, as for --default-ttl. */
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/**
+ * The status recorded in metrics for a request whose client went away before it was whole
+ * (nothing stored, nobody to answer); nginx's convention, never sent.
+ */
+const CLIENT_CLOSED_REQUEST = 499;
+/** How often Node checks connections for the header and request timeouts. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** Requests queued on one connection behind an unfinished write before it stops being read. */
+const MAX_PIPELINED_REQUESTS = 64;
 /** Most bytes of a refused request's body read and thrown away before cutting the connection. */
 const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
 /** How long a shutdown waits for requests in flight before closing their connections. */
@@ -72,6 +81,16 @@ function parseTtlSeconds(text: string): number | undefined {
   if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text)) return undefined;
   const seconds = Number(text);
   return seconds > 0 && seconds <= MAX_TTL_SECONDS ? seconds : undefined;
+}
+
+/** The path and query of an absolute-form request target, or `/` if it has none. */
+function absolutePath(target: string): string {
+  try {
+    const url = new URL(target);
+    return url.pathname + url.search;
+  } catch {
+    return target;
+  }
 }
 
 function isJsonType(contentType: string): boolean {
@@ -278,7 +297,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
 
     const read = await readBody(req, maxValueBytes);
     if (read.kind === 'aborted') {
-      finish('set', 499, start); // the client went away: nothing stored, nobody to answer
+      finish('set', CLIENT_CLOSED_REQUEST, start);
       return;
     }
     if (read.kind === 'too_large') {
@@ -313,7 +332,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     }
     const packed = await maybeCompress(raw, config.compressThresholdBytes);
     const now = clock();
-    const expiresAt = ttlSeconds === null ? null : now + ttlSeconds * 1000;
+    // Whole milliseconds, at least one: `expiresAt` is epoch ms, and a TTL never lands in the past.
+    const expiresAt = ttlSeconds === null ? null : now + Math.max(1, Math.round(ttlSeconds * 1000));
     // Inflated and gzip output can be views into shared memory; store bytes that own theirs.
     const stored = owned(packed ?? raw);
     const result = store.set(
@@ -347,7 +367,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     url: string,
     expectsContinue: boolean,
     start: number,
-  ): void => {
+  ): Promise<void> | undefined => {
     const method = req.method;
     const op: Op =
       method === 'GET' || method === 'HEAD'
@@ -420,7 +440,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     if (op === 'get') {
       handleGet(req, res, key, method === 'HEAD', start);
     } else if (op === 'set') {
-      void handlePut(req, res, key, q === -1 ? '' : url.slice(q + 1), expectsContinue, start);
+      return handlePut(req, res, key, q === -1 ? '' : url.slice(q + 1), expectsContinue, start);
     } else {
       const removed = store.delete(key, clock());
       if (!removed) {
@@ -440,6 +460,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   ): Promise<void> => {
     const read = await readBody(req, MAX_CONFIG_BODY_BYTES);
     if (read.kind !== 'ok') {
+      if (read.kind === 'aborted') finish('other', CLIENT_CLOSED_REQUEST, start);
       if (read.kind === 'too_large') {
         refuse(
           req,
@@ -483,8 +504,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   };
 
   /** Everything that is not a key: stats, config, metrics, health. */
-  const handleAdmin = (req: IncomingMessage, res: ServerResponse, start: number): void => {
-    const url = req.url ?? '/';
+  const handleAdmin = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: string,
+    start: number,
+  ): Promise<void> | undefined => {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
@@ -514,21 +539,20 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         );
         return;
       case '/v1/stats':
-        if (!read) return allow('GET, HEAD');
+        if (!read) return void allow('GET, HEAD');
         sendJson(res, 200, statsBody(store, startedAt, clock()), method === 'HEAD');
         finish('other', 200, start);
         return;
       case '/v1/config':
         if (method === 'PATCH') {
-          void handleConfigPatch(req, res, start);
-          return;
+          return handleConfigPatch(req, res, start);
         }
-        if (!read) return allow('GET, HEAD, PATCH');
+        if (!read) return void allow('GET, HEAD, PATCH');
         sendJson(res, 200, JSON.stringify(config), method === 'HEAD');
         finish('other', 200, start);
         return;
       case '/healthz':
-        if (!read) return allow('GET, HEAD');
+        if (!read) return void allow('GET, HEAD');
         sendJson(
           res,
           200,
@@ -542,7 +566,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         finish('other', 200, start);
         return;
       case '/metrics':
-        if (!read) return allow('GET, HEAD');
+        if (!read) return void allow('GET, HEAD');
         metrics.registry.metrics().then(
           (text) => {
             res.writeHead(200, {
@@ -570,12 +594,28 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     }
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
-    const start = performance.now();
+  /**
+   * Runs one request. Returns a promise when the request changes state after waiting (a PUT
+   * reads its body and may compress it; a config PATCH reads its body), so that `handle` can
+   * hold back later requests on the same connection until it is done.
+   */
+  const dispatch = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectsContinue: boolean,
+    start: number,
+  ): Promise<void> | undefined => {
     try {
-      const url = req.url ?? '/';
-      if (url.startsWith(KEYS_PREFIX)) handleKey(req, res, url, expectsContinue, start);
-      else handleAdmin(req, res, start);
+      if (req.httpVersionMajor !== 1) {
+        refuse(req, res, 'other', start, cacheError('bad_request', 'Only HTTP/1.x is served.'));
+        return undefined;
+      }
+      let url = req.url ?? '/';
+      // Absolute form (`GET http://host/v1/keys/a`), which RFC 9112 §3.2.2 says a server
+      // must accept: route by its path.
+      if (url.charCodeAt(0) !== 47 /* "/" */) url = absolutePath(url);
+      if (url.startsWith(KEYS_PREFIX)) return handleKey(req, res, url, expectsContinue, start);
+      return handleAdmin(req, res, url, start);
     } catch (error) {
       // A bug must not take the node down with every other client's data in it.
       console.error('tinycache node: unexpected error', error);
@@ -589,7 +629,60 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       } else {
         res.destroy();
       }
+      return undefined;
     }
+  };
+
+  /**
+   * Requests pipelined on one connection take effect in the order they were sent: while a
+   * state-changing request is still waiting (for its body, for gzip), later ones on that
+   * connection queue behind it. Node already sends the answers in order; this keeps the
+   * effects in order too (PUT a, PUT b, GET must read b). A GET hit is synchronous and never
+   * waits unless something is queued before it. The queue is bounded: past
+   * MAX_PIPELINED_REQUESTS the connection stops being read until it drains.
+   */
+  const pipelines = new WeakMap<Socket, { tail: Promise<void>; depth: number }>();
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const start = performance.now();
+    const socket = req.socket;
+    const pipeline = pipelines.get(socket);
+    if (pipeline === undefined) {
+      const work = dispatch(req, res, expectsContinue, start);
+      if (work !== undefined) queue(socket, { tail: work, depth: 1 }, work);
+      return;
+    }
+    pipeline.depth += 1;
+    if (pipeline.depth > MAX_PIPELINED_REQUESTS) socket.pause();
+    queue(
+      socket,
+      pipeline,
+      pipeline.tail.then(() => dispatch(req, res, expectsContinue, start)),
+    );
+  };
+
+  const queue = (
+    socket: Socket,
+    pipeline: { tail: Promise<void>; depth: number },
+    work: Promise<void>,
+  ): void => {
+    const tail: Promise<void> = work.then(
+      () => settle(socket, pipeline, tail),
+      () => settle(socket, pipeline, tail),
+    );
+    pipeline.tail = tail;
+    pipelines.set(socket, pipeline);
+  };
+
+  const settle = (
+    socket: Socket,
+    pipeline: { tail: Promise<void>; depth: number },
+    tail: Promise<void>,
+  ): void => {
+    pipeline.depth -= 1;
+    if (pipeline.tail !== tail) return;
+    pipelines.delete(socket);
+    if (socket.isPaused()) socket.resume();
   };
 
   const server: Server = createServer(
@@ -597,6 +690,9 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      // Host is not used for routing; a request without one is served, not refused bare.
+      requireHostHeader: false,
       noDelay: true,
       keepAlive: true,
     },
@@ -605,6 +701,20 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   // `Expect: 100-continue` (curl sends it for large bodies): refuse an oversized value before
   // the client uploads it.
   server.on('checkContinue', (req, res) => handle(req, res, true));
+  // Any other Expect value: 417 (RFC 9110 §10.1.1), in the JSON error shape.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const start = performance.now();
+    refuse(
+      req,
+      res,
+      'other',
+      start,
+      cacheError(
+        'expectation_failed',
+        `Expect: ${String(req.headers.expect)} is not supported; only 100-continue is.`,
+      ),
+    );
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (
       !socket.writable ||

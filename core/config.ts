@@ -57,8 +57,10 @@ const UNITS: Record<string, number> = {
 };
 
 /**
- * Parses `1048576`, `512KiB`, `64MiB`, `2GiB` (also `64M`, `64MB`; sizes are powers of
- * 1024 either way, as in Redis). Returns undefined when the text is not a size.
+ * Parses `1048576`, `512KiB`, `64MiB`, `2GiB`. `64M` and `64MB` are read as MiB too: every
+ * unit here is a power of 1024 (unlike Redis, where `1m` is 10^6 and `1mb` is 2^20), since
+ * memory limits are what they size. Returns undefined when the text is not a whole number of
+ * bytes.
  */
 export function parseBytes(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);

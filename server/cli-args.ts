@@ -13,22 +13,59 @@ export function badOption(option: string, accepted: string, got?: string): never
   throw new UsageError(`--${option}: expected ${accepted}${shown}`);
 }
 
-/** node:util parseArgs in strict mode, with its errors turned into one-line UsageErrors. */
+/**
+ * node:util parseArgs in strict mode, with its errors turned into one-line UsageErrors that
+ * name the option. A negative number after an option (`--rate -5`) is taken as its value, so
+ * that the range check can say what is wrong with it.
+ */
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,
 ) {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (
+      name !== undefined &&
+      options[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-(\d|\.\d)/.test(next)
+    ) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const { code, message } = error as NodeJS.ErrnoException;
+    const option = /'(--?[^' ]+)/.exec(message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
+      throw new UsageError(`${option}: unknown option (--help lists them)`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
+      throw new UsageError(
+        /missing/.test(message)
+          ? `${option}: needs a value, e.g. ${option} VALUE`
+          : `${option}: takes no value`,
+      );
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new UsageError(`${message.split('\n')[0] ?? message} (--help lists the options)`);
+    }
     throw new UsageError(message.split('\n')[0] ?? message);
   }
 }
 
 export function bytesOption(option: string, text: string): number {
   const bytes = parseBytes(text);
-  if (bytes === undefined) badOption(option, 'a size such as 1048576, 512KiB, 64MiB or 2GiB', text);
+  if (bytes === undefined) {
+    badOption(option, 'a whole number of bytes or a size such as 512KiB, 64MiB or 2GiB', text);
+  }
   return bytes;
 }
 

@@ -16,6 +16,9 @@ describe('tinycache node options', () => {
     [['--default-ttl', '-5'], '--default-ttl'],
     [['--compress-threshold', 'lots'], '--compress-threshold'],
     [['--no-such-option'], '--no-such-option'],
+    [['--port', '-1'], '--port'],
+    [['--max-memory', '1.5KiB'], '--max-memory'],
+    [['--policy'], '--policy'],
   ];
   it.each(bad)('exits 2 naming the option for %j', async (args, option) => {
     const run = await runCli(['node', ...args]);
@@ -23,6 +26,8 @@ describe('tinycache node options', () => {
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(option);
+    // Our own words, not the argument parser's.
+    expect(lines[0]).not.toMatch(/ambiguous|Unknown option/);
     expect(run.stdout).toBe('');
   });
 
@@ -30,6 +35,12 @@ describe('tinycache node options', () => {
     const run = await runCli(['node', '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('--max-memory');
+  });
+
+  it('prints its version', async () => {
+    const run = await runCli(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^tinycache \d+\.\d+\.\d+\n$/);
   });
 
   it('exits 2 for an unknown command', async () => {

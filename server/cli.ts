@@ -2,9 +2,14 @@
  * The `tinycache` command (API.md §1): dispatches to a subcommand. A bad option prints one
  * line naming it and exits with status 2.
  */
+import { readFileSync } from 'node:fs';
 import { UsageError } from './cli-args.ts';
 import { runBenchCommand } from './load/command.ts';
 import { runNodeCommand } from './node/command.ts';
+
+const { version: VERSION } = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { version: string };
 
 const USAGE = `Usage: tinycache <command> [options]
 
@@ -12,7 +17,7 @@ Commands:
   node    run one cache node in the foreground         (tinycache node --port 7001)
   bench   load a node like wrk or vegeta would         (tinycache bench --duration 10s)
 
-Run \`tinycache <command> --help\` for a command's options.
+Run \`tinycache <command> --help\` for a command's options, \`tinycache --version\` for the version.
 `;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -22,6 +27,10 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`tinycache ${VERSION}\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;

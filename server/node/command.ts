@@ -16,15 +16,19 @@ export const NODE_USAGE = `Usage: tinycache node --port P [options]
 Runs one cache node in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 
 Options:
-  --port P                  port to listen on (0 picks a free one)          [7001]
-  --host H                  address to bind; 0.0.0.0 exposes it to the network [127.0.0.1]
-  --max-memory SIZE         accounted bytes before eviction (1048576, 512KiB, 64MiB, 2GiB) [64MiB]
-  --policy lru|wtinylfu     eviction policy                                 [lru]
-  --max-key-bytes N         longest key, in UTF-8 bytes                     [1024]
-  --max-value-bytes SIZE    largest value, as received                      [1MiB]
-  --compress-threshold SIZE gzip values at least this large; 0 turns it off [1KiB]
-  --default-ttl SECONDS     TTL for writes that give none                   [none]
-  -h, --help                this text
+  --port P                   port to listen on; 0 picks a free one         [7001]
+  --host H                   address to bind; 0.0.0.0 exposes the node
+                             to the network                                [127.0.0.1]
+  --max-memory SIZE          accounted bytes (keys + values + per-entry
+                             overhead) before eviction: 1048576, 512KiB,
+                             64MiB, 2GiB                                   [64MiB]
+  --policy lru|wtinylfu      eviction policy                               [lru]
+  --max-key-bytes N          longest key, in UTF-8 bytes                   [1024]
+  --max-value-bytes SIZE     largest value, as received                    [1MiB]
+  --compress-threshold SIZE  gzip values at least this large when that
+                             saves space; 0 turns it off                   [1KiB]
+  --default-ttl SECONDS      TTL for writes that give none                 [none]
+  -h, --help                 this text
 `;
 
 const OPTIONS = {

@@ -19,8 +19,9 @@ import {
   startLoad,
   type LoadOptions,
   type LoadSnapshot,
+  type PrefillOutcome,
 } from './load.ts';
-import { formatProgress, formatResultTable } from './report.ts';
+import { describePrefill, formatProgress, formatResultTable } from './report.ts';
 
 export const BENCH_USAGE = `Usage: tinycache bench [options]
 
@@ -31,8 +32,10 @@ HTTP server) and prints throughput, latency percentiles, hit rate and errors.
   --path PATH           GET this path only (e.g. / for a bare HTTP server), no keys
   -c, --connections N   closed model: connections (default ${DEFAULT_LOAD_OPTIONS.connections});
                         open model: the most connections to use (default 64)
-  -r, --rate R          open model: R requests/s, latency measured from each request's
-                        intended send time (coordinated omission corrected, as wrk2)
+  -r, --rate R          open model: R requests/s (0.5: one every 2 s), latency measured
+                        from each request's intended send time (coordinated omission
+                        corrected, as wrk2); "send lag" shows how much of it is this
+                        client's own lateness in sending (timers, a busy event loop)
   -d, --duration D      how long to measure: 10, 10s, 500ms, 2m (default 10s)
   -w, --warmup D        load before measuring, not counted (default none)
   --keys N              key space key-00000000 .. (default ${DEFAULT_LOAD_OPTIONS.keys})
@@ -41,7 +44,8 @@ HTTP server) and prints throughput, latency percentiles, hit rate and errors.
   --read-ratio F        share of GETs, 0..1 (default ${DEFAULT_LOAD_OPTIONS.readRatio})
   --value-bytes SIZE    PUT body size: 64, 1KiB, 1MiB (default ${DEFAULT_LOAD_OPTIONS.valueBytes})
   --compressible        PUT JSON text (compressible) instead of random bytes
-  --prefill             write every key once before the load, so GETs can hit
+  --prefill             write every key once before the load, so GETs can hit; writes
+                        that fail are reported (the load still runs)
   --prefill-keys N      write only keys 0..N-1 before the load
   --timeout D           a request unanswered this long is a timeout error (default 10s)
   --seed N              seed of the key and value streams (default ${DEFAULT_LOAD_OPTIONS.seed})
@@ -50,6 +54,8 @@ HTTP server) and prints throughput, latency percentiles, hit rate and errors.
 `;
 
 const OPEN_MODEL_CONNECTIONS = 64;
+/** The lowest --rate: one request every 100 s. */
+const MIN_RATE = 0.01;
 const LOG_PROGRESS_EVERY_SECONDS = 5;
 
 export interface BenchIo {
@@ -97,10 +103,7 @@ export function parseBenchArgs(argv: string[]): { options: LoadOptions; json: bo
           ? OPEN_MODEL_CONNECTIONS
           : d.connections
         : numberOption('connections', values.connections, { ...connections, integer: true }),
-    rate:
-      values.rate === undefined
-        ? d.rate
-        : numberOption('rate', values.rate, { min: 0.01, max: rate.max }),
+    rate: values.rate === undefined ? d.rate : rateOption(values.rate, rate.max),
     durationSeconds:
       values.duration === undefined
         ? d.durationSeconds
@@ -155,6 +158,14 @@ export function parseBenchArgs(argv: string[]): { options: LoadOptions; json: bo
   return { options, json: values.json ?? false };
 }
 
+function rateOption(text: string, max: number): number {
+  const value = Number(text);
+  if (!(text.trim() !== '' && value >= MIN_RATE && value <= max)) {
+    badOption('rate', `requests per second from ${MIN_RATE} to ${max}, such as 2000 or 0.5`, text);
+  }
+  return value;
+}
+
 /** `tinycache bench …`; returns the exit code (1 when the target never answered). */
 export async function runBenchCommand(
   argv: string[],
@@ -177,11 +188,17 @@ export async function runBenchCommand(
     }
   };
 
+  const onPrefillDone = (prefill: PrefillOutcome) => {
+    // At once and on stderr, so it is seen with --json and during a long run.
+    if (prefill.failed === 0) return;
+    io.stderr.write(`${tty ? '\r\x1b[2K' : ''}bench: prefill: ${describePrefill(prefill)}\n`);
+  };
+
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    const handle = startLoad(options, { onProgress, signal: controller.signal });
+    const handle = startLoad(options, { onProgress, onPrefillDone, signal: controller.signal });
     const result = await handle.done;
     if (tty) io.stderr.write('\r\x1b[2K');
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatResultTable(result));

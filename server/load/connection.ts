@@ -12,12 +12,20 @@ import { ResponseParseError, ResponseParser } from './response-parser.ts';
 
 /** Shared by every connection: a read is parsed before the next one can land (see onread). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/** Enough of an error body for its code: `{"error":{"code":"value_too_large",…`. */
+const CAPTURE_BYTES = 512;
 
 export type RequestKind = 'get' | 'put' | 'path' | 'prefill';
 
 export interface ConnectionOwner {
   onConnect(connection: HttpConnection): void;
-  onResponse(connection: HttpConnection, status: number, bodyBytes: number): void;
+  /** `body` is the start of the body for a request sent with `captureBody`, else null. */
+  onResponse(
+    connection: HttpConnection,
+    status: number,
+    bodyBytes: number,
+    body: Buffer | null,
+  ): void;
   /** The request in flight failed: the socket errored, closed or the answer was malformed. */
   onRequestError(connection: HttpConnection, kind: string): void;
   /** Connecting failed (e.g. ECONNREFUSED). */
@@ -37,6 +45,8 @@ export class HttpConnection {
   /** Latency runs from here: when the request went, or was due if it went late (open model), ms. */
   latencyStartMs = 0;
   sentMs = 0;
+  /** When the connection last became free (connected, or its answer arrived), ms. */
+  idleSinceMs = 0;
   /** When connecting began, ms (performance.now()). */
   readonly openedMs = performance.now();
 
@@ -50,8 +60,8 @@ export class HttpConnection {
     port: number,
     private readonly owner: ConnectionOwner,
   ) {
-    this.parser = new ResponseParser((status, bodyBytes, keepAlive) =>
-      this.onParsed(status, bodyBytes, keepAlive),
+    this.parser = new ResponseParser((status, bodyBytes, keepAlive, body) =>
+      this.onParsed(status, bodyBytes, keepAlive, body),
     );
     this.socket = connect({
       host,
@@ -68,6 +78,7 @@ export class HttpConnection {
     this.socket.setNoDelay(true);
     this.socket.on('connect', () => {
       this.connected = true;
+      this.idleSinceMs = performance.now();
       this.owner.onConnect(this);
     });
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -76,12 +87,24 @@ export class HttpConnection {
     this.socket.on('close', () => this.onSocketClose());
   }
 
-  /** Sends one request (prepared head, optional body); the owner has checked it is idle. */
-  send(kind: RequestKind, latencyStartMs: number, nowMs: number, head: string, body?: Uint8Array) {
+  /**
+   * Sends one request (prepared head, optional body); the owner has checked it is idle. With
+   * `captureBody`, the first CAPTURE_BYTES of the answer's body come back in onResponse (to
+   * read an error's code).
+   */
+  send(
+    kind: RequestKind,
+    latencyStartMs: number,
+    nowMs: number,
+    head: string,
+    body?: Uint8Array,
+    captureBody = false,
+  ) {
     this.busy = true;
     this.kind = kind;
     this.latencyStartMs = latencyStartMs;
     this.sentMs = nowMs;
+    this.parser.captureBytes = captureBody ? CAPTURE_BYTES : 0;
     if (body === undefined || body.length === 0) {
       this.socket.write(head, 'latin1');
     } else {
@@ -98,6 +121,7 @@ export class HttpConnection {
     this.kind = kind;
     this.latencyStartMs = latencyStartMs;
     this.sentMs = nowMs;
+    this.parser.captureBytes = 0;
     this.socket.write(request);
   }
 
@@ -123,20 +147,26 @@ export class HttpConnection {
     }
   }
 
-  private onParsed(status: number, bodyBytes: number, keepAlive: boolean): void {
+  private onParsed(
+    status: number,
+    bodyBytes: number,
+    keepAlive: boolean,
+    body: Buffer | null,
+  ): void {
     if (!this.busy) {
       // An answer nobody asked for (e.g. a 408 before closing an idle connection).
       this.fail('unexpected_response');
       return;
     }
     this.busy = false;
+    this.idleSinceMs = performance.now();
     if (!keepAlive) {
       // Answer counted, then replaced by a fresh connection; not an error.
       this.closing = true;
       this.parser.reset();
       this.socket.destroy();
     }
-    this.owner.onResponse(this, status, bodyBytes);
+    this.owner.onResponse(this, status, bodyBytes, body);
   }
 
   private onSocketClose(): void {

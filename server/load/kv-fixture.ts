@@ -18,6 +18,8 @@ export interface FixtureOptions {
   readonly stall?: { readonly afterRequests: number; readonly ms: number };
   /** This path is never answered. */
   readonly hangPath?: string;
+  /** PUTs of larger values get 413 with a TinyCache error body (`value_too_large`). */
+  readonly maxValueBytes?: number;
 }
 
 export interface Fixture {
@@ -71,6 +73,10 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
       return answer(res, 200, value, options.chunked);
     }
     counts.puts++;
+    if (options.maxValueBytes !== undefined && body.length > options.maxValueBytes) {
+      const error = { code: 'value_too_large', message: `The value is ${body.length} bytes.` };
+      return answer(res, 413, Buffer.from(JSON.stringify({ error })));
+    }
     const existed = store.has(key);
     store.set(key, body);
     return answer(res, existed ? 200 : 201, Buffer.from('{}'));

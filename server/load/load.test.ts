@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { closedPort, startFixture, type Fixture, type FixtureOptions } from './kv-fixture.ts';
-import { startLoad, type LoadOptions } from './load.ts';
+import { failureKind, startLoad, type LoadOptions, type PrefillOutcome } from './load.ts';
 
 let fixture: Fixture | null = null;
 afterEach(async () => {
@@ -51,7 +51,7 @@ describe('closed model', () => {
       keys: 100,
       prefillKeys: 50,
     });
-    expect(result.prefilledKeys).toBe(50);
+    expect(result.prefill).toEqual({ keys: 50, stored: 50, failed: 0, failures: {} });
     expect(store.size).toBe(50);
     expect(result.writes).toBe(0);
     expect(result.hits + result.misses).toBe(result.reads);
@@ -122,6 +122,27 @@ describe('open model', () => {
     expect(latency?.p99).toBeGreaterThan(250);
     expect(latency?.p90).toBeGreaterThan(150);
     expect(result.requests).toBeGreaterThan(150);
+    // The stall is the server's: requests waited for a busy connection, not for this client.
+    expect(result.sendLagMs?.p90).toBeLessThan(10);
+  });
+
+  it("reports the client's own lateness in sending as send lag, apart from the server's", async () => {
+    // The client's event loop is blocked for 200 ms (as by a long GC or a descheduled
+    // process) while its connection is idle: arrivals are due every 50 ms, the one at 400 ms
+    // is answered well before 420 ms, and those due at 450 .. 600 ms go out late through no
+    // fault of the server. Send lag says so.
+    const { url } = await serve();
+    const handle = startLoad({ url, mode: 'open', rate: 20, connections: 4, durationSeconds: 1 });
+    setTimeout(() => {
+      const until = performance.now() + 200;
+      while (performance.now() < until) {
+        // busy: nothing runs, no request is sent
+      }
+    }, 420);
+    const result = await handle.done;
+    expect(result.sendLagMs?.max).toBeGreaterThan(100);
+    expect(result.sendLagMs?.p50).toBeLessThan(5);
+    expect(result.latencyMs?.max).toBeGreaterThan(100);
   });
 
   it('follows the intended rate and takes a new rate from update()', async () => {
@@ -169,6 +190,92 @@ describe('open model', () => {
     expect(handle.options.rate).toBe(50);
     handle.stop();
     await handle.done;
+  });
+});
+
+describe('prefill', () => {
+  it('counts only the keys stored, names failures by status and code, and runs the load anyway', async () => {
+    const { url, store } = await serve({ maxValueBytes: 1000 });
+    const outcomes: PrefillOutcome[] = [];
+    const handle = startLoad(
+      { url, keys: 20, prefillKeys: 20, valueBytes: 2000, connections: 4, durationSeconds: 0.3 },
+      { onPrefillDone: (outcome) => outcomes.push(outcome) },
+    );
+    const result = await handle.done;
+    const expected = { keys: 20, stored: 0, failed: 20, failures: { '413 value_too_large': 20 } };
+    expect(result.prefill).toEqual(expected);
+    expect(outcomes).toEqual([expected]);
+    expect(store.size).toBe(0);
+    expect(result.requests).toBeGreaterThan(10);
+    expect(result.stoppedBy).toBe('duration');
+  });
+
+  it('tells stored keys from failed ones when only some fail', async () => {
+    const { url, store } = await serve({ failKey: (key) => key.endsWith('7') });
+    const result = await run({ url, keys: 100, prefillKeys: 100 });
+    // The fixture's 500 body names no code: the bare status.
+    expect(result.prefill).toEqual({ keys: 100, stored: 90, failed: 10, failures: { '500': 10 } });
+    expect(store.size).toBe(90);
+  });
+
+  it('gives up when the target cannot be reached, instead of waiting forever', async () => {
+    const port = await closedPort();
+    const result = await run({
+      url: `http://127.0.0.1:${port}`,
+      prefillKeys: 100,
+      durationSeconds: 0.3,
+    });
+    expect(result.prefill).toEqual({
+      keys: 100,
+      stored: 0,
+      failed: 100,
+      failures: { ECONNREFUSED: 100 },
+    });
+    expect(result.stoppedBy).toBe('duration');
+    expect(result.errors['ECONNREFUSED']).toBeGreaterThan(0);
+  }, 5000);
+
+  it('reads the error code of a TinyCache error body, else keeps the bare status', () => {
+    const body = (text: string) => Buffer.from(text);
+    expect(failureKind(413, body('{"error":{"code":"value_too_large","message":"…"}}'))).toBe(
+      '413 value_too_large',
+    );
+    // Cut short at the capture limit: the code comes first, so it is still read.
+    expect(failureKind(507, body('{"error":{"code":"out_of_memory","message":"The val'))).toBe(
+      '507 out_of_memory',
+    );
+    expect(failureKind(500, body('<html>Internal error</html>'))).toBe('500');
+    expect(failureKind(502, body(''))).toBe('502');
+    expect(failureKind(502, null)).toBe('502');
+  });
+});
+
+describe('result', () => {
+  const decimals = (x: number) => (String(x).split('.')[1] ?? '').length;
+
+  it('rounds the figures meant for reading: durations to the ms, rates to 0.1, latencies to the µs', async () => {
+    const { url } = await serve();
+    const result = await run({ url, readRatio: 0.5, prefillKeys: 50, distribution: 'uniform' });
+    expect(decimals(result.durationSeconds)).toBeLessThanOrEqual(3);
+    expect(decimals(result.requestsPerSecond)).toBeLessThanOrEqual(1);
+    expect(result.latencyMs).not.toBeNull();
+    for (const ms of Object.values(result.latencyMs ?? {})) {
+      expect(decimals(ms)).toBeLessThanOrEqual(3);
+    }
+    expect(decimals(result.hitRate ?? 0)).toBeLessThanOrEqual(4);
+    expect(Math.abs(result.durationSeconds - 0.4)).toBeLessThan(0.1);
+  });
+
+  it('gives the rate only in the open model, the same at the top and in options', async () => {
+    const { url } = await serve();
+    const closed = await run({ url, rate: 1000 });
+    expect(closed.rate).toBeNull();
+    expect(closed.options.rate).toBeNull();
+    expect(closed.sendLagMs).toBeNull();
+    const open = await run({ url, mode: 'open', rate: 50 });
+    expect(open.rate).toBe(50);
+    expect(open.options.rate).toBe(50);
+    expect(open.sendLagMs?.p50).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -126,9 +126,28 @@ export interface LoadSnapshot {
   /** Since measuring started. */
   readonly totalRequests: number;
   readonly totalErrors: number;
+  /** Prefill writes answered with success, and those that failed, so far. */
   readonly prefilledKeys: number;
+  readonly prefillFailed: number;
   readonly openConnections: number;
 }
+
+/** How the prefill went: every key asked for is stored, failed, or was cut short by a stop. */
+export interface PrefillOutcome {
+  /** Keys asked for (0 .. keys-1). */
+  readonly keys: number;
+  /** Writes answered 2xx. */
+  readonly stored: number;
+  readonly failed: number;
+  /**
+   * Failed writes by kind: status and error code (`"413 value_too_large"`), a bare status when
+   * the body named no code, or a socket error (`"ECONNREFUSED"`, `"timeout"`).
+   */
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+/** The settings of a result: as LoadOptions, but `rate` is null in the closed model. */
+export type LoadResultOptions = Omit<LoadOptions, 'rate'> & { readonly rate: number | null };
 
 export interface LoadResult {
   readonly target: string;
@@ -137,36 +156,50 @@ export interface LoadResult {
   readonly connections: number;
   /** Intended requests per second (open model); null in the closed model. */
   readonly rate: number | null;
-  /** Measured time, excluding prefill and warmup. */
+  /** Measured time, excluding prefill and warmup; to the ms. */
   readonly durationSeconds: number;
   /** Answers received (any status). */
   readonly requests: number;
+  /** To 0.1. */
   readonly requestsPerSecond: number;
-  /** Latency of the answers, from intended send time (open) or send time (closed). */
+  /** Latency of the answers, from intended send time (open) or send time (closed); to the µs. */
   readonly latencyMs: LatencySummaryMs | null;
+  /**
+   * Open model: how late this client sent each request through its own delays (timers firing
+   * late, a busy event loop), not counting time spent waiting for a free connection. Already
+   * part of latencyMs; when it is a large share of it, the client is the bottleneck. A lower
+   * bound: an answer that arrived while the client was busy counts its connection as busy
+   * until read. Null in the closed model.
+   */
+  readonly sendLagMs: LatencySummaryMs | null;
   readonly reads: number;
   readonly writes: number;
   readonly hits: number;
   readonly misses: number;
+  /** To 0.0001. */
   readonly hitRate: number | null;
   /** By kind: an HTTP status (`"500"`) or a socket error (`"ECONNREFUSED"`, `"timeout"`). */
   readonly errors: Readonly<Record<string, number>>;
   readonly errorCount: number;
   /** Answers by HTTP status. */
   readonly statuses: Readonly<Record<string, number>>;
+  /** Bytes this client received and sent while measuring. */
   readonly bytesRead: number;
   readonly bytesWritten: number;
   /** Requests in flight or waiting for a connection when the load stopped; not counted above. */
   readonly unfinished: number;
-  readonly prefilledKeys: number;
+  /** Null when nothing was prefilled. */
+  readonly prefill: PrefillOutcome | null;
   readonly stoppedBy: 'duration' | 'stop' | 'abort';
   /** The settings in force at the end (after any update()). */
-  readonly options: LoadOptions;
+  readonly options: LoadResultOptions;
 }
 
 export interface LoadHooks {
   /** Called once a second with snapshot(). */
   readonly onProgress?: (snapshot: LoadSnapshot) => void;
+  /** Called once when the prefill is over (not when there is none), before the load begins. */
+  readonly onPrefillDone?: (outcome: PrefillOutcome) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -289,6 +322,11 @@ const TICK_MS = 100;
 const MAX_RECONNECT_DELAY_MS = 1000;
 /** How early an open-model arrival may be sent (see pump). */
 const EARLY_MS = 1;
+/**
+ * The prefill gives up after this many connection attempts in a row fail with no connection
+ * open (the target is down); the load then begins and reports the errors.
+ */
+const PREFILL_CONNECT_ATTEMPTS = 5;
 
 class Counters {
   requests = 0;
@@ -370,12 +408,16 @@ class LoadRun implements ConnectionOwner {
   private phase: LoadPhase;
   private prefillSent = 0;
   private prefillAnswered = 0;
+  private prefillStored = 0;
+  private readonly prefillFailures = new Map<string, number>();
   private schedule: ArrivalSchedule | null = null;
   private nextArrival = 0;
   private arrivalTimer: NodeJS.Timeout | null = null;
 
   private readonly total = new Counters();
   private readonly second = new Counters();
+  /** Open model: the generator's own lateness per request (see LoadResult.sendLagMs). */
+  private readonly sendLag = new LatencyHistogram();
   private secondStartMs: number;
   private lastSecond = NO_FIGURES;
   /** 0 until measuring starts. */
@@ -453,12 +495,13 @@ class LoadRun implements ConnectionOwner {
     return {
       running: !this.stopped,
       phase: this.phase,
-      elapsedSeconds: measured ? (until - this.measureStartMs) / 1000 : 0,
+      elapsedSeconds: measured ? round((until - this.measureStartMs) / 1000, 3) : 0,
       durationSeconds: this.options.durationSeconds,
       ...this.lastSecond,
       totalRequests: measured ? this.total.requests : 0,
       totalErrors: measured ? this.total.errorCount : 0,
-      prefilledKeys: this.prefillAnswered,
+      prefilledKeys: this.prefillStored,
+      prefillFailed: this.prefillAnswered - this.prefillStored,
       openConnections: this.connections.size,
     };
   }
@@ -496,15 +539,19 @@ class LoadRun implements ConnectionOwner {
     this.onIdle(connection);
   }
 
-  onResponse(connection: HttpConnection, status: number, _bodyBytes: number): void {
+  onResponse(
+    connection: HttpConnection,
+    status: number,
+    _bodyBytes: number,
+    body: Buffer | null,
+  ): void {
     if (this.stopped) return;
-    const t = now();
     const kind = connection.kind;
-    const latencyMs = t - connection.latencyStartMs;
+    const latencyMs = connection.idleSinceMs - connection.latencyStartMs;
     const ok = this.isOk(kind, status);
     this.total.recordAnswer(kind, status, latencyMs, ok);
     this.second.recordAnswer(kind, status, latencyMs, ok);
-    if (kind === 'prefill') this.onPrefillAnswered();
+    if (kind === 'prefill') this.onPrefillAnswered(ok ? null : failureKind(status, body));
     if (!connection.closing) this.onIdle(connection);
   }
 
@@ -512,7 +559,7 @@ class LoadRun implements ConnectionOwner {
     if (this.stopped) return;
     this.total.recordError(kind);
     this.second.recordError(kind);
-    if (connection.kind === 'prefill') this.onPrefillAnswered();
+    if (connection.kind === 'prefill') this.onPrefillAnswered(kind);
   }
 
   onConnectError(_connection: HttpConnection, kind: string): void {
@@ -523,6 +570,12 @@ class LoadRun implements ConnectionOwner {
     this.connectFailures++;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, 10 * 2 ** (this.connectFailures - 1));
     this.nextConnectAtMs = now() + delay;
+    if (this.phase === 'prefill' && this.connectFailures >= PREFILL_CONNECT_ATTEMPTS) {
+      let connected = false;
+      for (const connection of this.connections) connected ||= connection.connected;
+      // Nothing is in flight without a connection: the keys not yet written fail with `kind`.
+      if (!connected) this.endPrefill(kind);
+    }
   }
 
   onClose(connection: HttpConnection): void {
@@ -557,6 +610,7 @@ class LoadRun implements ConnectionOwner {
   private beginMeasure(): void {
     this.phase = 'measure';
     this.total.reset();
+    this.sendLag.reset();
     this.measureStartMs = now();
     const duration = this.options.durationSeconds;
     if (duration !== null) {
@@ -569,11 +623,37 @@ class LoadRun implements ConnectionOwner {
     this.nextArrival = 0;
   }
 
-  private onPrefillAnswered(): void {
+  /** A prefill write was answered: stored (`failure` null) or failed. */
+  private onPrefillAnswered(failure: string | null): void {
     this.prefillAnswered++;
+    if (failure === null) this.prefillStored++;
+    else this.prefillFailures.set(failure, (this.prefillFailures.get(failure) ?? 0) + 1);
     if (this.phase === 'prefill' && this.prefillAnswered >= this.options.prefillKeys) {
-      this.beginLoad();
+      this.endPrefill(null);
     }
+  }
+
+  /** Ends the prefill; `giveUp` (an error kind) fails the keys not yet written. */
+  private endPrefill(giveUp: string | null): void {
+    if (giveUp !== null) {
+      const unsent = this.options.prefillKeys - this.prefillSent;
+      this.prefillSent += unsent;
+      this.prefillAnswered += unsent;
+      this.prefillFailures.set(giveUp, (this.prefillFailures.get(giveUp) ?? 0) + unsent);
+    }
+    const outcome = this.prefillOutcome();
+    if (outcome !== null) this.hooks.onPrefillDone?.(outcome);
+    if (!this.stopped) this.beginLoad();
+  }
+
+  private prefillOutcome(): PrefillOutcome | null {
+    if (this.options.prefillKeys === 0) return null;
+    return {
+      keys: this.options.prefillKeys,
+      stored: this.prefillStored,
+      failed: this.prefillAnswered - this.prefillStored,
+      failures: Object.fromEntries(this.prefillFailures),
+    };
   }
 
   /** A connection can take a request. */
@@ -621,7 +701,7 @@ class LoadRun implements ConnectionOwner {
   private pump(): void {
     const schedule = this.schedule;
     if (schedule === null || this.stopped) return;
-    const t = now();
+    let t = now();
     const due = schedule.dueCount(t + EARLY_MS);
     while (this.nextArrival < due) {
       const connection = this.idle.pop();
@@ -630,8 +710,13 @@ class LoadRun implements ConnectionOwner {
         this.retire(connection);
         continue;
       }
-      this.sendNext(connection, Math.min(t, schedule.intendedTime(this.nextArrival)), t);
+      const intended = schedule.intendedTime(this.nextArrival);
+      // Late past the later of the intended time and the moment a connection was free: the
+      // generator's own delay, not the server's.
+      this.sendLag.recordMs(Math.max(0, t - Math.max(intended, connection.idleSinceMs)));
+      this.sendNext(connection, Math.min(t, intended), t);
       this.nextArrival++;
+      t = now();
     }
     const waiting = due - this.nextArrival;
     if (waiting > 0) {
@@ -679,7 +764,7 @@ class LoadRun implements ConnectionOwner {
     const value = this.nextValue();
     const head = this.putHead(keyName(this.prefillSent++), value);
     this.count(head.length + value.bytes.length);
-    connection.send('prefill', t, t, head, value.bytes);
+    connection.send('prefill', t, t, head, value.bytes, true);
   }
 
   private sendNext(connection: HttpConnection, latencyStartMs: number, t: number): void {
@@ -743,11 +828,11 @@ class LoadRun implements ConnectionOwner {
     const seconds = (t - this.secondStartMs) / 1000;
     const lookups = s.hits + s.misses;
     this.lastSecond = {
-      requestsPerSecond: s.requests / seconds,
+      requestsPerSecond: round(s.requests / seconds, 1),
       p50Ms: s.latency.count > 0 ? s.latency.percentileMs(50) : null,
       p99Ms: s.latency.count > 0 ? s.latency.percentileMs(99) : null,
       errors: s.errorCount,
-      hitRate: lookups > 0 ? s.hits / lookups : null,
+      hitRate: lookups > 0 ? round(s.hits / lookups, 4) : null,
     };
     s.reset();
     this.secondStartMs = t;
@@ -791,35 +876,71 @@ class LoadRun implements ConnectionOwner {
       if (n > 0 && measured) statuses[status] = n;
     });
     const lookups = c.hits + c.misses;
-    const { mode, connections, rate, url, path } = this.options;
+    const { mode, connections, url, path } = this.options;
+    const rate = mode === 'open' ? this.options.rate : null;
     return {
       target: url,
       path,
       mode,
       connections,
-      rate: mode === 'open' ? rate : null,
-      durationSeconds,
+      rate,
+      durationSeconds: round(durationSeconds, 3),
       requests: measured ? c.requests : 0,
-      requestsPerSecond: measured ? c.requests / durationSeconds : 0,
-      latencyMs: measured ? c.latency.summary() : null,
+      requestsPerSecond: measured ? round(c.requests / durationSeconds, 1) : 0,
+      latencyMs: measured ? roundSummary(c.latency.summary()) : null,
+      sendLagMs: measured && mode === 'open' ? roundSummary(this.sendLag.summary()) : null,
       reads: measured ? c.reads : 0,
       writes: measured ? c.writes : 0,
       hits: measured ? c.hits : 0,
       misses: measured ? c.misses : 0,
-      hitRate: measured && lookups > 0 ? c.hits / lookups : null,
+      hitRate: measured && lookups > 0 ? round(c.hits / lookups, 4) : null,
       errors: measured ? Object.fromEntries(c.errors) : {},
       errorCount: measured ? c.errorCount : 0,
       statuses,
       bytesRead: measured ? c.bytesRead : 0,
       bytesWritten: measured ? c.bytesWritten : 0,
       unfinished: measured ? unfinished : 0,
-      prefilledKeys: this.prefillAnswered,
+      prefill: this.prefillOutcome(),
       stoppedBy,
-      options: this.options,
+      options: { ...this.options, rate },
     };
   }
 }
 
 function now(): number {
   return performance.now();
+}
+
+/** `x` to `digits` decimals, for figures meant to be read (JSON, the dashboard). */
+function round(x: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(x * scale) / scale;
+}
+
+/** Latencies to the µs, the histogram's own precision at the low end. */
+function roundSummary(summary: LatencySummaryMs | null): LatencySummaryMs | null {
+  if (summary === null) return null;
+  const { min, mean, p50, p90, p99, p999, max } = summary;
+  const r = (ms: number) => round(ms, 3);
+  return {
+    min: r(min),
+    mean: r(mean),
+    p50: r(p50),
+    p90: r(p90),
+    p99: r(p99),
+    p999: r(p999),
+    max: r(max),
+  };
+}
+
+/**
+ * What a failed write is counted as: its status, with the error code when the body is a
+ * TinyCache error (`{"error":{"code":"value_too_large",…}}`), as in `413 value_too_large`.
+ */
+export function failureKind(status: number, body: Buffer | null): string {
+  if (body === null || body.length === 0) return String(status);
+  const code = /^\s*\{\s*"error"\s*:\s*\{[^{}]*?"code"\s*:\s*"([a-z0-9_]{1,64})"/.exec(
+    body.toString('latin1'),
+  )?.[1];
+  return code === undefined ? String(status) : `${status} ${code}`;
 }

@@ -71,6 +71,23 @@ describe('HTTP/1.1 response parser', () => {
     expect(() => cut.parser.finish()).toThrow(ResponseParseError);
   });
 
+  it('keeps the start of each body only when asked to (captureBytes), however it is split', () => {
+    const bytes = Buffer.from(STREAM);
+    for (const step of [1, 7, bytes.length]) {
+      const bodies: (string | null)[] = [];
+      const p = new ResponseParser((_status, _bytes, _keepAlive, body) =>
+        bodies.push(body === null ? null : body.toString('latin1')),
+      );
+      p.captureBytes = 8;
+      for (let i = 0; i < bytes.length; i += step) p.execute(bytes.subarray(i, i + step));
+      // Bodies past 8 bytes are cut; the chunked one is de-chunked; 204 and empty bodies are ''.
+      expect(bodies).toEqual(['hello', '', 'wikipedi', '', 'err']);
+    }
+    const bodies: unknown[] = [];
+    new ResponseParser((_s, _b, _k, body) => bodies.push(body)).execute(bytes);
+    expect(bodies).toEqual([null, null, null, null, null]); // captureBytes 0: nothing kept
+  });
+
   it('refuses a malformed status line, length or chunk size', () => {
     for (const text of [
       'HTTX/1.1 200 OK\r\n\r\n',

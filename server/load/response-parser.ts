@@ -8,7 +8,13 @@
 
 export class ResponseParseError extends Error {}
 
-export type OnResponse = (status: number, bodyBytes: number, keepAlive: boolean) => void;
+/** `body` holds the first `captureBytes` of the body when capturing, else null. */
+export type OnResponse = (
+  status: number,
+  bodyBytes: number,
+  keepAlive: boolean,
+  body: Buffer | null,
+) => void;
 
 const enum State {
   Head,
@@ -37,6 +43,15 @@ export class ResponseParser {
   private bodyBytes = 0;
   /** Bumped by reset(), so a callback that resets the parser stops the loop feeding it. */
   private generation = 0;
+  /** The captured start of the current body (see captureBytes). */
+  private captured: Buffer | null = null;
+  private capturedBytes = 0;
+
+  /**
+   * Keep up to this many bytes of each body and pass them to onResponse (0: keep none, the
+   * usual case). Read when a response's head arrives, so it can change between requests.
+   */
+  captureBytes = 0;
 
   constructor(private readonly onResponse: OnResponse) {}
 
@@ -96,6 +111,7 @@ export class ResponseParser {
           break;
         }
         case State.BodyUntilClose:
+          this.capture(buf, pos, buf.length);
           this.bodyBytes += buf.length - pos;
           pos = buf.length;
           break;
@@ -129,6 +145,7 @@ export class ResponseParser {
   /** Passes over up to `remaining` body bytes (bodies are counted, not kept). */
   private skipBody(buf: Buffer, pos: number): number {
     const take = Math.min(this.remaining, buf.length - pos);
+    this.capture(buf, pos, pos + take);
     this.remaining -= take;
     this.bodyBytes += take;
     return pos + take;
@@ -139,9 +156,17 @@ export class ResponseParser {
     this.pending = Buffer.from(buf.subarray(pos)); // a copy: the caller reuses buf
   }
 
+  private capture(buf: Buffer, from: number, to: number): void {
+    const captured = this.captured;
+    if (captured === null || this.capturedBytes >= captured.length) return;
+    this.capturedBytes += buf.copy(captured, this.capturedBytes, from, to);
+  }
+
   private complete(): void {
     this.state = State.Head;
-    this.onResponse(this.status, this.bodyBytes, this.keepAlive);
+    const body = this.captured?.subarray(0, this.capturedBytes) ?? null;
+    this.captured = null;
+    this.onResponse(this.status, this.bodyBytes, this.keepAlive, body);
   }
 
   /** Reads the status line and framing headers of the head in buf[start, end). */
@@ -187,6 +212,8 @@ export class ResponseParser {
     this.status = status;
     this.keepAlive = keepAlive;
     this.bodyBytes = 0;
+    this.capturedBytes = 0;
+    this.captured = this.captureBytes > 0 ? Buffer.alloc(this.captureBytes) : null;
     if (status < 200) {
       // 1xx is an interim response; the real one follows (RFC 9110 §15.2).
       this.state = State.Head;

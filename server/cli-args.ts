@@ -26,14 +26,18 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = argv[i + 1];
-    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    const name = arg.startsWith('--')
+      ? arg.slice(2)
+      : /^-[a-zA-Z]$/.test(arg)
+        ? Object.keys(options).find((long) => options[long]?.short === arg[1])
+        : undefined;
     if (
       name !== undefined &&
       options[name]?.type === 'string' &&
       next !== undefined &&
       /^-(\d|\.\d)/.test(next)
     ) {
-      args.push(`${arg}=${next}`);
+      args.push(`--${name}=${next}`);
       i++;
     } else {
       args.push(arg);

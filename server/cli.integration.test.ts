@@ -70,9 +70,13 @@ describe('tinycache node options', () => {
 });
 
 describe('tinycache bench options', () => {
-  it('exits 2 naming a bad option', async () => {
-    const run = await runCli(['bench', '--read-ratio', '2']);
+  it.each([
+    [['--read-ratio', '2'], '--read-ratio'],
+    [['-r', '-0.5'], '--rate'],
+  ])('exits 2 naming a bad option for %j', async (args, option) => {
+    const run = await runCli(['bench', ...args]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('--read-ratio');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain(option);
   });
 });

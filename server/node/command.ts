@@ -62,44 +62,44 @@ function sizeWithin(option: string, text: string, limits: { min: number; max: nu
 export function parseNodeOptions(argv: string[]): NodeCommandOptions | 'help' {
   const { values } = parseOptions(argv, OPTIONS);
   if (values.help) return 'help';
-  const port =
-    values.port === undefined
-      ? 7001
-      : numberOption('port', values.port, { min: 0, max: 65535, integer: true });
-  const host = values.host ?? '127.0.0.1';
-  if (host.trim() === '') badOption('host', 'an address such as 127.0.0.1', host);
+  /** The option's parsed value, or the default when it was not given. */
+  const option = <T>(name: keyof typeof OPTIONS, fallback: T, parse: (text: string) => T): T => {
+    const text = values[name];
+    return typeof text === 'string' ? parse(text) : fallback;
+  };
+  const size = (name: string, limits: { min: number; max: number }) => (text: string) =>
+    sizeWithin(name, text, limits);
+  const port = option('port', 7001, (t) =>
+    numberOption('port', t, { min: 0, max: 65535, integer: true }),
+  );
+  const host = option('host', '127.0.0.1', (t) =>
+    t.trim() === '' ? badOption('host', 'an address such as 127.0.0.1', t) : t,
+  );
+  const d = DEFAULT_CONFIG;
+  const limits = CONFIG_LIMITS;
   const config: NodeConfig = {
-    policy:
-      values.policy === undefined
-        ? DEFAULT_CONFIG.policy
-        : choiceOption('policy', values.policy, POLICIES),
-    maxMemoryBytes:
-      values['max-memory'] === undefined
-        ? DEFAULT_CONFIG.maxMemoryBytes
-        : sizeWithin('max-memory', values['max-memory'], CONFIG_LIMITS.maxMemoryBytes),
-    maxKeyBytes:
-      values['max-key-bytes'] === undefined
-        ? DEFAULT_CONFIG.maxKeyBytes
-        : numberOption('max-key-bytes', values['max-key-bytes'], {
-            ...CONFIG_LIMITS.maxKeyBytes,
-            integer: true,
-          }),
-    maxValueBytes:
-      values['max-value-bytes'] === undefined
-        ? DEFAULT_CONFIG.maxValueBytes
-        : sizeWithin('max-value-bytes', values['max-value-bytes'], CONFIG_LIMITS.maxValueBytes),
-    compressThresholdBytes:
-      values['compress-threshold'] === undefined
-        ? DEFAULT_CONFIG.compressThresholdBytes
-        : sizeWithin(
-            'compress-threshold',
-            values['compress-threshold'],
-            CONFIG_LIMITS.compressThresholdBytes,
-          ),
-    defaultTtlSeconds:
-      values['default-ttl'] === undefined
-        ? DEFAULT_CONFIG.defaultTtlSeconds
-        : numberOption('default-ttl', values['default-ttl'], CONFIG_LIMITS.defaultTtlSeconds),
+    policy: option('policy', d.policy, (t) => choiceOption('policy', t, POLICIES)),
+    maxMemoryBytes: option(
+      'max-memory',
+      d.maxMemoryBytes,
+      size('max-memory', limits.maxMemoryBytes),
+    ),
+    maxKeyBytes: option('max-key-bytes', d.maxKeyBytes, (t) =>
+      numberOption('max-key-bytes', t, { ...limits.maxKeyBytes, integer: true }),
+    ),
+    maxValueBytes: option(
+      'max-value-bytes',
+      d.maxValueBytes,
+      size('max-value-bytes', limits.maxValueBytes),
+    ),
+    compressThresholdBytes: option(
+      'compress-threshold',
+      d.compressThresholdBytes,
+      size('compress-threshold', limits.compressThresholdBytes),
+    ),
+    defaultTtlSeconds: option<number | null>('default-ttl', d.defaultTtlSeconds, (t) =>
+      numberOption('default-ttl', t, limits.defaultTtlSeconds),
+    ),
   };
   return { host, port, config };
 }

@@ -10,13 +10,15 @@ const gunzipAsync = promisify(gunzip);
 
 /**
  * Compresses `raw` when it is at least `thresholdBytes` long and gzip makes it smaller.
- * Returns the gzip bytes, or null to store the value as it is. Runs on libuv's thread pool, so
- * a 1 MiB value does not stall other requests.
+ * Resolves to the gzip bytes, or null to store the value as it is; returns null at once when
+ * the value is below the threshold, so a small write does not wait a tick for nothing. Runs
+ * on libuv's thread pool, so a 1 MiB value does not stall other requests.
  */
-export async function maybeCompress(raw: Buffer, thresholdBytes: number): Promise<Buffer | null> {
+export function maybeCompress(raw: Buffer, thresholdBytes: number): Promise<Buffer | null> | null {
   if (thresholdBytes <= 0 || raw.length < thresholdBytes) return null;
-  const packed = await gzipAsync(raw, { level: constants.Z_DEFAULT_COMPRESSION });
-  return packed.length < raw.length ? packed : null;
+  return gzipAsync(raw, { level: constants.Z_DEFAULT_COMPRESSION }).then((packed) =>
+    packed.length < raw.length ? packed : null,
+  );
 }
 
 /** Thrown when inflating would pass the limit: the value (or a gzip bomb) is too large. */

@@ -330,7 +330,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       );
       return;
     }
-    const packed = await maybeCompress(raw, config.compressThresholdBytes);
+    const compressing = maybeCompress(raw, config.compressThresholdBytes);
+    const packed = compressing === null ? null : await compressing;
     const now = clock();
     // Whole milliseconds, at least one: `expiresAt` is epoch ms, and a TTL never lands in the past.
     const expiresAt = ttlSeconds === null ? null : now + Math.max(1, Math.round(ttlSeconds * 1000));

@@ -73,6 +73,7 @@ describe('tinycache bench options', () => {
   it.each([
     [['--read-ratio', '2'], '--read-ratio'],
     [['-r', '-0.5'], '--rate'],
+    [['--path', '/a b'], 'path'],
   ])('exits 2 naming a bad option for %j', async (args, option) => {
     const run = await runCli(['bench', ...args]);
     expect(run.code).toBe(2);

@@ -10,6 +10,7 @@ import {
   durationOption,
   numberOption,
   parseOptions,
+  UsageError,
 } from '../cli-args.ts';
 import {
   checkLoadOptions,
@@ -153,6 +154,8 @@ export function parseBenchArgs(argv: string[]): { options: LoadOptions; json: bo
     if (error instanceof RangeError && /^url /.test(error.message)) {
       badOption('url', 'an http:// URL such as http://127.0.0.1:7001', options.url);
     }
+    // Every other refusal of the options names its field: a usage error, not a crash.
+    if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
   return { options, json: values.json ?? false };

@@ -175,7 +175,8 @@ export class HttpConnection {
     if (this.busy) {
       let kind = this.errorKind;
       try {
-        if (this.parser.finish()) kind = null; // the body ran until the close
+        // A body that runs until the close is complete now; anything else in flight is lost.
+        kind = this.parser.finish() ? null : (kind ?? 'ECONNRESET');
       } catch {
         kind ??= 'ECONNRESET';
       }

@@ -16,6 +16,8 @@ export interface FixtureOptions {
   readonly closeEvery?: number;
   /** When request number `afterRequests` arrives, hold every answer for `ms`. */
   readonly stall?: { readonly afterRequests: number; readonly ms: number };
+  /** Every Nth request: the server closes the connection cleanly without answering. */
+  readonly dropEvery?: number;
   /** This path is never answered. */
   readonly hangPath?: string;
   /** PUTs of larger values get 413 with a TinyCache error body (`value_too_large`). */
@@ -63,6 +65,10 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     }
     const url = req.url ?? '/';
     if (url === options.hangPath) return;
+    if (options.dropEvery && counts.requests % options.dropEvery === 0) {
+      req.socket.end();
+      return;
+    }
     if (!url.startsWith(PREFIX)) return answer(res, 200, BODY_64);
     const key = decodeURIComponent(url.slice(PREFIX.length));
     if (options.failKey?.(key)) return answer(res, 500, Buffer.from('{"error":{}}'));

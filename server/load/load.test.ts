@@ -85,6 +85,24 @@ describe('closed model', () => {
     expect(counts.connections).toBeGreaterThan(10);
   });
 
+  it('counts a request whose connection closed unanswered as an error, and carries on', async () => {
+    const { url, counts } = await serve({ dropEvery: 2 });
+    const result = await run({ url, connections: 2 });
+    expect(result.errors.ECONNRESET).toBeGreaterThan(5);
+    // Every request the server saw was either answered or counted as an error.
+    expect(result.requests + result.errorCount + result.unfinished).toBeGreaterThanOrEqual(
+      counts.requests,
+    );
+  });
+
+  it('finishes a prefill when the server drops some writes unanswered', async () => {
+    const { url } = await serve({ dropEvery: 2 });
+    const result = await run({ url, prefillKeys: 4, durationSeconds: 0.2 });
+    const prefill = result.prefill!;
+    expect(prefill.stored + prefill.failed).toBe(4);
+    expect(prefill.failed).toBeGreaterThan(0);
+  });
+
   it('GETs one fixed path in path mode (the anchor for a bare HTTP server)', async () => {
     const { url, counts } = await serve();
     const result = await run({ url, path: '/' });

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'invalid_ttl'
   | 'invalid_json'
   | 'invalid_config'
+  | 'invalid_content_type'
   | 'unsupported_encoding'
   | 'unsupported_method'
   | 'not_found'

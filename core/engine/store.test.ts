@@ -135,7 +135,7 @@ describe('refused writes', () => {
       ok: false,
       error: {
         code: 'key_too_long',
-        message: 'Key is 6 bytes; the limit is 4 bytes (max-key-bytes).',
+        message: 'The key is 6 bytes; the limit is 4 bytes (max-key-bytes).',
       },
     });
     expect(store.set('éé', value(1), null, 0).ok).toBe(true); // exactly the limit

@@ -12,7 +12,7 @@
  * and actively through `expireStep` (see expiry.ts for why a heap).
  */
 import { POLICIES, type PolicyName } from '../config.ts';
-import { fail, ok, type Result } from '../errors.ts';
+import { type CacheError, cacheError, fail, ok, type Result } from '../errors.ts';
 import { ExpiryQueue } from './expiry.ts';
 import { LruPolicy } from './lru.ts';
 import { grow } from './grow.ts';
@@ -42,6 +42,26 @@ import { utf8ByteLength } from './utf8.ts';
  * node's case), 253 B when values view one shared buffer, 318 B with W-TinyLFU; a TTL adds
  * 16 B (the expiry heap). Rounded to 288. For scale: Redis spends ~50-90 B per key.
  */
+/**
+ * Why a key of `keyBytes` UTF-8 bytes cannot be stored, or undefined when it can. One rule
+ * for the store and for the node, which checks a key before reading the body that goes with it.
+ */
+export function keyRefusal(keyBytes: number, maxKeyBytes: number): CacheError | undefined {
+  if (keyBytes === 0) {
+    return cacheError(
+      'invalid_key',
+      `The key is empty; use a key of 1 to ${maxKeyBytes} bytes (max-key-bytes).`,
+    );
+  }
+  if (keyBytes > maxKeyBytes) {
+    return cacheError(
+      'key_too_long',
+      `The key is ${keyBytes} bytes; the limit is ${maxKeyBytes} bytes (max-key-bytes).`,
+    );
+  }
+  return undefined;
+}
+
 export const ENTRY_OVERHEAD_BYTES = 288;
 
 const INITIAL_SLOTS = 16;
@@ -195,18 +215,8 @@ export class Store {
     now: number,
   ): number | Result<never> {
     const keyBytes = utf8ByteLength(key);
-    if (keyBytes === 0) {
-      return fail(
-        'invalid_key',
-        `The key is empty; use a key of 1 to ${this.maxKeyBytes} bytes (max-key-bytes).`,
-      );
-    }
-    if (keyBytes > this.maxKeyBytes) {
-      return fail(
-        'key_too_long',
-        `Key is ${keyBytes} bytes; the limit is ${this.maxKeyBytes} bytes (max-key-bytes).`,
-      );
-    }
+    const refusal = keyRefusal(keyBytes, this.maxKeyBytes);
+    if (refusal !== undefined) return { ok: false, error: refusal };
     if (value.rawBytes > this.maxValueBytes) {
       return fail(
         'value_too_large',

@@ -10,6 +10,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_ttl: 400,
   invalid_json: 400,
   invalid_config: 400,
+  invalid_content_type: 400,
   bad_request: 400,
   not_found: 404,
   unsupported_method: 405,

@@ -71,6 +71,7 @@ describe('/metrics', () => {
     }
     await request(key('a'), { method: 'PUT', body: 'x'.repeat(10_000_000) }); // refused: 413
     await request(key('a'), { method: 'DELETE' });
+    await request(`${node.url}/v1/keys`, { method: 'PUT', body: 'x' }); // refused: empty key
 
     const after = (await scrape()).samples;
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
@@ -78,6 +79,7 @@ describe('/metrics', () => {
     expect(delta('tinycache_requests_total{op="get",code="200"}')).toBeGreaterThanOrEqual(1);
     expect(delta('tinycache_requests_total{op="get",code="404"}')).toBeGreaterThanOrEqual(2);
     expect(delta('tinycache_requests_total{op="set",code="413"}')).toBe(1);
+    expect(delta('tinycache_requests_total{op="set",code="400"}')).toBe(1);
     expect(delta('tinycache_cache_hits_total')).toBeGreaterThanOrEqual(1);
     expect(delta('tinycache_cache_misses_total')).toBeGreaterThanOrEqual(2);
     expect(delta('tinycache_evictions_total{policy="lru"}')).toBeGreaterThan(0);

@@ -258,6 +258,13 @@ describe('limits and refused writes', () => {
     expect(stats.headers.allow).toBe('GET, HEAD');
   });
 
+  it('refuses a Content-Type over 255 characters with 400 and keeps the old value', async () => {
+    await put('typed', 'old', { 'Content-Type': 'text/plain' });
+    const long = `text/plain; x=${'y'.repeat(250)}`;
+    expectError(await put('typed', 'new', { 'Content-Type': long }), 400, 'invalid_content_type');
+    await expectValue('typed', 'old');
+  });
+
   it('refuses an unknown Content-Encoding with 415', async () => {
     expectError(await put('enc', 'x', { 'Content-Encoding': 'br' }), 415, 'unsupported_encoding');
   });
@@ -456,6 +463,14 @@ describe('pipelining', () => {
     expect(statuses(answer)).toEqual(['201', '200', '200', '204', '404']);
     expect(answer).toContain('\r\n\r\ntwo');
     expectError(await request(key('pp')), 404, 'not_found');
+  });
+
+  it('closes a connection that queues too many requests behind unfinished writes', async () => {
+    const big = JSON.stringify({ text: 'compress me '.repeat(500) });
+    const one = `PUT /v1/keys/flood HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n${big}`;
+    const answer = await rawExchange(node.port, [one.repeat(400)], { waitMs: 5000 });
+    expect(statuses(answer).length).toBeLessThan(400);
+    expect((await request(`${base}/healthz`)).status).toBe(200);
   });
 
   it('a write waiting for its body holds up only its own connection', async () => {

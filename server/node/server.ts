@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type NodeConfig, validateConfigPatch } from '../../core/config.ts';
-import { Store, utf8ByteLength } from '../../core/engine/index.ts';
+import { keyRefusal, Store, utf8ByteLength } from '../../core/engine/index.ts';
 import type { Entry } from '../../core/engine/types.ts';
 import { type CacheError, cacheError } from '../../core/errors.ts';
 import { owned, readBody } from './body.ts';
@@ -33,14 +33,33 @@ const EXPIRE_MAX_MS_PER_TICK = 5;
 /** Longest TTL a write may ask for: ten years, as for --default-ttl. */
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 /**
+ * Longest Content-Type a value may carry (RFC 6838 §4.2 allows 127 characters for each of
+ * type and subtype). Content types are interned (see internContentType), so a stored entry
+ * shares its type string instead of holding a copy outside the byte accounting.
+ */
+const MAX_CONTENT_TYPE_BYTES = 255;
+/** Distinct content types kept for sharing; past this, a value keeps its own (short) copy. */
+const MAX_INTERNED_CONTENT_TYPES = 1024;
+const contentTypes = new Map<string, string>();
+
+function internContentType(header: string | undefined): string {
+  if (header === undefined) return 'application/octet-stream';
+  const known = contentTypes.get(header);
+  if (known !== undefined) return known;
+  if (contentTypes.size >= MAX_INTERNED_CONTENT_TYPES) return header;
+  contentTypes.set(header, header);
+  return header;
+}
+
+/**
  * The status recorded in metrics for a request whose client went away before it was whole
  * (nothing stored, nobody to answer); nginx's convention, never sent.
  */
 const CLIENT_CLOSED_REQUEST = 499;
 /** How often Node checks connections for the header and request timeouts. */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
-/** Requests queued on one connection behind an unfinished write before it stops being read. */
-const MAX_PIPELINED_REQUESTS = 64;
+/** Requests queued on one connection behind an unfinished write before it is closed. */
+const MAX_PIPELINED_REQUESTS = 256;
 /** Most bytes of a refused request's body read and thrown away before cutting the connection. */
 const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
 /** How long a shutdown waits for requests in flight before closing their connections. */
@@ -81,6 +100,21 @@ function parseTtlSeconds(text: string): number | undefined {
   if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text)) return undefined;
   const seconds = Number(text);
   return seconds > 0 && seconds <= MAX_TTL_SECONDS ? seconds : undefined;
+}
+
+/** The metrics `op` of a request on a key, by its method. */
+function keyOp(method: string | undefined): Op {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return 'get';
+    case 'PUT':
+      return 'set';
+    case 'DELETE':
+      return 'delete';
+    default:
+      return 'other';
+  }
 }
 
 /** The path and query of an absolute-form request target, or `/` if it has none. */
@@ -282,6 +316,20 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       );
       return;
     }
+    const typeLength = req.headers['content-type']?.length ?? 0;
+    if (typeLength > MAX_CONTENT_TYPE_BYTES) {
+      refuse(
+        req,
+        res,
+        'set',
+        start,
+        cacheError(
+          'invalid_content_type',
+          `The Content-Type is ${typeLength} characters; the limit is ${MAX_CONTENT_TYPE_BYTES}.`,
+        ),
+      );
+      return;
+    }
     const { maxValueBytes } = config;
     const tooLarge = (size: string) =>
       cacheError(
@@ -317,7 +365,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         return;
       }
     }
-    const contentType = req.headers['content-type'] ?? 'application/octet-stream';
+    const contentType = internContentType(req.headers['content-type']);
     if (isJsonType(contentType) && !isValidJson(raw)) {
       fail(
         res,
@@ -370,14 +418,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     start: number,
   ): Promise<void> | undefined => {
     const method = req.method;
-    const op: Op =
-      method === 'GET' || method === 'HEAD'
-        ? 'get'
-        : method === 'PUT'
-          ? 'set'
-          : method === 'DELETE'
-            ? 'delete'
-            : 'other';
+    const op = keyOp(method);
     if (op === 'other') {
       finish(
         op,
@@ -396,7 +437,9 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const q = url.indexOf('?');
     const rawKey = q === -1 ? url.slice(KEYS_PREFIX.length) : url.slice(KEYS_PREFIX.length, q);
     let key = rawKey;
-    if (rawKey.includes('%')) {
+    // decodeURIComponent also makes the key a string of its own: a slice of the URL would keep
+    // the whole request target (query and all) alive in the store, unaccounted.
+    if (q !== -1 || rawKey.includes('%')) {
       try {
         key = decodeURIComponent(rawKey);
       } catch {
@@ -425,18 +468,13 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       );
       return;
     }
-    if (key.length > config.maxKeyBytes / 3 && utf8ByteLength(key) > config.maxKeyBytes) {
-      refuse(
-        req,
-        res,
-        op,
-        start,
-        cacheError(
-          'key_too_long',
-          `The key is ${utf8ByteLength(key)} bytes; the limit is ${config.maxKeyBytes} bytes (max-key-bytes).`,
-        ),
-      );
-      return;
+    // A key of n UTF-16 units has at most 3n UTF-8 bytes: short keys skip the count.
+    if (key.length > config.maxKeyBytes / 3) {
+      const refusal = keyRefusal(utf8ByteLength(key), config.maxKeyBytes);
+      if (refusal !== undefined) {
+        refuse(req, res, op, start, refusal);
+        return;
+      }
     }
     if (op === 'get') {
       handleGet(req, res, key, method === 'HEAD', start);
@@ -534,7 +572,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         refuse(
           req,
           res,
-          'get',
+          keyOp(method),
           start,
           cacheError('invalid_key', 'The key is empty; put it after /v1/keys/.'),
         );
@@ -640,7 +678,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
    * connection queue behind it. Node already sends the answers in order; this keeps the
    * effects in order too (PUT a, PUT b, GET must read b). A GET hit is synchronous and never
    * waits unless something is queued before it. The queue is bounded: past
-   * MAX_PIPELINED_REQUESTS the connection stops being read until it drains.
+   * MAX_PIPELINED_REQUESTS the connection is closed.
    */
   const pipelines = new WeakMap<Socket, { tail: Promise<void>; depth: number }>();
 
@@ -654,7 +692,13 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       return;
     }
     pipeline.depth += 1;
-    if (pipeline.depth > MAX_PIPELINED_REQUESTS) socket.pause();
+    if (pipeline.depth > MAX_PIPELINED_REQUESTS) {
+      // Node parses every request already read, whatever we pause: cut the connection. What
+      // is queued on it finds its client gone and stores nothing; nothing was acknowledged.
+      requests.record('other', CLIENT_CLOSED_REQUEST, 0);
+      socket.destroy();
+      return;
+    }
     queue(
       socket,
       pipeline,
@@ -683,7 +727,6 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     pipeline.depth -= 1;
     if (pipeline.tail !== tail) return;
     pipelines.delete(socket);
-    if (socket.isPaused()) socket.resume();
   };
 
   const server: Server = createServer(
@@ -708,7 +751,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     refuse(
       req,
       res,
-      'other',
+      req.url?.startsWith(KEYS_PREFIX) ? keyOp(req.method) : 'other',
       start,
       cacheError(
         'expectation_failed',

@@ -38,9 +38,27 @@ export const CONFIG_LIMITS = {
   maxKeyBytes: { min: 1, max: 8 * KiB },
   maxValueBytes: { min: 1, max: 512 * MiB },
   compressThresholdBytes: { min: 0, max: 512 * MiB },
-  /** Ten years; longer is a mistake, not a cache entry. */
-  defaultTtlSeconds: { min: 0.001, max: 10 * 365 * 24 * 3600 },
 } as const;
+
+/** The longest TTL, for `?ttl=` and `--default-ttl` alike: ten years is a mistake, not a TTL. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+export const TTL_RULE = `a number of seconds above 0 and at most ${MAX_TTL_SECONDS}, such as 60 or 0.25`;
+
+export function isTtlSeconds(seconds: number): boolean {
+  return seconds > 0 && seconds <= MAX_TTL_SECONDS;
+}
+
+/** Reads a TTL in plain decimal seconds (`10`, `0.25`, `.5`; no exponents, hex or spaces). */
+export function parseTtlSeconds(text: string): number | undefined {
+  if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text)) return undefined;
+  const seconds = Number(text);
+  return isTtlSeconds(seconds) ? seconds : undefined;
+}
+
+/** How long a TTL lasts in whole milliseconds, at least one, so an expiry is never now. */
+export function ttlMs(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
+}
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -120,12 +138,8 @@ export function validateConfigPatch(input: unknown): Result<Partial<NodeConfig>>
       }
       patch[name] = value;
     } else if (field === 'defaultTtlSeconds') {
-      const { min, max } = CONFIG_LIMITS.defaultTtlSeconds;
-      if (value !== null && (typeof value !== 'number' || !(value >= min && value <= max))) {
-        return fail(
-          'invalid_config',
-          `defaultTtlSeconds must be null or a number of seconds from ${min} to ${max}.`,
-        );
+      if (value !== null && (typeof value !== 'number' || !isTtlSeconds(value))) {
+        return fail('invalid_config', `defaultTtlSeconds must be null or ${TTL_RULE}.`);
       }
       patch.defaultTtlSeconds = value as number | null;
     } else {

@@ -28,21 +28,6 @@ import type {
 import { utf8ByteLength } from './utf8.ts';
 
 /**
- * What one entry costs beyond its key and value bytes, so that `maxMemoryBytes` tracks the
- * heap the store really holds. Estimated for Node 20 / V8 x64 (8-byte pointers):
- * - the Entry object: a 3-word header and 5 in-object fields: 64 B;
- * - the value's Uint8Array object (~88 B) and, when it owns its bytes as a node's values do,
- *   its ArrayBuffer object and allocation header (~40 B); the bytes count as the value;
- * - the slot arrays: key and entry pointers (16 B), the numbers (32 B), the free list (4 B),
- *   the LRU links (8 B), with growth slack: ~63 B (W-TinyLFU: +24 B, and its sketch 8 B);
- * - the Map entry: key, value and chain words plus a share of the buckets: ~35 B;
- * - the key string's header and padding: ~20 B.
- * Measured with 1M entries (12-byte keys, 64-byte values; heap plus external memory per
- * entry, minus key and value bytes): 293 B with LRU and values owning their buffers (a
- * node's case), 253 B when values view one shared buffer, 318 B with W-TinyLFU; a TTL adds
- * 16 B (the expiry heap). Rounded to 288. For scale: Redis spends ~50-90 B per key.
- */
-/**
  * Why a key of `keyBytes` UTF-8 bytes cannot be stored, or undefined when it can. One rule
  * for the store and for the node, which checks a key before reading the body that goes with it.
  */
@@ -62,7 +47,24 @@ export function keyRefusal(keyBytes: number, maxKeyBytes: number): CacheError | 
   return undefined;
 }
 
-export const ENTRY_OVERHEAD_BYTES = 288;
+/**
+ * What one entry costs beyond its key and value bytes, so that `maxMemoryBytes` tracks the
+ * heap the store really holds. Estimated for Node 20 / V8 x64 (8-byte pointers):
+ * - the Entry object: a 3-word header and 5 in-object fields: 64 B;
+ * - the value's Uint8Array object (~88 B) and, when it owns its bytes as a node's values do,
+ *   its ArrayBuffer object and allocation header (~40 B); the bytes count as the value;
+ * - the slot arrays: key and entry pointers (16 B), the numbers (32 B), the free list (4 B),
+ *   the LRU links (8 B), with growth slack: ~63 B (W-TinyLFU: +24 B, and its sketch 8 B);
+ * - the Map entry: key, value and chain words plus a share of the buckets: ~35 B;
+ * - the key string's header and padding: ~20 B.
+ * Measured with 1M entries (12-byte keys, 64-byte values; heap plus external memory per
+ * entry, minus key and value bytes): 293 B with LRU and values owning their buffers (a
+ * node's case), 253 B when values view one shared buffer, 318 B with W-TinyLFU; a TTL adds
+ * 16 B (the expiry heap). The constant is the worst of these, W-TinyLFU with a TTL (334 B),
+ * rounded up, so that `maxMemoryBytes` is not exceeded whatever the policy. For scale: Redis
+ * spends ~50-90 B per key.
+ */
+export const ENTRY_OVERHEAD_BYTES = 336;
 
 const INITIAL_SLOTS = 16;
 /** Reads W-TinyLFU records before applying them in one batch. */

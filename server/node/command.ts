@@ -6,7 +6,9 @@ import {
   DEFAULT_CONFIG,
   formatBytes,
   type NodeConfig,
+  parseTtlSeconds,
   POLICIES,
+  TTL_RULE,
 } from '../../core/config.ts';
 import { badOption, bytesOption, choiceOption, numberOption, parseOptions } from '../cli-args.ts';
 import { startNode } from './server.ts';
@@ -97,8 +99,10 @@ export function parseNodeOptions(argv: string[]): NodeCommandOptions | 'help' {
       d.compressThresholdBytes,
       size('compress-threshold', limits.compressThresholdBytes),
     ),
-    defaultTtlSeconds: option<number | null>('default-ttl', d.defaultTtlSeconds, (t) =>
-      numberOption('default-ttl', t, limits.defaultTtlSeconds),
+    defaultTtlSeconds: option<number | null>(
+      'default-ttl',
+      d.defaultTtlSeconds,
+      (t) => parseTtlSeconds(t) ?? badOption('default-ttl', TTL_RULE, t),
     ),
   };
   return { host, port, config };

@@ -8,7 +8,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { type NodeConfig, validateConfigPatch } from '../../core/config.ts';
+import {
+  type NodeConfig,
+  parseTtlSeconds,
+  TTL_RULE,
+  ttlMs,
+  validateConfigPatch,
+} from '../../core/config.ts';
 import { keyRefusal, Store, utf8ByteLength } from '../../core/engine/index.ts';
 import type { Entry } from '../../core/engine/types.ts';
 import { type CacheError, cacheError } from '../../core/errors.ts';
@@ -30,8 +36,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const EXPIRE_INTERVAL_MS = 100;
 const EXPIRE_BUDGET = 1000;
 const EXPIRE_MAX_MS_PER_TICK = 5;
-/** Longest TTL a write may ask for: ten years, as for --default-ttl. */
-const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 /**
  * Longest Content-Type a value may carry (RFC 6838 §4.2 allows 127 characters for each of
  * type and subtype). Content types are interned (see internContentType), so a stored entry
@@ -93,13 +97,6 @@ function statsBody(store: Store, startedAt: number, now: number): string {
     hitRate: reads === 0 ? null : s.hits / reads,
     uptime: Math.floor((now - startedAt) / 1000),
   });
-}
-
-function parseTtlSeconds(text: string): number | undefined {
-  // Plain decimal seconds only: `10`, `0.25`, `.5`. No exponents, hex or whitespace.
-  if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text)) return undefined;
-  const seconds = Number(text);
-  return seconds > 0 && seconds <= MAX_TTL_SECONDS ? seconds : undefined;
 }
 
 /** The metrics `op` of a request on a key, by its method. */
@@ -291,10 +288,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
             res,
             'set',
             start,
-            cacheError(
-              'invalid_ttl',
-              `ttl must be a number of seconds above 0 and at most ${MAX_TTL_SECONDS}, such as 60 or 0.25; got ${JSON.stringify(ttlText)}.`,
-            ),
+            cacheError('invalid_ttl', `ttl must be ${TTL_RULE}; got ${JSON.stringify(ttlText)}.`),
           );
           return;
         }
@@ -382,7 +376,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const packed = compressing === null ? null : await compressing;
     const now = clock();
     // Whole milliseconds, at least one: `expiresAt` is epoch ms, and a TTL never lands in the past.
-    const expiresAt = ttlSeconds === null ? null : now + Math.max(1, Math.round(ttlSeconds * 1000));
+    const expiresAt = ttlSeconds === null ? null : now + ttlMs(ttlSeconds);
     // Inflated and gzip output can be views into shared memory; store bytes that own theirs.
     const stored = owned(packed ?? raw);
     const result = store.set(

@@ -174,10 +174,14 @@ export function rawExchange(
       }
     });
     socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-    socket.on('error', (error) => {
+    socket.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (destroyAfterWrite) resolve(received);
-      else reject(error);
+      // A connection the node cut is an answer too: what arrived before the cut.
+      if (destroyAfterWrite || error.code === 'ECONNRESET' || error.code === 'EPIPE') {
+        resolve(received);
+      } else {
+        reject(error);
+      }
     });
     socket.on('close', () => {
       clearTimeout(timer);

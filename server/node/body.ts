@@ -11,8 +11,9 @@ export type BodyResult =
 
 /** Collects the body of `req`, giving up as soon as it passes `maxBytes`. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
-  // A request queued behind others on its connection may have lost its client meanwhile.
-  if (req.destroyed && !req.complete) return Promise.resolve({ kind: 'aborted' });
+  // A request queued behind others on its connection may have lost its client meanwhile;
+  // once destroyed, its body can no longer be read, whole or not.
+  if (req.destroyed) return Promise.resolve({ kind: 'aborted' });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -44,9 +45,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
       });
     };
     const onAbort = (): void => settle({ kind: 'aborted' });
-    const onClose = (): void => {
-      if (!req.complete) settle({ kind: 'aborted' });
-    };
+    // After 'end' this is a no-op (settled); before it, the body will never be whole.
+    const onClose = (): void => settle({ kind: 'aborted' });
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onAbort);

@@ -204,6 +204,17 @@ describe('refused writes', () => {
 });
 
 describe('eviction (LRU)', () => {
+  it('counts evictions by the policy that chose them, across a switch', () => {
+    const { store } = recordingStore({ maxMemoryBytes: 3 * entry(10) });
+    for (const k of ['a', 'b', 'c', 'd']) store.set(k, value(10), null, 0);
+    store.configure({ policy: 'wtinylfu' }, 0);
+    for (const k of ['e', 'f']) store.set(k, value(10), null, 0);
+    const { evictions, evictionsByPolicy } = store.stats();
+    expect(evictionsByPolicy.lru).toBe(1);
+    expect(evictionsByPolicy.wtinylfu).toBe(2);
+    expect(evictions).toBe(3);
+  });
+
   it('evicts the least recently used entry first, reason evict', () => {
     const { store, removed } = recordingStore({ maxMemoryBytes: 3 * entry(10) });
     store.set('a', value(10), null, 0);
@@ -470,6 +481,7 @@ describe('stats', () => {
       hits: 0,
       misses: 0,
       evictions: 0,
+      evictionsByPolicy: { lru: 0, wtinylfu: 0 },
       expirations: 0,
       compressedEntries: 0,
       compressionSavedBytes: 0,

@@ -126,6 +126,8 @@ export class Store {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
+  /** Evictions by the policy that chose them (the policy can change at run time). */
+  private readonly evictionsByPolicy: Record<PolicyName, number> = { lru: 0, wtinylfu: 0 };
   private expirations = 0;
   private compressedEntries = 0;
   private compressionSavedBytes = 0;
@@ -378,6 +380,7 @@ export class Store {
       hits: this.hits,
       misses: this.misses,
       evictions: this.evictions,
+      evictionsByPolicy: { ...this.evictionsByPolicy },
       expirations: this.expirations,
       compressedEntries: this.compressedEntries,
       compressionSavedBytes: this.compressionSavedBytes,
@@ -452,8 +455,10 @@ export class Store {
       this.compressionSavedBytes -= meta[m + SAVED] as number;
     }
     if (meta[m + EXPIRES] !== Infinity) this.expiry.remove(slot);
-    if (reason === 'evict') this.evictions++;
-    else if (reason === 'expire') this.expirations++;
+    if (reason === 'evict') {
+      this.evictions++;
+      this.evictionsByPolicy[this.policy.name]++;
+    } else if (reason === 'expire') this.expirations++;
     return bytes;
   }
 

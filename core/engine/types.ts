@@ -48,6 +48,8 @@ export interface StoreStats {
   readonly hits: number;
   readonly misses: number;
   readonly evictions: number;
+  /** The same evictions, by the policy that chose them. */
+  readonly evictionsByPolicy: Readonly<Record<PolicyName, number>>;
   readonly expirations: number;
   readonly compressedEntries: number;
   /** Sum over compressed entries of rawBytes - stored bytes. */

@@ -9,7 +9,6 @@
  * cost nothing on the data path.
  */
 import client from 'prom-client';
-import type { PolicyName } from '../../core/config.ts';
 import { POLICIES } from '../../core/config.ts';
 import type { StoreStats } from '../../core/engine/types.ts';
 
@@ -107,8 +106,6 @@ export class RequestRecorder {
 export interface NodeMetrics {
   readonly registry: client.Registry;
   readonly requests: RequestRecorder;
-  /** Called by the store's onRemove hook for evictions, labelled by the policy that chose them. */
-  countEviction(policy: PolicyName): void;
 }
 
 /** Creates the registry for one node; `stats` is read at scrape time. */
@@ -119,7 +116,6 @@ export function createNodeMetrics(stats: () => StoreStats): NodeMetrics {
   registry.registerMetric(requests.requestsMetric() as unknown as client.Metric);
   registry.registerMetric(requests.durationMetric() as unknown as client.Metric);
 
-  const evictions: Record<PolicyName, number> = { lru: 0, wtinylfu: 0 };
   const registers = [registry];
 
   // Counters whose truth lives in the engine: set from it on each scrape.
@@ -147,7 +143,8 @@ export function createNodeMetrics(stats: () => StoreStats): NodeMetrics {
     registers,
     collect() {
       this.reset();
-      for (const policy of POLICIES) this.inc({ policy }, evictions[policy]);
+      const { evictionsByPolicy } = stats();
+      for (const policy of POLICIES) this.inc({ policy }, evictionsByPolicy[policy]);
     },
   });
 
@@ -182,11 +179,5 @@ export function createNodeMetrics(stats: () => StoreStats): NodeMetrics {
     (s) => s.compressionSavedBytes,
   );
 
-  return {
-    registry,
-    requests,
-    countEviction(policy) {
-      evictions[policy] += 1;
-    },
-  };
+  return { registry, requests };
 }

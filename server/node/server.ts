@@ -148,17 +148,14 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   let config: NodeConfig = options.config;
-  // The metrics read the store's stats when scraped; the store reports evictions to them.
-  const metrics = createNodeMetrics(() => store.stats());
   const store = new Store({
     maxMemoryBytes: config.maxMemoryBytes,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     policy: config.policy,
-    onRemove: (_key, reason) => {
-      if (reason === 'evict') metrics.countEviction(config.policy);
-    },
   });
+  // Read from the store when scraped: the engine keeps the one count of everything.
+  const metrics = createNodeMetrics(() => store.stats());
   const requests = metrics.requests;
 
   const finish = (op: Op, status: number, start: number): void => {

@@ -138,15 +138,21 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     process.stderr.write(`tinycache node: ${why}\n`);
     return 1;
   }
-  process.stdout.write(
-    `tinycache node listening on ${node.url} (${describeConfig(node.config())})\n`,
-  );
-  return new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.stdout.write(`tinycache node: ${signal}, shutting down\n`);
+  // Handlers first: whoever reads the line below may signal at once.
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (why: string): void => {
+      process.stdout.write(`tinycache node: ${why}, shutting down\n`);
       void node.close().then(() => resolve(0));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // The channel closes when the supervisor dies: exit, so no orphan keeps the port.
+    if (process.channel) process.once('disconnect', () => stop('supervisor gone'));
   });
+  process.stdout.write(
+    `tinycache node listening on ${node.url} (${describeConfig(node.config())})\n`,
+  );
+  // Started by a supervisor (server/control) with an IPC channel: tell it where we listen.
+  process.send?.({ type: 'listening', url: node.url, port: node.port, pid: process.pid });
+  return stopped;
 }

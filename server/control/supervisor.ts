@@ -1,0 +1,359 @@
+/**
+ * The supervisor (DESIGN.md, "Processes"): starts `tinycache node` child processes on free
+ * ports, watches them, and signals them on request. It signals only the children it spawned,
+ * through their ChildProcess handles (which never signal a pid once it has been reaped), and
+ * each child exits by itself when the supervisor's process dies (its IPC channel closes).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_CONFIG, type NodeConfig, validateConfigPatch } from '../../core/config.ts';
+import { LogRing } from './log-ring.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/tinycache.js', import.meta.url));
+
+/** How long a node may take from spawn to listening. */
+export const START_TIMEOUT_MS = 20_000;
+/** How long a SIGTERMed node may take to exit before it is SIGKILLed. */
+export const STOP_GRACE_MS = 6_000;
+/** Lines of output kept per node. */
+export const LOG_LINES = 500;
+
+export type NodeStatus = 'starting' | 'up' | 'paused' | 'down';
+
+/** A node as the control plane shows it (API.md §4): plain data, safe to serialise. */
+export interface NodeInfo {
+  readonly id: string;
+  /** Empty until the node listens. */
+  readonly url: string;
+  readonly pid: number | null;
+  /** 0 until the node listens. */
+  readonly port: number;
+  readonly status: NodeStatus;
+  /** A lone node leads its own shard until clusters arrive (Level 5). */
+  readonly role: 'leader';
+  readonly shard: number;
+  /** When the current process was spawned, in ms since the epoch. */
+  readonly startedAt: number;
+  readonly config: NodeConfig;
+  /** How the last process exited; null while it runs. */
+  readonly exitCode: number | null;
+  readonly exitSignal: NodeJS.Signals | null;
+}
+
+export type ControlErrorCode =
+  'unknown_node' | 'node_down' | 'node_starting' | 'invalid_config' | 'start_failed';
+
+/** A refused supervisor request; `code` is what a control-plane API maps to its own errors. */
+export class ControlError extends Error {
+  constructor(
+    readonly code: ControlErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+/** The first message a node sends over its IPC channel (server/node/command.ts). */
+interface ListeningMessage {
+  type: 'listening';
+  url: string;
+  port: number;
+  pid: number;
+}
+
+function isListening(message: unknown): message is ListeningMessage {
+  const m = message as Partial<ListeningMessage> | null;
+  return m?.type === 'listening' && typeof m.url === 'string' && typeof m.port === 'number';
+}
+
+/** One supervised node: its current process (if any) and what outlives it. */
+interface Entry {
+  readonly id: string;
+  readonly config: NodeConfig;
+  readonly log: LogRing;
+  child: ChildProcess | null;
+  status: NodeStatus;
+  url: string;
+  port: number;
+  startedAt: number;
+  exitCode: number | null;
+  exitSignal: NodeJS.Signals | null;
+  /** The supervisor asked for this exit (stop, kill, restart, close). */
+  exitRequested: boolean;
+  /** Resolves when the current process has exited. */
+  exited: Promise<void>;
+}
+
+function nodeArgs(port: number, config: NodeConfig): string[] {
+  const args = [
+    'node',
+    '--port',
+    String(port),
+    '--policy',
+    config.policy,
+    '--max-memory',
+    String(config.maxMemoryBytes),
+    '--max-key-bytes',
+    String(config.maxKeyBytes),
+    '--max-value-bytes',
+    String(config.maxValueBytes),
+    '--compress-threshold',
+    String(config.compressThresholdBytes),
+  ];
+  if (config.defaultTtlSeconds !== null) {
+    args.push('--default-ttl', String(config.defaultTtlSeconds));
+  }
+  return args;
+}
+
+export type NodeListener = (node: NodeInfo) => void;
+
+export class Supervisor {
+  private readonly nodes = new Map<string, Entry>();
+  private readonly listeners = new Set<NodeListener>();
+  private nextId = 1;
+  private closed = false;
+
+  /** Starts a node; resolves once it listens, rejects if it exits first or takes too long. */
+  async start(config: Partial<NodeConfig> = {}): Promise<NodeInfo> {
+    if (this.closed) throw new ControlError('start_failed', 'The supervisor is closed.');
+    const patch = validateConfigPatch(config);
+    if (!patch.ok) throw new ControlError('invalid_config', patch.error.message);
+    const id = `n${this.nextId++}`;
+    const entry: Entry = {
+      id,
+      config: { ...DEFAULT_CONFIG, ...patch.value },
+      log: new LogRing(LOG_LINES),
+      child: null,
+      status: 'down',
+      url: '',
+      port: 0,
+      startedAt: 0,
+      exitCode: null,
+      exitSignal: null,
+      exitRequested: false,
+      exited: Promise.resolve(),
+    };
+    this.nodes.set(id, entry);
+    await this.spawn(entry, 0);
+    return this.info(entry);
+  }
+
+  list(): NodeInfo[] {
+    return [...this.nodes.values()].map((entry) => this.info(entry));
+  }
+
+  get(id: string): NodeInfo {
+    return this.info(this.entry(id));
+  }
+
+  /** The node's last `lines` lines of output (stdout and stderr) and supervisor notes. */
+  logs(id: string, lines?: number): string[] {
+    return this.entry(id).log.tail(lines);
+  }
+
+  /** Calls `listener` with the node on every status change; returns the unsubscribe. */
+  subscribe(listener: NodeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** SIGKILL; resolves once the process is gone. */
+  async kill(id: string): Promise<NodeInfo> {
+    const entry = this.running(id);
+    entry.exitRequested = true;
+    entry.child!.kill('SIGKILL');
+    await entry.exited;
+    return this.info(entry);
+  }
+
+  /** SIGSTOP: the node keeps its sockets but answers nothing until resumed. */
+  pause(id: string): NodeInfo {
+    const entry = this.running(id);
+    if (entry.status === 'starting') {
+      // Paused before it listens, it would miss its start deadline.
+      throw new ControlError('node_starting', `Node ${id} is starting; pause it once it is up.`);
+    }
+    entry.child!.kill('SIGSTOP');
+    this.setStatus(entry, 'paused');
+    return this.info(entry);
+  }
+
+  /** SIGCONT. */
+  resume(id: string): NodeInfo {
+    const entry = this.running(id);
+    entry.child!.kill('SIGCONT');
+    if (entry.status === 'paused') this.setStatus(entry, 'up');
+    return this.info(entry);
+  }
+
+  /** SIGTERM and wait for the exit; SIGKILL after STOP_GRACE_MS. */
+  async stop(id: string): Promise<NodeInfo> {
+    const entry = this.running(id);
+    await this.terminate(entry);
+    return this.info(entry);
+  }
+
+  /** Stops the node if it runs, then starts it again with the same id and config. */
+  async restart(id: string): Promise<NodeInfo> {
+    if (this.closed) throw new ControlError('start_failed', 'The supervisor is closed.');
+    const entry = this.entry(id);
+    if (entry.status !== 'down') await this.terminate(entry);
+    // The same port when it is still free, so clients find the node where it was.
+    const port = entry.port;
+    try {
+      await this.spawn(entry, port);
+    } catch (error) {
+      if (port === 0) throw error;
+      entry.log.push(`[supervisor] ${id} could not start on port ${port}; trying a free port`);
+      await this.spawn(entry, 0);
+    }
+    return this.info(entry);
+  }
+
+  /** Stops every node it started and waits for their exits. Later starts are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.nodes.values()]
+        .filter((entry) => entry.status !== 'down')
+        .map((entry) => this.terminate(entry)),
+    );
+  }
+
+  private entry(id: string): Entry {
+    const entry = this.nodes.get(id);
+    if (entry === undefined) {
+      const known = [...this.nodes.keys()].join(', ') || 'none';
+      throw new ControlError(
+        'unknown_node',
+        `No node ${JSON.stringify(id)}; the nodes are ${known}.`,
+      );
+    }
+    return entry;
+  }
+
+  /** The entry, when it has a live process to signal. */
+  private running(id: string): Entry {
+    const entry = this.entry(id);
+    if (entry.status === 'down' || entry.child === null) {
+      throw new ControlError('node_down', `Node ${id} is down; restart it first.`);
+    }
+    return entry;
+  }
+
+  private info(entry: Entry): NodeInfo {
+    return {
+      id: entry.id,
+      url: entry.url,
+      pid: entry.child?.pid ?? null,
+      port: entry.port,
+      status: entry.status,
+      role: 'leader',
+      shard: 0,
+      startedAt: entry.startedAt,
+      config: { ...entry.config },
+      exitCode: entry.exitCode,
+      exitSignal: entry.exitSignal,
+    };
+  }
+
+  private setStatus(entry: Entry, status: NodeStatus): void {
+    if (entry.status === status) return;
+    entry.status = status;
+    const node = this.info(entry);
+    for (const listener of this.listeners) listener(node);
+  }
+
+  private async terminate(entry: Entry): Promise<void> {
+    const child = entry.child;
+    if (child === null || entry.status === 'down') return;
+    entry.exitRequested = true;
+    child.kill('SIGTERM');
+    // A stopped process handles SIGTERM only once it runs again.
+    if (entry.status === 'paused') child.kill('SIGCONT');
+    const force = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await entry.exited;
+    clearTimeout(force);
+  }
+
+  /** Spawns the entry's process on `port` (0: any free one) and waits until it listens. */
+  private spawn(entry: Entry, port: number): Promise<void> {
+    const child = spawn(process.execPath, [BIN, ...nodeArgs(port, entry.config)], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    entry.child = child;
+    entry.url = '';
+    entry.port = 0;
+    entry.startedAt = Date.now();
+    entry.exitCode = null;
+    entry.exitSignal = null;
+    entry.exitRequested = false;
+    this.setStatus(entry, 'starting');
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => entry.log.write('out', chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => entry.log.write('err', chunk));
+
+    let settle: (error?: Error) => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error ? reject(error) : resolve());
+    });
+    const timer = setTimeout(() => {
+      settle(
+        new ControlError(
+          'start_failed',
+          `Node ${entry.id} did not start within ${START_TIMEOUT_MS} ms; it was killed.`,
+        ),
+      );
+      entry.exitRequested = true;
+      child.kill('SIGKILL');
+    }, START_TIMEOUT_MS);
+
+    child.on('message', (message) => {
+      if (!isListening(message) || entry.status !== 'starting') return;
+      entry.url = message.url;
+      entry.port = message.port;
+      clearTimeout(timer);
+      this.setStatus(entry, 'up');
+      settle();
+    });
+
+    entry.exited = new Promise<void>((resolve) => {
+      // 'close' waits for stdout and stderr to end, so the log holds the last words.
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        entry.log.flush('out');
+        entry.log.flush('err');
+        entry.exitCode = code;
+        entry.exitSignal = signal;
+        const how = signal === null ? `code ${code}` : signal;
+        const why = entry.exitRequested ? 'exited' : 'exited unexpectedly';
+        entry.log.push(`[supervisor] ${entry.id} (pid ${child.pid}) ${why} with ${how}`);
+        this.setStatus(entry, 'down');
+        const last = entry.log.tail(5).join('\n');
+        settle(
+          new ControlError(
+            'start_failed',
+            `Node ${entry.id} exited with ${how} before listening:\n${last}`,
+          ),
+        );
+        resolve();
+      });
+      child.on('error', (error) => {
+        // Spawning failed: no 'close' follows an error without a process.
+        if (child.pid !== undefined) return;
+        clearTimeout(timer);
+        entry.log.push(`[supervisor] ${entry.id} could not be spawned: ${error.message}`);
+        this.setStatus(entry, 'down');
+        settle(
+          new ControlError(
+            'start_failed',
+            `Node ${entry.id} could not be spawned: ${error.message}`,
+          ),
+        );
+        resolve();
+      });
+    });
+    return ready;
+  }
+}

@@ -153,6 +153,14 @@ describe('Supervisor', () => {
     }
   });
 
+  it('passes every valid config to the node, even a TTL too small to print plainly', async () => {
+    const node = await supervisor.start({ defaultTtlSeconds: 1e-7, policy: 'wtinylfu' });
+    expect(node.status).toBe('up');
+    const config = (await request(`${node.url}/v1/config`)).json();
+    expect(config).toMatchObject({ defaultTtlSeconds: 0.001, policy: 'wtinylfu' });
+    await supervisor.stop(node.id);
+  });
+
   it('logs hold the listening line and notes of each exit', () => {
     const lines = supervisor.logs(a.id);
     expect(lines).toContainEqual(expect.stringMatching(/^tinycache node listening on http:/));

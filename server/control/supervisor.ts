@@ -102,7 +102,9 @@ function nodeArgs(port: number, config: NodeConfig): string[] {
     String(config.compressThresholdBytes),
   ];
   if (config.defaultTtlSeconds !== null) {
-    args.push('--default-ttl', String(config.defaultTtlSeconds));
+    // TTLs last whole milliseconds (ttlMs), so three decimals say it exactly, and never in
+    // exponent form, which the CLI's plain-decimal rule refuses.
+    args.push('--default-ttl', String(Math.max(config.defaultTtlSeconds, 0.001).toFixed(3)));
   }
   return args;
 }

@@ -5,11 +5,9 @@
  * each child exits by itself when the supervisor's process dies (its IPC channel closes).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_CONFIG, type NodeConfig, validateConfigPatch } from '../../core/config.ts';
+import { TINYCACHE_BIN as BIN } from '../bin.ts';
 import { LogRing } from './log-ring.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/tinycache.js', import.meta.url));
 
 /** How long a node may take from spawn to listening. */
 export const START_TIMEOUT_MS = 20_000;

@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/tinycache.js', import.meta.url));
+export { TINYCACHE_BIN as BIN } from '../bin.ts';
+import { TINYCACHE_BIN as BIN } from '../bin.ts';
 
 export interface CliRun {
   readonly code: number | null;

@@ -1,11 +1,12 @@
-// Next.js configuration. The dashboard (app/, components/) arrives with the playground issue;
-// `npm start` runs server/main.ts, which will host Next.js and the node supervisor together.
+// Next.js configuration for the dashboard (app/, components/). `npm start` runs
+// server/main.ts, which hosts Next.js, the control plane's API and the node supervisor in one
+// process (DESIGN.md, "Processes").
 
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   reactStrictMode: true,
-  // Node-only packages the server side of the app uses as they are, unbundled.
-  serverExternalPackages: ['prom-client'],
+  // `npm test` type-checks the whole tree (tsc --noEmit); the build need not do it again.
+  typescript: { ignoreBuildErrors: true },
 };
 
 export default nextConfig;

@@ -1,43 +1,62 @@
 /**
- * `npm start`. Until the dashboard lands (the playground issue), it starts one local cache
- * node and shows how to talk to it. The node binds to 127.0.0.1; HOST and NODE_PORT override.
+ * `npm start`: the playground. Builds the dashboard when needed, then serves it and the
+ * control plane at http://127.0.0.1:3000 with a local cluster of real `tinycache node`
+ * processes. PORT and HOST override the address (API.md §4), NODES the number of nodes started
+ * (2 by default); `--dev` runs Next.js in development mode. Ctrl-C stops everything.
  */
-import { DEFAULT_CONFIG } from '../core/config.ts';
-import { describeConfig } from './node/command.ts';
-import { type CacheNode, startNode } from './node/server.ts';
+import { startApp } from './app.ts';
+import { ensureBuild } from './dashboard.ts';
 
+const dev = process.argv.includes('--dev');
 const host = process.env.HOST ?? '127.0.0.1';
-const preferredPort = Number(process.env.NODE_PORT ?? 7001);
-
-async function start(): Promise<CacheNode> {
-  try {
-    return await startNode({ host, port: preferredPort, config: DEFAULT_CONFIG });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    console.log(`Port ${preferredPort} is busy; using a free one.`);
-    return startNode({ host, port: 0, config: DEFAULT_CONFIG });
-  }
+const port = Number(process.env.PORT ?? 3000);
+const nodes = Number(process.env.NODES ?? 2);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be a port number, 0 to 65535 (got ${process.env.PORT}).`);
+  process.exit(2);
+}
+if (!Number.isInteger(nodes) || nodes < 0 || nodes > 16) {
+  console.error(`NODES must be a whole number from 0 to 16 (got ${process.env.NODES}).`);
+  process.exit(2);
 }
 
-const node = await start();
-const url = node.url;
+const started = performance.now();
+if (!dev) await ensureBuild((line) => console.log(line));
+let app;
+try {
+  app = await startApp({ host, port, nodes, dev });
+} catch (error) {
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') {
+    console.error(`Port ${port} is in use; try PORT=${port + 1} npm start.`);
+    process.exit(1);
+  }
+  throw error;
+}
+const { url, playground } = app;
+const list = playground.supervisor
+  .list()
+  .map((node) => `  ${node.id}  ${node.url}  (pid ${node.pid})`)
+  .join('\n');
 console.log(`
-TinyCache node running at ${url}  (${describeConfig(node.config())})
+TinyCache playground: ${url}   (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)
 
-Try it:
-  curl -i -X PUT ${url}/v1/keys/greeting -H 'Content-Type: application/json' -d '{"hello":"world"}'
-  curl -i ${url}/v1/keys/greeting
-  curl -i -X PUT '${url}/v1/keys/session?ttl=30' -H 'Content-Type: text/plain' -d 'expires in 30 s'
-  curl ${url}/v1/stats
-  curl ${url}/metrics
-  npx tinycache bench --url ${url} --duration 10s
+Nodes (REST, API.md §2):
+${list || '  none yet; start one from the dashboard'}
 
-Ctrl-C stops it.
+Try:   curl ${playground.supervisor.list()[0]?.url ?? 'http://127.0.0.1:7001'}/v1/stats
+API:   ${url}/api/trpc/cluster.state   ${url}/api/prometheus/targets
+Ctrl-C stops the dashboard and every node it started.
 `);
 
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.log(`\n${signal}: stopping the node`);
-    void node.close().then(() => process.exit(0));
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the nodes and the dashboard`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void app.close().then(() => process.exit(0));
   });
 }

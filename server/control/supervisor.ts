@@ -68,7 +68,8 @@ function isListening(message: unknown): message is ListeningMessage {
 /** One supervised node: its current process (if any) and what outlives it. */
 interface Entry {
   readonly id: string;
-  readonly config: NodeConfig;
+  /** What the node starts with, and restarts with: kept up to date by setConfig(). */
+  config: NodeConfig;
   readonly log: LogRing;
   child: ChildProcess | null;
   status: NodeStatus;
@@ -157,6 +158,16 @@ export class Supervisor {
   subscribe(listener: NodeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Records a config the node now runs with (applied to it over REST by the caller), so a
+   * restart keeps it.
+   */
+  setConfig(id: string, config: NodeConfig): NodeInfo {
+    const entry = this.entry(id);
+    entry.config = { ...config };
+    return this.info(entry);
   }
 
   /** SIGKILL; resolves once the process is gone. */

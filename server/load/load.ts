@@ -201,6 +201,11 @@ export interface LoadHooks {
   /** Called once when the prefill is over (not when there is none), before the load begins. */
   readonly onPrefillDone?: (outcome: PrefillOutcome) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Also counts every answer and error of the measured load here, so several runs (one per
+   * target) can report figures of their union, percentiles included.
+   */
+  readonly sink?: Counters;
 }
 
 export interface LoadHandle {
@@ -328,7 +333,8 @@ const EARLY_MS = 1;
  */
 const PREFILL_CONNECT_ATTEMPTS = 5;
 
-class Counters {
+/** Answer counts over some span; a run keeps one for its total and one per second. */
+export class Counters {
   requests = 0;
   reads = 0;
   writes = 0;
@@ -369,12 +375,25 @@ class Counters {
   }
 }
 
-interface SecondFigures {
+export interface SecondFigures {
   readonly requestsPerSecond: number;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly errors: number;
   readonly hitRate: number | null;
+}
+
+/** The figures of `counters` gathered over `seconds`. */
+export function secondFigures(counters: Counters, seconds: number): SecondFigures {
+  const lookups = counters.hits + counters.misses;
+  const { latency } = counters;
+  return {
+    requestsPerSecond: round(counters.requests / seconds, 1),
+    p50Ms: latency.count > 0 ? latency.percentileMs(50) : null,
+    p99Ms: latency.count > 0 ? latency.percentileMs(99) : null,
+    errors: counters.errorCount,
+    hitRate: lookups > 0 ? round(counters.hits / lookups, 4) : null,
+  };
 }
 
 const NO_FIGURES: SecondFigures = {
@@ -551,6 +570,7 @@ class LoadRun implements ConnectionOwner {
     const ok = this.isOk(kind, status);
     this.total.recordAnswer(kind, status, latencyMs, ok);
     this.second.recordAnswer(kind, status, latencyMs, ok);
+    this.hooks.sink?.recordAnswer(kind, status, latencyMs, ok);
     if (kind === 'prefill') this.onPrefillAnswered(ok ? null : failureKind(status, body));
     if (!connection.closing) this.onIdle(connection);
   }
@@ -559,6 +579,7 @@ class LoadRun implements ConnectionOwner {
     if (this.stopped) return;
     this.total.recordError(kind);
     this.second.recordError(kind);
+    this.hooks.sink?.recordError(kind);
     if (connection.kind === 'prefill') this.onPrefillAnswered(kind);
   }
 
@@ -567,6 +588,7 @@ class LoadRun implements ConnectionOwner {
     this.connecting--;
     this.total.recordError(kind);
     this.second.recordError(kind);
+    this.hooks.sink?.recordError(kind);
     this.connectFailures++;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, 10 * 2 ** (this.connectFailures - 1));
     this.nextConnectAtMs = now() + delay;
@@ -824,17 +846,8 @@ class LoadRun implements ConnectionOwner {
   }
 
   private rollSecond(t: number): void {
-    const s = this.second;
-    const seconds = (t - this.secondStartMs) / 1000;
-    const lookups = s.hits + s.misses;
-    this.lastSecond = {
-      requestsPerSecond: round(s.requests / seconds, 1),
-      p50Ms: s.latency.count > 0 ? s.latency.percentileMs(50) : null,
-      p99Ms: s.latency.count > 0 ? s.latency.percentileMs(99) : null,
-      errors: s.errorCount,
-      hitRate: lookups > 0 ? round(s.hits / lookups, 4) : null,
-    };
-    s.reset();
+    this.lastSecond = secondFigures(this.second, (t - this.secondStartMs) / 1000);
+    this.second.reset();
     this.secondStartMs = t;
     this.hooks.onProgress?.(this.snapshot());
   }

@@ -1,0 +1,265 @@
+/**
+ * The monitor: once a second it reads every running node's `/metrics`, turns the change since
+ * the last reading into a sample (per node and for the whole cluster) and keeps the last ten
+ * minutes of samples, so a page opened now starts with context. Every chart reads these
+ * samples; one stream feeds them all.
+ */
+import { request } from 'node:http';
+import type { NodeInfo, NodeStatus, Supervisor } from './supervisor.ts';
+import {
+  type NodeReading,
+  type NodeRates,
+  bucketsBetween,
+  histogramQuantile,
+  lookupsBetween,
+  ratesBetween,
+  readMetrics,
+} from './prometheus.ts';
+
+/** Samples kept: ten minutes at one a second. */
+export const HISTORY_SECONDS = 600;
+export const SAMPLE_INTERVAL_MS = 1000;
+/** A scrape not answered in this long counts as failed (a paused node never answers). */
+const SCRAPE_TIMEOUT_MS = 800;
+
+/** One node in one sample. The figures are null when the node could not be read. */
+export interface NodeSample extends Partial<NodeRates> {
+  readonly id: string;
+  readonly status: NodeStatus;
+  readonly memoryBytes: number | null;
+  readonly memoryLimitBytes: number | null;
+  readonly entries: number | null;
+  readonly compressedEntries: number | null;
+  readonly compressionSavedBytes: number | null;
+  readonly residentBytes: number | null;
+  /** Why the node could not be read this second, if it is up and could not be. */
+  readonly scrapeError: string | null;
+}
+
+/** The cluster as a whole: sums over the nodes read, and percentiles of all their requests. */
+export interface TotalSample {
+  readonly nodesUp: number;
+  readonly requestsPerSecond: number;
+  readonly errorsPerSecond: number;
+  readonly evictionsPerSecond: number;
+  readonly expirationsPerSecond: number;
+  readonly hitRate: number | null;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly memoryBytes: number;
+  readonly memoryLimitBytes: number;
+  readonly entries: number;
+}
+
+/** The load generator's own view of the same second (client-side latency). */
+export interface LoadSample {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly errors: number;
+  readonly hitRate: number | null;
+}
+
+export interface LiveSample {
+  /** When the sample was taken, in ms since the epoch. */
+  readonly t: number;
+  readonly nodes: readonly NodeSample[];
+  readonly total: TotalSample;
+  /** Null while no load runs. */
+  readonly load: LoadSample | null;
+}
+
+export type SampleListener = (sample: LiveSample) => void;
+
+interface Previous {
+  readonly pid: number | null;
+  readonly at: number;
+  readonly reading: NodeReading;
+}
+
+export class Monitor {
+  private readonly history: LiveSample[] = [];
+  private readonly listeners = new Set<SampleListener>();
+  private readonly previous = new Map<string, Previous>();
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly supervisor: Supervisor,
+    private readonly loadSample: () => LoadSample | null,
+  ) {}
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => void this.sampleOnce(), SAMPLE_INTERVAL_MS);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** The samples kept, oldest first. */
+  samples(): LiveSample[] {
+    return [...this.history];
+  }
+
+  subscribe(listener: SampleListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reads every node once and records the sample (the timer calls this each second). */
+  async sampleOnce(): Promise<LiveSample | null> {
+    if (this.busy) return null; // the last round is still waiting on a slow node
+    this.busy = true;
+    try {
+      const nodes = this.supervisor.list();
+      const readings = await Promise.all(nodes.map((node) => read(node)));
+      const t = Date.now();
+      const totals = new Totals();
+      const samples = nodes.map((node, i) => {
+        const reading = readings[i]!;
+        if (reading === null || reading instanceof Error) return blankSample(node, reading);
+        const before = this.previous.get(node.id);
+        this.previous.set(node.id, { pid: node.pid, at: t, reading });
+        const interval =
+          before !== undefined && before.pid === node.pid
+            ? { before: before.reading, seconds: (t - before.at) / 1000 }
+            : null;
+        const sample = readingSample(node, reading, interval);
+        totals.add(sample, reading, interval?.before ?? null);
+        return sample;
+      });
+      const sample: LiveSample = {
+        t,
+        nodes: samples,
+        total: totals.sample(),
+        load: this.loadSample(),
+      };
+      this.history.push(sample);
+      if (this.history.length > HISTORY_SECONDS) this.history.shift();
+      for (const listener of this.listeners) listener(sample);
+      return sample;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+async function read(node: NodeInfo): Promise<NodeReading | Error | null> {
+  if (node.status !== 'up') return null;
+  try {
+    return readMetrics(await fetchText(`${node.url}/metrics`, SCRAPE_TIMEOUT_MS));
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** A node that was not read: not up, or (with `error`) up but not answering. */
+function blankSample(node: NodeInfo, error: Error | null): NodeSample {
+  return {
+    id: node.id,
+    status: node.status,
+    memoryBytes: null,
+    memoryLimitBytes: null,
+    entries: null,
+    compressedEntries: null,
+    compressionSavedBytes: null,
+    residentBytes: null,
+    scrapeError: error?.message ?? null,
+  };
+}
+
+function readingSample(
+  node: NodeInfo,
+  reading: NodeReading,
+  interval: { before: NodeReading; seconds: number } | null,
+): NodeSample {
+  const rates = interval === null ? {} : ratesBetween(interval.before, reading, interval.seconds);
+  return {
+    id: node.id,
+    status: node.status,
+    ...rates,
+    memoryBytes: reading.memoryBytes,
+    memoryLimitBytes: reading.memoryLimitBytes,
+    entries: reading.entries,
+    compressedEntries: reading.compressedEntries,
+    compressionSavedBytes: reading.compressionSavedBytes,
+    residentBytes: reading.residentBytes,
+    scrapeError: null,
+  };
+}
+
+/** Sums node samples into the cluster's; percentiles come from the merged histograms. */
+class Totals {
+  private nodesUp = 0;
+  private memoryBytes = 0;
+  private memoryLimitBytes = 0;
+  private entries = 0;
+  private requestsPerSecond = 0;
+  private errorsPerSecond = 0;
+  private evictionsPerSecond = 0;
+  private expirationsPerSecond = 0;
+  private hits = 0;
+  private lookups = 0;
+  private bounds: readonly number[] = [];
+  private counts: number[] = [];
+
+  add(sample: NodeSample, reading: NodeReading, before: NodeReading | null): void {
+    this.nodesUp++;
+    this.memoryBytes += reading.memoryBytes;
+    this.memoryLimitBytes += reading.memoryLimitBytes;
+    this.entries += reading.entries;
+    if (before === null) return;
+    this.requestsPerSecond += sample.requestsPerSecond ?? 0;
+    this.errorsPerSecond += sample.errorsPerSecond ?? 0;
+    this.evictionsPerSecond += sample.evictionsPerSecond ?? 0;
+    this.expirationsPerSecond += sample.expirationsPerSecond ?? 0;
+    const { hits, lookups } = lookupsBetween(before, reading);
+    this.hits += hits;
+    this.lookups += lookups;
+    // Every node uses the same buckets (API.md §3); add their counts bucket by bucket.
+    const counts = bucketsBetween(before, reading);
+    if (this.bounds.length === 0) {
+      this.bounds = reading.bucketBounds;
+      this.counts = counts;
+    } else if (counts.length === this.counts.length) {
+      for (const [i, count] of counts.entries()) this.counts[i]! += count;
+    }
+  }
+
+  sample(): TotalSample {
+    return {
+      nodesUp: this.nodesUp,
+      requestsPerSecond: this.requestsPerSecond,
+      errorsPerSecond: this.errorsPerSecond,
+      evictionsPerSecond: this.evictionsPerSecond,
+      expirationsPerSecond: this.expirationsPerSecond,
+      hitRate: this.lookups > 0 ? this.hits / this.lookups : null,
+      p50Ms: histogramQuantile(0.5, this.bounds, this.counts),
+      p99Ms: histogramQuantile(0.99, this.bounds, this.counts),
+      memoryBytes: this.memoryBytes,
+      memoryLimitBytes: this.memoryLimitBytes,
+      entries: this.entries,
+    };
+  }
+}
+
+/** GET `url` and its body as text; rejects on a non-200 answer or after `timeoutMs`. */
+export function fetchText(url: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}

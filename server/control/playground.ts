@@ -1,0 +1,87 @@
+/**
+ * The playground: one supervisor, the monitor that samples its nodes and the live load that
+ * drives them, with one lifetime. The control plane's routers (server/trpc) act on this object
+ * and nothing else.
+ */
+import type { NodeConfig } from '../../core/config.ts';
+import { LoadManager } from '../load/manager.ts';
+import { type LiveSample, Monitor } from './monitor.ts';
+import { type NodeInfo, Supervisor } from './supervisor.ts';
+
+export interface PlaygroundOptions {
+  /** Nodes started at once, so a new user sees a live cluster. */
+  readonly nodes?: number;
+  readonly config?: Partial<NodeConfig>;
+}
+
+/** Something the dashboard shows as it happens: a node changed, or a new sample. */
+export type LiveEvent =
+  | {
+      readonly kind: 'history';
+      readonly samples: readonly LiveSample[];
+      readonly nodes: NodeInfo[];
+    }
+  | { readonly kind: 'sample'; readonly sample: LiveSample }
+  | { readonly kind: 'node'; readonly node: NodeInfo };
+
+export class Playground {
+  readonly supervisor = new Supervisor();
+  readonly load = new LoadManager(() =>
+    this.supervisor
+      .list()
+      .filter((node) => node.url !== '')
+      .map((node) => ({ id: node.id, url: node.url })),
+  );
+  readonly monitor = new Monitor(this.supervisor, () => {
+    const status = this.load.status();
+    return status.running ? status : null;
+  });
+  private closing: Promise<void> | null = null;
+
+  constructor() {
+    // A node that starts or comes back on another port joins a running load.
+    this.supervisor.subscribe((node) => {
+      if (node.status === 'up') this.load.retarget();
+    });
+    this.monitor.start();
+  }
+
+  /** Starts a playground with `nodes` nodes (1 by default). */
+  static async start(options: PlaygroundOptions = {}): Promise<Playground> {
+    const playground = new Playground();
+    try {
+      for (let i = 0; i < (options.nodes ?? 1); i++) {
+        await playground.supervisor.start(options.config);
+      }
+    } catch (error) {
+      await playground.close();
+      throw error;
+    }
+    return playground;
+  }
+
+  /** Calls `listener` with the history so far, then with every change; returns the unsubscribe. */
+  subscribe(listener: (event: LiveEvent) => void): () => void {
+    listener({
+      kind: 'history',
+      samples: this.monitor.samples(),
+      nodes: this.supervisor.list(),
+    });
+    const offSample = this.monitor.subscribe((sample) => listener({ kind: 'sample', sample }));
+    const offNode = this.supervisor.subscribe((node) => listener({ kind: 'node', node }));
+    return () => {
+      offSample();
+      offNode();
+    };
+  }
+
+  /** Stops the load, the sampling and every node; safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.monitor.stop();
+      await this.load.close();
+      await this.supervisor.close();
+    })();
+    return this.closing;
+  }
+}

@@ -80,7 +80,8 @@ export function connectLive(): void {
       }
       apply(event);
     },
-    onError: (error) => useLive.setState({ connection: 'lost', connectionError: errorMessage(error) }),
+    onError: (error) =>
+      useLive.setState({ connection: 'lost', connectionError: errorMessage(error) }),
     onConnectionStateChange: (state) => {
       if (state.state === 'connecting' && state.error !== null) {
         useLive.setState({ connection: 'lost', connectionError: errorMessage(state.error) });

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type * as NextServer from 'next/dist/server/next.js';
 import type { AddressInfo } from 'node:net';
 import { Playground, type PlaygroundOptions } from './control/playground.ts';
 import { ROOT } from './dashboard.ts';
@@ -74,17 +75,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 }
 
 interface NextHandler {
-  handle: (
-    req: import('node:http').IncomingMessage,
-    res: import('node:http').ServerResponse,
-  ) => Promise<void>;
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   close: () => Promise<void>;
 }
 
 async function loadNext(options: AppOptions, host: string): Promise<NextHandler> {
   // next is CommonJS: its function is the module itself, typed as the default export.
-  const next = (await import('next')).default as unknown as typeof import('next').default;
+  const next = (await import('next')).default as unknown as typeof NextServer.default.default;
   const app = next({
     dev: options.dev === true,
     dir: ROOT,

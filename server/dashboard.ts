@@ -4,7 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +54,40 @@ export function buildIsCurrent(hash = sourceHash()): boolean {
  * Next.js's own output, so a long first build shows its progress.
  */
 export async function ensureBuild(log: (line: string) => void): Promise<'reused' | 'built'> {
+  if (buildIsCurrent()) return 'reused';
+  // Two starts at once (two terminals, a test beside a user) build one at a time.
+  const release = await lock(log);
+  try {
+    return await build(log);
+  } finally {
+    release();
+  }
+}
+
+const LOCK = join(ROOT, '.next-build.lock');
+/** A lock older than this was left by a build that died. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+async function lock(log: (line: string) => void): Promise<() => void> {
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      return () => rmSync(LOCK, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (Date.now() - statSync(LOCK, { throwIfNoEntry: false })!.mtimeMs > STALE_LOCK_MS) {
+        rmSync(LOCK, { recursive: true, force: true });
+        continue;
+      }
+      if (!told) log('Another start is building the dashboard; waiting for it...');
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+async function build(log: (line: string) => void): Promise<'reused' | 'built'> {
   const hash = sourceHash();
   if (buildIsCurrent(hash)) return 'reused';
   log('Building the dashboard (first start, or its sources changed; about a minute)...');

@@ -76,7 +76,9 @@ async function lock(log: (line: string) => void): Promise<() => void> {
       return () => rmSync(LOCK, { recursive: true, force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (Date.now() - statSync(LOCK, { throwIfNoEntry: false })!.mtimeMs > STALE_LOCK_MS) {
+      const lockedAt = statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs;
+      if (lockedAt === undefined) continue; // released just now
+      if (Date.now() - lockedAt > STALE_LOCK_MS) {
         rmSync(LOCK, { recursive: true, force: true });
         continue;
       }

@@ -2,11 +2,10 @@
  * The supervisor against real `tinycache node` processes: no part of it is mocked.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from '../testing/processes.ts';
+import { isGone, request, waitUntil } from '../testing/processes.ts';
 import { ControlError, type NodeInfo, Supervisor } from './supervisor.ts';
 
 const PARENT_FIXTURE = fileURLToPath(new URL('./orphan-parent.fixture.ts', import.meta.url));
@@ -37,31 +36,6 @@ function portIsFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
-}
-
-/** True once the process has exited: no such pid, or a zombie nobody has reaped yet. */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    // An orphan that exited waits as a zombie ('Z') until init reaps it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
 }
 
 function refusal(action: () => unknown): { code: string; message: string } {

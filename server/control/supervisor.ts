@@ -23,6 +23,7 @@ export interface NodeInfo {
   readonly id: string;
   /** Empty until the node listens. */
   readonly url: string;
+  /** Null while the node is down. */
   readonly pid: number | null;
   /** 0 until the node listens. */
   readonly port: number;
@@ -258,7 +259,7 @@ export class Supervisor {
     return {
       id: entry.id,
       url: entry.url,
-      pid: entry.child?.pid ?? null,
+      pid: entry.status === 'down' ? null : (entry.child?.pid ?? null),
       port: entry.port,
       status: entry.status,
       role: 'leader',

@@ -121,7 +121,6 @@ export class LiveLoad {
     shareOf(settings, 1, 'http://127.0.0.1:1');
     this.startedMs = this.lastTickMs = performance.now();
     this.setTargets(targets);
-    this.last = { ...IDLE_STATUS, running: true, settings, targets: [...this.runs.keys()] };
   }
 
   get running(): boolean {
@@ -183,14 +182,19 @@ export class LiveLoad {
     return this.last;
   }
 
+  /** The figures of the last tick, with the settings and targets in force now. */
   status(): LoadStatus {
-    return this.last;
+    return {
+      ...this.last,
+      running: !this.stopped,
+      settings: this.settings,
+      targets: [...this.runs.keys()],
+    };
   }
 
   stop(): void {
     this.stopped = true;
     for (const run of this.runs.values()) run.handle.stop();
-    this.last = { ...this.last, running: false };
   }
 
   private resplit(): void {

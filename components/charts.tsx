@@ -1,0 +1,555 @@
+'use client';
+/**
+ * The live charts. Each reads the one `metrics.live` stream through `useLive` (never a stream or
+ * a poll of its own) and draws the last `windowSeconds` of it: the cluster as a whole, or one
+ * node with `nodeId`. Fixed height, no animation, so a page never jumps as samples arrive.
+ *
+ * Used by the dashboard and by the guided walkthroughs:
+ *   <ThroughputChart />  <HitRateChart />  <LatencyChart />  <MemoryChart />  <EvictionsChart />
+ * each with props `{ windowSeconds?, height?, nodeId? }`.
+ */
+import { type ReactNode, useMemo } from 'react';
+import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import type { LiveSample, NodeSample } from '../server/control/monitor.ts';
+import {
+  formatBytes,
+  formatBytesShort,
+  formatClock,
+  formatCompact,
+  formatMs,
+  formatPercent,
+  formatPerSecond,
+  formatRate,
+} from './format.ts';
+import { useLive } from './live-store.ts';
+import { nodeColor, SERIES } from './palette.ts';
+import styles from './charts.module.css';
+
+export interface ChartProps {
+  /** How much history to draw, in seconds (at most 600). Default 300. */
+  readonly windowSeconds?: number;
+  /** Height of the plot in px (the one-line legend above it adds 22 px). Default 180. */
+  readonly height?: number;
+  /** One node's series instead of the cluster's. */
+  readonly nodeId?: string;
+}
+
+export const DEFAULT_WINDOW_SECONDS = 300;
+export const DEFAULT_CHART_HEIGHT = 180;
+/** Charts on one page show their tooltips at the same instant. */
+const SYNC_ID = 'tinycache-live';
+
+type Point = { readonly t: number } & Record<string, number | null>;
+type Format = (value: number | null) => string;
+
+interface Series {
+  readonly key: string;
+  readonly name: string;
+  readonly color: string;
+  readonly kind: 'area' | 'line';
+  readonly dashed?: boolean;
+  /** Areas with the same stack id are drawn on top of each other. */
+  readonly stack?: string;
+  /** Drawn thinner and without a legend entry value emphasis. */
+  readonly thin?: boolean;
+}
+
+interface Axis {
+  readonly format: (value: number) => string;
+  readonly domain?: readonly [number, number] | readonly [number, 'auto'];
+  readonly ticks?: readonly number[];
+  readonly log?: boolean;
+}
+
+interface View {
+  readonly points: readonly Point[];
+  readonly series: readonly Series[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The charts
+
+/** Requests per second served: stacked per node for the cluster, with errors. */
+export function ThroughputChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const view = useMemo<View>(() => {
+    if (nodeId !== undefined) {
+      return {
+        series: [
+          { key: 'rps', name: `${nodeId} served`, color: nodeColor(nodeId), kind: 'area' },
+          { key: 'errors', name: 'errors', color: SERIES.errors, kind: 'line' },
+        ],
+        points: samples.map((s) => {
+          const node = nodeOf(s, nodeId);
+          return {
+            t: s.t,
+            rps: node === undefined ? null : (node.requestsPerSecond ?? 0),
+            errors: node === undefined ? null : (node.errorsPerSecond ?? 0),
+          };
+        }),
+      };
+    }
+    const ids = nodeIds(samples);
+    const withLoad = samples.some((s) => s.load !== null);
+    return {
+      series: [
+        { key: 'total', name: 'cluster', color: '#0f172a', kind: 'line', thin: true },
+        ...ids.map((id): Series => ({
+          key: `node:${id}`,
+          name: id,
+          color: nodeColor(id),
+          kind: 'area',
+          stack: 'nodes',
+        })),
+        { key: 'errors', name: 'errors (nodes)', color: SERIES.errors, kind: 'line' },
+        ...(withLoad
+          ? [
+              {
+                key: 'clientErrors',
+                name: 'failed (client)',
+                color: SERIES.clientErrors,
+                kind: 'line',
+                dashed: true,
+              } satisfies Series,
+            ]
+          : []),
+      ],
+      points: samples.map((s) => {
+        const point: Record<string, number | null> = {
+          total: s.total.requestsPerSecond,
+          errors: s.total.errorsPerSecond,
+          clientErrors: s.load?.errors ?? null,
+        };
+        for (const id of ids) {
+          const node = nodeOf(s, id);
+          point[`node:${id}`] = node === undefined ? null : (node.requestsPerSecond ?? 0);
+        }
+        return { ...point, t: s.t };
+      }),
+    };
+  }, [samples, nodeId]);
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Throughput' : `Throughput of ${nodeId}`}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={(v) => (v === null ? '—' : formatRate(v, 'req/s'))}
+      left={{ format: formatCompact, domain: [0, 'auto'] }}
+    />
+  );
+}
+
+/** Share of reads that found their key, as the nodes count them. */
+export function HitRateChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const view = useMemo<View>(() => {
+    const name = nodeId === undefined ? 'hit rate' : `${nodeId} hit rate`;
+    return {
+      series: [{ key: 'hitRate', name, color: SERIES.hitRate, kind: 'area' }],
+      points: samples.map((s) => ({
+        t: s.t,
+        hitRate: nodeId === undefined ? s.total.hitRate : (nodeOf(s, nodeId)?.hitRate ?? null),
+      })),
+    };
+  }, [samples, nodeId]);
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Hit rate' : `Hit rate of ${nodeId}`}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={formatPercent}
+      left={{
+        format: (v) => `${Math.round(v * 100)}%`,
+        domain: [0, 1],
+        ticks: [0, 0.25, 0.5, 0.75, 1],
+      }}
+    />
+  );
+}
+
+/**
+ * p50 and p99 as the nodes measure them (time spent inside the node) and, while load runs, as
+ * the load generator measures them (the client's view: network, queueing and the node). Log
+ * scale, so a fraction of a millisecond and a stall of seconds are both readable.
+ */
+export function LatencyChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const view = useMemo<View>(() => {
+    const withLoad = nodeId === undefined && samples.some((s) => s.load !== null);
+    const series: Series[] = [
+      { key: 'p99', name: 'p99 nodes', color: SERIES.p99, kind: 'line' },
+      { key: 'p50', name: 'p50 nodes', color: SERIES.p50, kind: 'line' },
+    ];
+    if (withLoad) {
+      series.push(
+        {
+          key: 'clientP99',
+          name: 'p99 client',
+          color: SERIES.clientP99,
+          kind: 'line',
+          dashed: true,
+        },
+        {
+          key: 'clientP50',
+          name: 'p50 client',
+          color: SERIES.clientP50,
+          kind: 'line',
+          dashed: true,
+        },
+      );
+    }
+    return {
+      series,
+      points: samples.map((s) => {
+        const own = nodeId === undefined ? s.total : nodeOf(s, nodeId);
+        return {
+          t: s.t,
+          p50: positive(own?.p50Ms),
+          p99: positive(own?.p99Ms),
+          clientP50: positive(s.load?.p50Ms),
+          clientP99: positive(s.load?.p99Ms),
+        };
+      }),
+    };
+  }, [samples, nodeId]);
+  const axis = useMemo(() => logAxis(view), [view]);
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Latency' : `Latency of ${nodeId}`}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={formatMs}
+      left={axis}
+    />
+  );
+}
+
+/** Bytes stored against the memory limit, and what compression saved. */
+export function MemoryChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const view = useMemo<View>(
+    () => ({
+      series: [
+        { key: 'used', name: 'stored', color: SERIES.memory, kind: 'area' },
+        { key: 'limit', name: 'limit', color: SERIES.limit, kind: 'line', dashed: true },
+        { key: 'saved', name: 'saved by compression', color: SERIES.saved, kind: 'line' },
+      ],
+      points: samples.map((s) => {
+        if (nodeId !== undefined) {
+          const node = nodeOf(s, nodeId);
+          return {
+            t: s.t,
+            used: node?.memoryBytes ?? null,
+            limit: node?.memoryLimitBytes ?? null,
+            saved: node?.compressionSavedBytes ?? null,
+          };
+        }
+        const read = s.nodes.filter((n) => n.memoryBytes !== null);
+        return {
+          t: s.t,
+          used: read.length === 0 ? null : s.total.memoryBytes,
+          limit: read.length === 0 ? null : s.total.memoryLimitBytes,
+          saved:
+            read.length === 0
+              ? null
+              : read.reduce((sum, n) => sum + (n.compressionSavedBytes ?? 0), 0),
+        };
+      }),
+    }),
+    [samples, nodeId],
+  );
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Memory' : `Memory of ${nodeId}`}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={formatBytes}
+      left={{ format: formatBytesShort, domain: [0, 'auto'] }}
+    />
+  );
+}
+
+/** Entries evicted (memory full) and expired (TTL) per second. */
+export function EvictionsChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const view = useMemo<View>(
+    () => ({
+      series: [
+        { key: 'evictions', name: 'evictions', color: SERIES.evictions, kind: 'area' },
+        { key: 'expirations', name: 'expirations', color: SERIES.expirations, kind: 'line' },
+      ],
+      points: samples.map((s) => {
+        if (nodeId === undefined) {
+          const read = s.total.nodesUp > 0;
+          return {
+            t: s.t,
+            evictions: read ? s.total.evictionsPerSecond : null,
+            expirations: read ? s.total.expirationsPerSecond : null,
+          };
+        }
+        const node = nodeOf(s, nodeId);
+        const read = node !== undefined && node.memoryBytes !== null;
+        return {
+          t: s.t,
+          evictions: read ? (node.evictionsPerSecond ?? 0) : null,
+          expirations: read ? (node.expirationsPerSecond ?? 0) : null,
+        };
+      }),
+    }),
+    [samples, nodeId],
+  );
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Evictions' : `Evictions on ${nodeId}`}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={formatPerSecond}
+      left={{ format: formatCompact, domain: [0, 'auto'] }}
+    />
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared drawing
+
+function useWindow(props: ChartProps): {
+  samples: readonly LiveSample[];
+  windowSeconds: number;
+  nodeId: string | undefined;
+} {
+  const windowSeconds = Math.min(600, Math.max(10, props.windowSeconds ?? DEFAULT_WINDOW_SECONDS));
+  const all = useLive((state) => state.samples);
+  const samples = useMemo(() => {
+    const last = all.at(-1);
+    if (last === undefined) return [];
+    const from = last.t - windowSeconds * 1000;
+    let i = all.length;
+    while (i > 0 && all[i - 1]!.t >= from) i--;
+    return all.slice(i);
+  }, [all, windowSeconds]);
+  return { samples, windowSeconds, nodeId: props.nodeId };
+}
+
+function nodeOf(sample: LiveSample, id: string): NodeSample | undefined {
+  return sample.nodes.find((node) => node.id === id);
+}
+
+/** Every node id in the window, in the order they first appear. */
+function nodeIds(samples: readonly LiveSample[]): string[] {
+  const ids = new Set<string>();
+  for (const sample of samples) for (const node of sample.nodes) ids.add(node.id);
+  return [...ids];
+}
+
+function positive(value: number | null | undefined): number | null {
+  return value !== null && value !== undefined && value > 0 ? value : null;
+}
+
+/** Ticks at fixed offsets from the newest sample, labelled `-4m` … `now`. */
+function timeTicks(end: number, windowSeconds: number): number[] {
+  const step =
+    windowSeconds <= 60 ? 15 : windowSeconds <= 180 ? 30 : windowSeconds <= 300 ? 60 : 120;
+  const ticks: number[] = [];
+  for (let offset = 0; offset <= windowSeconds; offset += step) ticks.unshift(end - offset * 1000);
+  return ticks;
+}
+
+function relativeLabel(end: number): (t: number) => string {
+  return (t) => {
+    const seconds = Math.round((end - t) / 1000);
+    if (seconds <= 0) return 'now';
+    if (seconds < 60 || seconds % 60 !== 0) return `-${seconds}s`;
+    return `-${seconds / 60}m`;
+  };
+}
+
+/** A log axis over whole decades (with 2 and 5 between when the span is short). */
+function logAxis(view: View): Axis {
+  let min = Infinity;
+  let max = 0;
+  for (const point of view.points) {
+    for (const series of view.series) {
+      const v = point[series.key];
+      if (typeof v === 'number' && v > 0) {
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+      }
+    }
+  }
+  if (max === 0) {
+    min = 0.1;
+    max = 1;
+  }
+  const lo = 10 ** Math.floor(Math.log10(min));
+  let hi = 10 ** Math.ceil(Math.log10(max));
+  if (hi <= lo) hi = lo * 10;
+  const decades = Math.round(Math.log10(hi / lo));
+  const ticks: number[] = [];
+  for (let d = lo; d <= hi * 1.0001; d *= 10) {
+    const steps = decades <= 2 ? [1, 2, 5] : [1];
+    for (const m of steps) if (d * m <= hi * 1.0001) ticks.push(Number((d * m).toPrecision(3)));
+  }
+  return {
+    format: (v) => (v >= 1000 ? `${v / 1000}s` : `${Number(v.toPrecision(3))}ms`),
+    domain: [lo, hi],
+    ticks,
+    log: true,
+  };
+}
+
+interface TimeChartProps {
+  readonly label: string;
+  readonly view: View;
+  readonly windowSeconds: number;
+  readonly height: number | undefined;
+  /** Formats a value for the legend and the tooltip. */
+  readonly value: Format;
+  readonly left: Axis;
+}
+
+function TimeChart({ label, view, windowSeconds, height, value, left }: TimeChartProps) {
+  const plotHeight = height ?? DEFAULT_CHART_HEIGHT;
+  const { points, series } = view;
+  const last = points.at(-1);
+  const end = last?.t ?? 0;
+  const byTime = useMemo(() => new Map(points.map((p) => [p.t, p])), [points]);
+
+  let body: ReactNode;
+  if (last === undefined) {
+    body = <p className={styles.empty}>Waiting for the first sample from the live stream…</p>;
+  } else {
+    const ticks = timeTicks(end, windowSeconds);
+    body = (
+      <ComposedChart
+        responsive
+        style={{ width: '100%', height: plotHeight }}
+        data={points as Point[]}
+        margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
+        syncId={SYNC_ID}
+        syncMethod="value"
+      >
+        <CartesianGrid vertical={false} stroke="#e5e7eb" />
+        <XAxis
+          dataKey="t"
+          type="number"
+          domain={[end - windowSeconds * 1000, end]}
+          ticks={ticks}
+          tickFormatter={relativeLabel(end)}
+          allowDataOverflow
+          tick={{ fontSize: 11, fill: '#6b7280' }}
+          tickLine={false}
+          axisLine={{ stroke: '#d1d5db' }}
+          height={20}
+        />
+        <YAxis
+          width={48}
+          scale={left.log === true ? 'log' : 'auto'}
+          domain={left.domain as [number, number] | undefined}
+          ticks={left.ticks as number[] | undefined}
+          allowDataOverflow={left.log === true}
+          tickFormatter={left.format}
+          tick={{ fontSize: 11, fill: '#6b7280' }}
+          tickLine={false}
+          axisLine={false}
+        />
+        <Tooltip
+          isAnimationActive={false}
+          cursor={{ stroke: '#94a3b8', strokeWidth: 1 }}
+          content={({ active, label: t }) =>
+            active === true && typeof t === 'number' ? (
+              <TooltipBox t={t} point={byTime.get(t)} series={series} value={value} />
+            ) : null
+          }
+        />
+        {series.map((s) =>
+          s.kind === 'area' ? (
+            <Area
+              key={s.key}
+              dataKey={s.key}
+              name={s.name}
+              stackId={s.stack}
+              type="linear"
+              stroke={s.color}
+              strokeWidth={1.5}
+              fill={s.color}
+              fillOpacity={s.stack === undefined ? 0.14 : 0.3}
+              isAnimationActive={false}
+              dot={false}
+              activeDot={{ r: 3 }}
+              connectNulls={false}
+            />
+          ) : (
+            <Line
+              key={s.key}
+              dataKey={s.key}
+              name={s.name}
+              type="linear"
+              stroke={s.color}
+              strokeWidth={s.thin === true ? 1 : 1.75}
+              strokeDasharray={s.dashed === true ? '5 3' : undefined}
+              isAnimationActive={false}
+              dot={false}
+              activeDot={{ r: 3 }}
+              connectNulls={false}
+            />
+          ),
+        )}
+      </ComposedChart>
+    );
+  }
+
+  return (
+    <figure className={styles.chart} aria-label={label}>
+      <ul className={styles.legend}>
+        {series.map((s) => (
+          <li key={s.key} className={styles.legendItem}>
+            <span
+              className={s.dashed === true ? styles.swatchDashed : styles.swatch}
+              style={{ color: s.color }}
+              aria-hidden
+            />
+            <span className={styles.legendName}>{s.name}</span>
+            <span className={styles.legendValue}>{value(last?.[s.key] ?? null)}</span>
+          </li>
+        ))}
+      </ul>
+      <div className={styles.plot} style={{ height: plotHeight }}>
+        {body}
+      </div>
+    </figure>
+  );
+}
+
+function TooltipBox({
+  t,
+  point,
+  series,
+  value,
+}: {
+  t: number;
+  point: Point | undefined;
+  series: readonly Series[];
+  value: Format;
+}) {
+  return (
+    <div className={styles.tooltip}>
+      <div className={styles.tooltipTime}>{formatClock(t)}</div>
+      {series.map((s) => (
+        <div key={s.key} className={styles.tooltipRow}>
+          <span
+            className={s.dashed === true ? styles.swatchDashed : styles.swatch}
+            style={{ color: s.color }}
+            aria-hidden
+          />
+          <span>{s.name}</span>
+          <span className={styles.tooltipValue}>{value(point?.[s.key] ?? null)}</span>
+        </div>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,99 @@
+/**
+ * The dashboard in a real Chromium, against real node processes: what a new user does first.
+ */
+import { expect, test } from '@playwright/test';
+import { isGone } from '../server/testing/processes.ts';
+import { baseUrl, figure, mutate, nodeState, screenshot } from './support.ts';
+
+test.describe.configure({ mode: 'serial' });
+
+test.afterAll(async () => {
+  // Leave the cluster as a user would find it: no load, default memory.
+  await mutate('load.stop').catch(() => undefined);
+});
+
+test('shows the live cluster, a card per node', async ({ page }) => {
+  await page.goto(baseUrl());
+  for (const id of ['n1', 'n2']) {
+    const card = page.getByTestId(`node-card-${id}`);
+    await expect(card).toHaveAttribute('data-status', 'up');
+    const { pid } = await nodeState(id);
+    await expect(page.getByTestId(`node-pid-${id}`)).toContainText(String(pid));
+  }
+});
+
+test('starting load makes the throughput chart show requests within seconds', async ({ page }) => {
+  await page.goto(baseUrl());
+  await page.getByLabel('Rate (req/s)').fill('2000');
+  await page.getByRole('button', { name: 'Start load' }).click();
+  await expect
+    .poll(async () => figure(await page.getByTestId('throughput-value').textContent()), {
+      timeout: 10_000,
+    })
+    .toBeGreaterThan(100);
+  await expect(page.getByRole('button', { name: 'Stop load' })).toBeVisible();
+  // Let the charts fill a little before the picture.
+  await page.waitForTimeout(4000);
+  await screenshot(page, 'dashboard-under-load');
+});
+
+test('killing a node from its card marks it down, and its process is gone', async ({ page }) => {
+  await page.goto(baseUrl());
+  const before = await nodeState('n2');
+  expect(before.pid).not.toBeNull();
+  const card = page.getByTestId('node-card-n2');
+  await card.getByRole('button', { name: 'Kill' }).click();
+  await expect(card).toHaveAttribute('data-status', 'down');
+  expect(isGone(before.pid!)).toBe(true);
+  await screenshot(page, 'dashboard-node-killed');
+
+  await card.getByRole('button', { name: 'Restart' }).click();
+  await expect(card).toHaveAttribute('data-status', 'up');
+  const after = await nodeState('n2');
+  expect(after.pid).not.toBe(before.pid);
+  expect(isGone(after.pid!)).toBe(false);
+  await expect(page.getByTestId('node-pid-n2')).toContainText(String(after.pid));
+});
+
+test('pausing a node shows it paused, and resuming brings it back', async ({ page }) => {
+  await page.goto(baseUrl());
+  const card = page.getByTestId('node-card-n1');
+  await card.getByRole('button', { name: 'Pause' }).click();
+  await expect(card).toHaveAttribute('data-status', 'paused');
+  await card.getByRole('button', { name: 'Resume' }).click();
+  await expect(card).toHaveAttribute('data-status', 'up');
+});
+
+test('lowering a node’s memory limit makes evictions rise', async ({ page }) => {
+  await page.goto(baseUrl());
+  // 20,000 keys of 256 B need about 12 MiB; 1 MiB holds a few thousand of them.
+  await mutate('load.start', { rate: 2000, keys: 20_000, distribution: 'uniform', readRatio: 0.5 });
+  await page.getByLabel('Node', { exact: true }).selectOption('n1');
+  await page.getByLabel('Memory limit').fill('1MiB');
+  await page.getByRole('button', { name: 'Apply config' }).click();
+  await expect
+    .poll(async () => figure(await page.getByTestId('evictions-value').textContent()), {
+      timeout: 15_000,
+    })
+    .toBeGreaterThan(0);
+  const n1 = await nodeState('n1');
+  const config = (await (await fetch(`${n1.url}/v1/config`)).json()) as { maxMemoryBytes: number };
+  expect(config.maxMemoryBytes).toBe(1024 * 1024);
+  await screenshot(page, 'dashboard-evictions');
+  await mutate('config.set', { id: 'n1', patch: { maxMemoryBytes: 64 * 1024 * 1024 } });
+});
+
+test('the REST console sends a request to a node and shows it as curl', async ({ page }) => {
+  await page.goto(baseUrl());
+  await page.getByLabel('Method').selectOption('PUT');
+  await page.getByLabel('Key').fill('greeting');
+  await page.getByLabel('Value').fill('{"hello":"world"}');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByTestId('rest-status')).toContainText('201');
+  await expect(page.getByTestId('rest-curl')).toContainText('curl');
+  await expect(page.getByTestId('rest-curl')).toContainText('/v1/keys/greeting');
+  await page.getByLabel('Method').selectOption('GET');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByTestId('rest-status')).toContainText('200');
+  await expect(page.getByTestId('rest-body')).toContainText('"hello":"world"');
+});

@@ -1,0 +1,69 @@
+/**
+ * Starts the playground as `npm start` does (building the dashboard when needed) on a free
+ * port, and hands its URL to the tests. The teardown stops it and checks that every node
+ * process it had is gone: no test leaves a process behind.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { isGone, waitUntil } from '../server/testing/processes.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const READY = /TinyCache playground: (http:\/\/\S+)/;
+/** A fresh clone builds the dashboard first. */
+const START_TIMEOUT_MS = 240_000;
+
+interface ClusterState {
+  nodes: { pid: number | null }[];
+}
+
+export default async function globalSetup(): Promise<() => Promise<void>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', NODES: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`The playground did not start in ${START_TIMEOUT_MS} ms:\n${output}`));
+    }, START_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = READY.exec(output);
+      if (match === null) return;
+      clearTimeout(timer);
+      resolve(match[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`The playground exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  process.env.TINYCACHE_URL = url;
+  // Every node pid the run has seen, so the teardown can prove they are all gone.
+  const seen = new Set<number>();
+  const record = async () => {
+    const res = await fetch(`${url}/api/trpc/cluster.state`).catch(() => null);
+    if (res === null || !res.ok) return;
+    const { result } = (await res.json()) as { result: { data: ClusterState } };
+    for (const node of result.data.nodes) if (node.pid !== null) seen.add(node.pid);
+  };
+  await record();
+  const watcher = setInterval(() => void record(), 500);
+
+  return async () => {
+    clearInterval(watcher);
+    await record();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    const left = () => [...seen].filter((pid) => !isGone(pid));
+    if (!(await waitUntil(() => left().length === 0, 5000))) {
+      for (const pid of left()) process.kill(pid, 'SIGKILL');
+      throw new Error(`Node processes outlived the playground: ${left().join(', ')}`);
+    }
+  };
+}

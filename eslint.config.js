@@ -10,7 +10,16 @@ const impureInCore =
   'core/ is pure; pass it in from server/ or sim/ (DESIGN.md, "Shape of the code").';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.next/', '.tinycache/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.next/',
+      '.tinycache/',
+      'coverage/',
+      'test-results/',
+      'next-env.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   prettier,

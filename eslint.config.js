@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 // core/ is pure: time, randomness and I/O come in from the edge (DESIGN.md), so the same
@@ -31,6 +32,16 @@ export default tseslint.config(
       // With noUncheckedIndexedAccess every typed-array read is `number | undefined`; `!` after
       // a bounds-checked index is the honest way to say so.
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // The dashboard: hooks called by the rules, with every dependency named.
+    files: ['app/**/*.{ts,tsx}', 'components/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'error',
     },
   },
   {

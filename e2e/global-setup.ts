@@ -19,7 +19,7 @@ interface ClusterState {
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', NODES: '2' },
+    env: { ...process.env, PORT: '0', NODES: '2', NODE_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -7,11 +7,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type * as NextServer from 'next/dist/server/next.js';
 import type { AddressInfo } from 'node:net';
-import { Playground, type PlaygroundOptions } from './control/playground.ts';
+import type { NodeConfig } from '../core/config.ts';
+import { Playground } from './control/playground.ts';
 import { ROOT } from './dashboard.ts';
 import { createApiHandler } from './trpc/http.ts';
 
-export interface AppOptions extends PlaygroundOptions {
+export interface AppOptions {
+  /** Nodes started at once, so a new user sees a live cluster (1 by default). */
+  readonly nodes?: number;
+  readonly config?: Partial<NodeConfig>;
+  /** Node i (from 0) listens on nodePort + i when that port is free; 0: any free ports. */
+  readonly nodePort?: number;
   readonly host?: string;
   /** 0: any free port. */
   readonly port?: number;

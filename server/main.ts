@@ -2,7 +2,8 @@
  * `npm start`: the playground. Builds the dashboard when needed, then serves it and the
  * control plane at http://127.0.0.1:3000 with a local cluster of real `tinycache node`
  * processes. PORT and HOST override the address (API.md §4), NODES the number of nodes started
- * (2 by default); `--dev` runs Next.js in development mode. Ctrl-C stops everything.
+ * (2 by default), NODE_PORT where they listen (7001, 7002, ... when free; 0: any free port);
+ * `--dev` runs Next.js in development mode. Ctrl-C stops everything.
  */
 import { startApp } from './app.ts';
 import { ensureBuild } from './dashboard.ts';
@@ -11,8 +12,13 @@ const dev = process.argv.includes('--dev');
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
 const nodes = Number(process.env.NODES ?? 2);
+const nodePort = Number(process.env.NODE_PORT ?? 7001);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`PORT must be a port number, 0 to 65535 (got ${process.env.PORT}).`);
+  process.exit(2);
+}
+if (!Number.isInteger(nodePort) || nodePort < 0 || nodePort > 65535 - 16) {
+  console.error(`NODE_PORT must be a port number (got ${process.env.NODE_PORT}).`);
   process.exit(2);
 }
 if (!Number.isInteger(nodes) || nodes < 0 || nodes > 16) {
@@ -24,7 +30,7 @@ const started = performance.now();
 if (!dev) await ensureBuild((line) => console.log(line));
 let app;
 try {
-  app = await startApp({ host, port, nodes, dev });
+  app = await startApp({ host, port, nodes, nodePort, dev });
 } catch (error) {
   const e = error as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') {

@@ -3,16 +3,9 @@
  * drives them, with one lifetime. The control plane's routers (server/trpc) act on this object
  * and nothing else.
  */
-import type { NodeConfig } from '../../core/config.ts';
 import { LoadManager } from '../load/manager.ts';
 import { type LiveSample, Monitor } from './monitor.ts';
 import { type NodeInfo, Supervisor } from './supervisor.ts';
-
-export interface PlaygroundOptions {
-  /** Nodes started at once, so a new user sees a live cluster. */
-  readonly nodes?: number;
-  readonly config?: Partial<NodeConfig>;
-}
 
 /** Something the dashboard shows as it happens: a node changed, or a new sample. */
 export type LiveEvent =
@@ -44,20 +37,6 @@ export class Playground {
       if (node.status === 'up') this.load.retarget();
     });
     this.monitor.start();
-  }
-
-  /** Starts a playground with `nodes` nodes (1 by default). */
-  static async start(options: PlaygroundOptions = {}): Promise<Playground> {
-    const playground = new Playground();
-    try {
-      for (let i = 0; i < (options.nodes ?? 1); i++) {
-        await playground.supervisor.start(options.config);
-      }
-    } catch (error) {
-      await playground.close();
-      throw error;
-    }
-    return playground;
   }
 
   /** Calls `listener` with the history so far, then with every change; returns the unsubscribe. */

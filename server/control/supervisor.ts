@@ -118,7 +118,7 @@ export class Supervisor {
   private closed = false;
 
   /** Starts a node; resolves once it listens, rejects if it exits first or takes too long. */
-  async start(config: Partial<NodeConfig> = {}): Promise<NodeInfo> {
+  async start(config: Partial<NodeConfig> = {}, preferredPort = 0): Promise<NodeInfo> {
     if (this.closed) throw new ControlError('start_failed', 'The supervisor is closed.');
     const patch = validateConfigPatch(config);
     if (!patch.ok) throw new ControlError('invalid_config', patch.error.message);
@@ -138,7 +138,7 @@ export class Supervisor {
       exited: Promise.resolve(),
     };
     this.nodes.set(id, entry);
-    await this.spawn(entry, 0);
+    await this.spawnPreferring(entry, preferredPort);
     return this.info(entry);
   }
 
@@ -213,14 +213,7 @@ export class Supervisor {
     const entry = this.entry(id);
     if (entry.status !== 'down') await this.terminate(entry);
     // The same port when it is still free, so clients find the node where it was.
-    const port = entry.port;
-    try {
-      await this.spawn(entry, port);
-    } catch (error) {
-      if (port === 0) throw error;
-      entry.log.push(`[supervisor] ${id} could not start on port ${port}; trying a free port`);
-      await this.spawn(entry, 0);
-    }
+    await this.spawnPreferring(entry, entry.port);
     return this.info(entry);
   }
 
@@ -288,6 +281,19 @@ export class Supervisor {
     const force = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await entry.exited;
     clearTimeout(force);
+  }
+
+  /** Spawns on `port` (0: any free port), or on any free port when that one is taken. */
+  private async spawnPreferring(entry: Entry, port: number): Promise<void> {
+    try {
+      await this.spawn(entry, port);
+    } catch (error) {
+      if (port === 0 || this.closed) throw error;
+      entry.log.push(
+        `[supervisor] ${entry.id} could not start on port ${port}; trying a free port`,
+      );
+      await this.spawn(entry, 0);
+    }
   }
 
   /** Spawns the entry's process on `port` (0: any free one) and waits until it listens. */

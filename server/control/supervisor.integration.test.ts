@@ -2,7 +2,7 @@
  * The supervisor against real `tinycache node` processes: no part of it is mocked.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGone, request, waitUntil } from '../testing/processes.ts';
@@ -125,6 +125,47 @@ describe('Supervisor', () => {
     } finally {
       squatter.close();
     }
+  });
+
+  it('walks one node through every status, and tells subscribers each step in order', async () => {
+    const seen: string[] = [];
+    const unsubscribe = supervisor.subscribe((node) => seen.push(node.status));
+    const node = await supervisor.start();
+    supervisor.pause(node.id);
+    supervisor.resume(node.id);
+    await supervisor.kill(node.id);
+    expect(supervisor.get(node.id).pid).toBeNull();
+    await supervisor.restart(node.id);
+    await supervisor.stop(node.id);
+    unsubscribe();
+    expect(seen).toEqual(['starting', 'up', 'paused', 'up', 'down', 'starting', 'up', 'down']);
+  });
+
+  it('starts on the port asked for, or on a free one when it is taken', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    try {
+      const moved = await supervisor.start({}, taken);
+      expect(moved.port).not.toBe(taken);
+      expect(supervisor.logs(moved.id).join('\n')).toContain(`could not start on port ${taken}`);
+      await supervisor.stop(moved.id);
+    } finally {
+      squatter.close();
+    }
+    const asked = await supervisor.start({}, taken);
+    expect(asked.port).toBe(taken);
+    await supervisor.stop(asked.id);
+  });
+
+  it('keeps a config set while the node runs for its next start', async () => {
+    const node = await supervisor.start();
+    const config = { ...node.config, maxMemoryBytes: 1024 * 1024 };
+    expect(supervisor.setConfig(node.id, config).config).toEqual(config);
+    const back = await supervisor.restart(node.id);
+    expect(back.config).toEqual(config);
+    expect(await (await request(`${back.url}/v1/config`)).json()).toEqual(config);
+    await supervisor.stop(node.id);
   });
 
   it('passes every valid config to the node, even a TTL too small to print plainly', async () => {

@@ -1,4 +1,4 @@
-import type { Metadata } from 'next';
+import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
 import './globals.css';
 
@@ -6,6 +6,8 @@ export const metadata: Metadata = {
   title: 'TinyCache playground',
   description: 'A distributed cache you can watch scale: real nodes, live load, live charts.',
 };
+
+export const viewport: Viewport = { width: 'device-width', initialScale: 1 };
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (

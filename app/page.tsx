@@ -1,20 +1,5 @@
-'use client';
-import { useEffect } from 'react';
-import { connectLive, useLive } from '../components/live-store.ts';
+import { Dashboard } from '../components/dashboard/Dashboard.tsx';
 
 export default function DashboardPage() {
-  useEffect(connectLive, []);
-  const nodes = useLive((s) => s.nodes);
-  return (
-    <main>
-      <h1>TinyCache</h1>
-      <ul>
-        {nodes.map((node) => (
-          <li key={node.id}>
-            {node.id} {node.status} {node.url}
-          </li>
-        ))}
-      </ul>
-    </main>
-  );
+  return <Dashboard />;
 }

@@ -28,7 +28,7 @@ import styles from './charts.module.css';
 export interface ChartProps {
   /** How much history to draw, in seconds (at most 600). Default 300. */
   readonly windowSeconds?: number;
-  /** Height of the plot in px (the one-line legend above it adds 22 px). Default 180. */
+  /** Height of the plot in px; the legend above it adds 22 px (42 px: the cluster's latency). Default 180. */
   readonly height?: number;
   /** One node's series instead of the cluster's. */
   readonly nodeId?: string;
@@ -50,8 +50,12 @@ interface Series {
   readonly dashed?: boolean;
   /** Areas with the same stack id are drawn on top of each other. */
   readonly stack?: string;
-  /** Drawn thinner and without a legend entry value emphasis. */
+  /** Drawn thinner. */
   readonly thin?: boolean;
+  /** Starts the legend's second row. */
+  readonly newRow?: boolean;
+  /** A 0 is drawn as nothing (an error line lies on the axis only while there are errors). */
+  readonly zeroAsGap?: boolean;
 }
 
 interface Axis {
@@ -77,7 +81,13 @@ export function ThroughputChart(props: ChartProps) {
       return {
         series: [
           { key: 'rps', name: `${nodeId} served`, color: nodeColor(nodeId), kind: 'area' },
-          { key: 'errors', name: 'errors', color: SERIES.errors, kind: 'line' },
+          {
+            key: 'errors',
+            name: 'errors',
+            color: SERIES.errors,
+            kind: 'line',
+            zeroAsGap: true,
+          },
         ],
         points: samples.map((s) => {
           const node = nodeOf(s, nodeId);
@@ -90,7 +100,6 @@ export function ThroughputChart(props: ChartProps) {
       };
     }
     const ids = nodeIds(samples);
-    const withLoad = samples.some((s) => s.load !== null);
     return {
       series: [
         { key: 'total', name: 'cluster', color: '#0f172a', kind: 'line', thin: true },
@@ -101,18 +110,21 @@ export function ThroughputChart(props: ChartProps) {
           kind: 'area',
           stack: 'nodes',
         })),
-        { key: 'errors', name: 'errors (nodes)', color: SERIES.errors, kind: 'line' },
-        ...(withLoad
-          ? [
-              {
-                key: 'clientErrors',
-                name: 'failed (client)',
-                color: SERIES.clientErrors,
-                kind: 'line',
-                dashed: true,
-              } satisfies Series,
-            ]
-          : []),
+        {
+          key: 'errors',
+          name: 'errors',
+          color: SERIES.errors,
+          kind: 'line',
+          zeroAsGap: true,
+        },
+        {
+          key: 'clientErrors',
+          name: 'failed (client)',
+          color: SERIES.clientErrors,
+          kind: 'line',
+          dashed: true,
+          zeroAsGap: true,
+        },
       ],
       points: samples.map((s) => {
         const point: Record<string, number | null> = {
@@ -131,11 +143,12 @@ export function ThroughputChart(props: ChartProps) {
   return (
     <TimeChart
       label={nodeId === undefined ? 'Throughput' : `Throughput of ${nodeId}`}
+      idle={{ text: 'No requests in this window. Start load to see traffic.', when: 'zero' }}
       view={view}
       windowSeconds={windowSeconds}
       height={props.height}
       value={(v) => (v === null ? '—' : formatRate(v, 'req/s'))}
-      left={{ format: formatCompact, domain: [0, 'auto'] }}
+      left={countAxis(view)}
     />
   );
 }
@@ -156,6 +169,7 @@ export function HitRateChart(props: ChartProps) {
   return (
     <TimeChart
       label={nodeId === undefined ? 'Hit rate' : `Hit rate of ${nodeId}`}
+      idle={{ text: 'No reads in this window.', when: 'null' }}
       view={view}
       windowSeconds={windowSeconds}
       height={props.height}
@@ -177,24 +191,25 @@ export function HitRateChart(props: ChartProps) {
 export function LatencyChart(props: ChartProps) {
   const { samples, windowSeconds, nodeId } = useWindow(props);
   const view = useMemo<View>(() => {
-    const withLoad = nodeId === undefined && samples.some((s) => s.load !== null);
+    // The client's view is of the whole cluster; one node's chart shows only the node's own.
     const series: Series[] = [
-      { key: 'p99', name: 'p99 nodes', color: SERIES.p99, kind: 'line' },
       { key: 'p50', name: 'p50 nodes', color: SERIES.p50, kind: 'line' },
+      { key: 'p99', name: 'p99 nodes', color: SERIES.p99, kind: 'line' },
     ];
-    if (withLoad) {
+    if (nodeId === undefined) {
       series.push(
-        {
-          key: 'clientP99',
-          name: 'p99 client',
-          color: SERIES.clientP99,
-          kind: 'line',
-          dashed: true,
-        },
         {
           key: 'clientP50',
           name: 'p50 client',
           color: SERIES.clientP50,
+          kind: 'line',
+          dashed: true,
+          newRow: true,
+        },
+        {
+          key: 'clientP99',
+          name: 'p99 client',
+          color: SERIES.clientP99,
           kind: 'line',
           dashed: true,
         },
@@ -218,6 +233,8 @@ export function LatencyChart(props: ChartProps) {
   return (
     <TimeChart
       label={nodeId === undefined ? 'Latency' : `Latency of ${nodeId}`}
+      legendLines={nodeId === undefined ? 2 : 1}
+      idle={{ text: 'No requests in this window.', when: 'null' }}
       view={view}
       windowSeconds={windowSeconds}
       height={props.height}
@@ -261,14 +278,16 @@ export function MemoryChart(props: ChartProps) {
     }),
     [samples, nodeId],
   );
+  const axis = useMemo(() => bytesAxis(view), [view]);
   return (
     <TimeChart
       label={nodeId === undefined ? 'Memory' : `Memory of ${nodeId}`}
+      idle={{ text: 'No node answers its metrics.', when: 'null' }}
       view={view}
       windowSeconds={windowSeconds}
       height={props.height}
       value={formatBytes}
-      left={{ format: formatBytesShort, domain: [0, 'auto'] }}
+      left={axis}
     />
   );
 }
@@ -305,11 +324,12 @@ export function EvictionsChart(props: ChartProps) {
   return (
     <TimeChart
       label={nodeId === undefined ? 'Evictions' : `Evictions on ${nodeId}`}
+      idle={{ text: 'No evictions: everything fits under the limit.', when: 'zero' }}
       view={view}
       windowSeconds={windowSeconds}
       height={props.height}
       value={formatPerSecond}
-      left={{ format: formatCompact, domain: [0, 'auto'] }}
+      left={countAxis(view)}
     />
   );
 }
@@ -368,6 +388,41 @@ function relativeLabel(end: number): (t: number) => string {
   };
 }
 
+/** A count axis with round steps (1, 2, 2.5 or 5 times a power of ten), four of them. */
+function countAxis(view: View): Axis {
+  let max = 0;
+  for (const point of view.points) {
+    for (const series of view.series) {
+      const v = point[series.key];
+      if (typeof v === 'number') max = Math.max(max, v);
+    }
+  }
+  const rough = Math.max(max, 4) / 4;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = power * ([1, 2, 2.5, 5, 10].find((m) => power * m >= rough) ?? 10);
+  const top = Math.ceil(max / step) * step || step * 4;
+  const ticks: number[] = [];
+  for (let v = 0; v <= top + step / 2; v += step) ticks.push(v);
+  return { format: formatCompact, domain: [0, top], ticks };
+}
+
+/** A byte axis with binary steps (0, 16M, 32M, 48M, 64M), at most five ticks above 0. */
+function bytesAxis(view: View): Axis {
+  let max = 0;
+  for (const point of view.points) {
+    for (const series of view.series) {
+      const v = point[series.key];
+      if (typeof v === 'number') max = Math.max(max, v);
+    }
+  }
+  let step = 1024;
+  while (max / step > 4) step *= 2;
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  const ticks: number[] = [];
+  for (let v = 0; v <= top; v += step) ticks.push(v);
+  return { format: formatBytesShort, domain: [0, top], ticks };
+}
+
 /** A log axis over whole decades (with 2 and 5 between when the span is short). */
 function logAxis(view: View): Axis {
   let min = Infinity;
@@ -404,6 +459,10 @@ function logAxis(view: View): Axis {
 
 interface TimeChartProps {
   readonly label: string;
+  /** Legend rows (the legend keeps its height, so the page never jumps). Default 1. */
+  readonly legendLines?: 1 | 2;
+  /** Said over the plot while no series has a value (`null`) or a value above 0 (`zero`). */
+  readonly idle?: { readonly text: string; readonly when: 'null' | 'zero' };
   readonly view: View;
   readonly windowSeconds: number;
   readonly height: number | undefined;
@@ -412,12 +471,41 @@ interface TimeChartProps {
   readonly left: Axis;
 }
 
-function TimeChart({ label, view, windowSeconds, height, value, left }: TimeChartProps) {
+function TimeChart({
+  label,
+  legendLines = 1,
+  idle,
+  view,
+  windowSeconds,
+  height,
+  value,
+  left,
+}: TimeChartProps) {
   const plotHeight = height ?? DEFAULT_CHART_HEIGHT;
   const { points, series } = view;
   const last = points.at(-1);
   const end = last?.t ?? 0;
   const byTime = useMemo(() => new Map(points.map((p) => [p.t, p])), [points]);
+  const plotted = useMemo(() => {
+    const gaps = series.filter((s) => s.zeroAsGap === true).map((s) => s.key);
+    if (gaps.length === 0) return points;
+    return points.map((p) => {
+      const copy: Record<string, number | null> = { ...p };
+      for (const key of gaps) if (copy[key] === 0) copy[key] = null;
+      return copy as Point;
+    });
+  }, [points, series]);
+  const quiet = useMemo(
+    () =>
+      idle !== undefined &&
+      !points.some((p) =>
+        series.some((s) => {
+          const v = p[s.key];
+          return typeof v === 'number' && (idle.when === 'null' || v > 0);
+        }),
+      ),
+    [idle, points, series],
+  );
 
   let body: ReactNode;
   if (last === undefined) {
@@ -428,7 +516,7 @@ function TimeChart({ label, view, windowSeconds, height, value, left }: TimeChar
       <ComposedChart
         responsive
         style={{ width: '100%', height: plotHeight }}
-        data={points as Point[]}
+        data={plotted as Point[]}
         margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
         syncId={SYNC_ID}
         syncMethod="value"
@@ -505,8 +593,11 @@ function TimeChart({ label, view, windowSeconds, height, value, left }: TimeChar
 
   return (
     <figure className={styles.chart} aria-label={label}>
-      <ul className={styles.legend}>
-        {series.map((s) => (
+      <ul className={styles.legend} style={{ height: legendLines * 20 + 2 }}>
+        {series.flatMap((s) => [
+          ...(s.newRow === true
+            ? [<li key={`${s.key}-break`} className={styles.legendBreak} aria-hidden />]
+            : []),
           <li key={s.key} className={styles.legendItem}>
             <span
               className={s.dashed === true ? styles.swatchDashed : styles.swatch}
@@ -515,11 +606,12 @@ function TimeChart({ label, view, windowSeconds, height, value, left }: TimeChar
             />
             <span className={styles.legendName}>{s.name}</span>
             <span className={styles.legendValue}>{value(last?.[s.key] ?? null)}</span>
-          </li>
-        ))}
+          </li>,
+        ])}
       </ul>
       <div className={styles.plot} style={{ height: plotHeight }}>
         {body}
+        {quiet && last !== undefined && <p className={styles.idle}>{idle?.text}</p>}
       </div>
     </figure>
   );

@@ -46,7 +46,8 @@ export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return NONE;
   let value = Math.abs(bytes);
   let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
+  // 1023.9 KiB reads better as 1.0 MiB.
+  while (value >= 1000 && unit < UNITS.length - 1) {
     value /= 1024;
     unit++;
   }
@@ -61,13 +62,15 @@ export function formatBytesShort(bytes: number): string {
   return formatBytes(bytes).replace(' ', '').replace('iB', '');
 }
 
-/** Uptime: `42 s`, `3 min 12 s`, `1 h 04 min`. */
+/** Uptime: `42s`, `3m 12s`, `1h 04m`, `2d 3h`. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  const h = Math.floor(s / 3600);
-  return `${h} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86_400) {
+    return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  }
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 /** A compact count for chart axes: `950`, `1.2k`, `45k`, `1.3M`. */

@@ -1,0 +1,346 @@
+'use client';
+/**
+ * Live load against every node: how it is set, whether it runs, and what the load generator
+ * sees. While it runs, a change to a setting applies by itself after a moment.
+ */
+import { useEffect, useRef, useState } from 'react';
+import type { LoadSettings, LoadStatus } from '../../server/load/live.ts';
+import { formatCount, formatDuration, formatMs, formatPercent } from '../format.ts';
+import { latest, useLive } from '../live-store.ts';
+import { errorMessage, trpc } from '../trpc.ts';
+import styles from './dashboard.module.css';
+import { Message, NumberField } from './fields.tsx';
+import { useAction } from './use-action.ts';
+
+/**
+ * The server's defaults (server/load/live.ts DEFAULT_LOAD_SETTINGS, which the browser cannot
+ * import: its module pulls in node:net). Replaced by the running load's settings on mount.
+ */
+const UI_DEFAULTS: LoadSettings = {
+  mode: 'open',
+  connections: 32,
+  rate: 1000,
+  readRatio: 0.9,
+  keys: 10_000,
+  distribution: 'zipf',
+  zipfS: 0.99,
+  valueBytes: 256,
+  compressible: false,
+  durationSeconds: null,
+};
+
+const MAX_VALUE_BYTES = 16 * 1024 * 1024;
+
+interface Form {
+  readonly mode: LoadSettings['mode'];
+  readonly rate: string;
+  readonly connections: string;
+  readonly readPercent: string;
+  readonly keys: string;
+  readonly distribution: LoadSettings['distribution'];
+  readonly valueBytes: string;
+  readonly compressible: boolean;
+}
+
+type Field = keyof Form;
+type Parsed = { settings: Partial<LoadSettings>; errors: Partial<Record<Field, string>> };
+
+function toForm(settings: LoadSettings): Form {
+  return {
+    mode: settings.mode,
+    rate: String(settings.rate),
+    connections: String(settings.connections),
+    readPercent: String(Math.round(settings.readRatio * 1000) / 10),
+    keys: String(settings.keys),
+    distribution: settings.distribution,
+    valueBytes: String(settings.valueBytes),
+    compressible: settings.compressible,
+  };
+}
+
+function wholeIn(text: string, min: number, max: number): number | null {
+  const n = Number(text);
+  return text.trim() !== '' && Number.isInteger(n) && n >= min && n <= max ? n : null;
+}
+
+function parse(form: Form): Parsed {
+  const errors: Partial<Record<Field, string>> = {};
+  const settings: { -readonly [K in keyof LoadSettings]?: LoadSettings[K] } = {
+    mode: form.mode,
+    distribution: form.distribution,
+    compressible: form.compressible,
+  };
+  const rate = Number(form.rate);
+  if (form.rate.trim() === '' || !(rate > 0 && rate <= 10_000_000)) {
+    errors.rate = 'A rate above 0, up to 10,000,000.';
+  } else settings.rate = rate;
+  const connections = wholeIn(form.connections, 1, 10_000);
+  if (connections === null) errors.connections = 'A whole number from 1 to 10,000.';
+  else settings.connections = connections;
+  const reads = Number(form.readPercent);
+  if (form.readPercent.trim() === '' || !(reads >= 0 && reads <= 100)) {
+    errors.readPercent = 'A share from 0 to 100.';
+  } else settings.readRatio = reads / 100;
+  const keys = wholeIn(form.keys, 1, 100_000_000);
+  if (keys === null) errors.keys = 'A whole number from 1 to 100,000,000.';
+  else settings.keys = keys;
+  const valueBytes = wholeIn(form.valueBytes, 0, MAX_VALUE_BYTES);
+  if (valueBytes === null)
+    errors.valueBytes = `Whole bytes from 0 to ${formatCount(MAX_VALUE_BYTES)}.`;
+  else settings.valueBytes = valueBytes;
+  return { settings, errors };
+}
+
+export function LoadPanel() {
+  const sample = useLive((s) => latest(s.samples));
+  const [form, setForm] = useState<Form>(() => toForm(UI_DEFAULTS));
+  const [status, setStatus] = useState<{ value: LoadStatus; at: number } | null>(null);
+  const [applied, setApplied] = useState<string | null>(null);
+  const [updateError, setUpdateError] = useState<string | null>(null);
+  const edited = useRef(false);
+
+  // The load may already run (started from another tab, or before a reload): show its settings.
+  useEffect(() => {
+    trpc.load.status
+      .query()
+      .then((value) => {
+        setStatus({ value, at: Date.now() });
+        if (value.settings !== null && !edited.current) setForm(toForm(value.settings));
+      })
+      .catch(() => {
+        // The stream says whether a load runs; the form keeps its defaults.
+      });
+  }, []);
+
+  // The stream is the truth once it is newer than the last answer we had.
+  const streamSaysRunning =
+    sample !== null && (status === null || sample.t > status.at + 1500)
+      ? sample.load !== null
+      : null;
+  const running = streamSaysRunning ?? status?.value.running ?? false;
+
+  const parsed = parse(form);
+  const valid = Object.keys(parsed.errors).length === 0;
+
+  const start = useAction(async () => {
+    const value = await trpc.load.start.mutate(parsed.settings);
+    setStatus({ value, at: Date.now() });
+    setApplied(null);
+    setUpdateError(null);
+  });
+  const stop = useAction(async () => {
+    const value = await trpc.load.stop.mutate();
+    setStatus({ value, at: Date.now() });
+    setApplied(null);
+  });
+
+  // While the load runs, a valid change applies after a moment of quiet.
+  useEffect(() => {
+    if (!running || !edited.current) return;
+    const { settings, errors } = parse(form);
+    if (Object.keys(errors).length > 0) return;
+    const timer = setTimeout(() => {
+      setApplied('Applying…');
+      trpc.load.update
+        .mutate(settings)
+        .then((value) => {
+          setStatus({ value, at: Date.now() });
+          setApplied('Applied to the running load.');
+          setUpdateError(null);
+        })
+        .catch((e: unknown) => {
+          setApplied(null);
+          setUpdateError(errorMessage(e));
+        });
+    }, 600);
+    return () => clearTimeout(timer);
+  }, [form, running]);
+
+  const set = <K extends Field>(field: K, value: Form[K]) => {
+    edited.current = true;
+    setApplied(null);
+    setForm((f) => ({ ...f, [field]: value }));
+  };
+
+  const load = sample?.load ?? null;
+  const topError = load !== null && 'topError' in load ? load.topError : null;
+  const elapsed = status !== null && status.value.running ? status.value.elapsedSeconds : null;
+
+  return (
+    <section className={styles.panel} aria-labelledby="load-title">
+      <div className={styles.panelHead}>
+        <h2 id="load-title" className={styles.panelTitle}>
+          Load
+        </h2>
+        <span className={styles.runBadge} data-running={running}>
+          <span className={styles.statusDot} aria-hidden />
+          {running ? 'Running' : 'Idle'}
+        </span>
+      </div>
+      <p className={styles.panelText}>
+        GETs and PUTs against every node from a worker thread, like <code>wrk2</code>. The figures
+        are the client&apos;s view.
+      </p>
+
+      <div className={styles.loadFigures} aria-live="off">
+        <Figure label="req/s" value={load === null ? '—' : formatCount(load.requestsPerSecond)} />
+        <Figure label="p99" value={formatMs(load?.p99Ms)} />
+        <Figure label="hit rate" value={formatPercent(load?.hitRate)} />
+        <Figure
+          label="failed/s"
+          value={load === null ? '—' : formatCount(load.errors)}
+          bad={load !== null && load.errors > 0}
+        />
+      </div>
+      {load !== null && load.errors > 0 && typeof topError === 'string' && (
+        <p className={styles.inlineWarning}>
+          Most failures: <code>{topError}</code>
+          {topError.includes('ECONNREFUSED') && ' (a node is down; restart it)'}
+          {topError === 'timeout' && ' (a node does not answer; is it paused?)'}
+        </p>
+      )}
+
+      <form
+        className={styles.form}
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!running && valid) void start.run();
+        }}
+      >
+        <fieldset className={styles.radioRow}>
+          <legend className={styles.label}>Model</legend>
+          <label className={styles.radio}>
+            <input
+              type="radio"
+              name="load-mode"
+              checked={form.mode === 'open'}
+              onChange={() => set('mode', 'open')}
+            />
+            Open: a fixed rate
+          </label>
+          <label className={styles.radio}>
+            <input
+              type="radio"
+              name="load-mode"
+              checked={form.mode === 'closed'}
+              onChange={() => set('mode', 'closed')}
+            />
+            Closed: as fast as it answers
+          </label>
+        </fieldset>
+
+        <div className={styles.fieldRow}>
+          <NumberField
+            id="load-rate"
+            label="Rate (req/s)"
+            value={form.rate}
+            onChange={(v) => set('rate', v)}
+            error={parsed.errors.rate}
+            disabled={form.mode !== 'open'}
+            step={100}
+            min={1}
+          />
+          <NumberField
+            id="load-connections"
+            label="Connections"
+            value={form.connections}
+            onChange={(v) => set('connections', v)}
+            error={parsed.errors.connections}
+            min={1}
+          />
+        </div>
+        <div className={styles.fieldRow}>
+          <NumberField
+            id="load-reads"
+            label="Reads (%)"
+            value={form.readPercent}
+            onChange={(v) => set('readPercent', v)}
+            error={parsed.errors.readPercent}
+            min={0}
+            max={100}
+            step={5}
+          />
+          <NumberField
+            id="load-items"
+            label="Working set (items)"
+            value={form.keys}
+            onChange={(v) => set('keys', v)}
+            error={parsed.errors.keys}
+            min={1}
+            step={1000}
+          />
+        </div>
+        <div className={styles.fieldRow}>
+          <div className={styles.field}>
+            <label className={styles.label} htmlFor="load-pattern">
+              Access pattern
+            </label>
+            <select
+              id="load-pattern"
+              className={styles.input}
+              value={form.distribution}
+              onChange={(e) => set('distribution', e.target.value === 'zipf' ? 'zipf' : 'uniform')}
+            >
+              <option value="zipf">Zipf (hot items)</option>
+              <option value="uniform">Uniform</option>
+            </select>
+          </div>
+          <NumberField
+            id="load-payload"
+            label="Payload (bytes)"
+            value={form.valueBytes}
+            onChange={(v) => set('valueBytes', v)}
+            error={parsed.errors.valueBytes}
+            min={0}
+            step={256}
+          />
+        </div>
+        <label className={styles.checkbox}>
+          <input
+            type="checkbox"
+            checked={form.compressible}
+            onChange={(e) => set('compressible', e.target.checked)}
+          />
+          Compressible payloads (JSON text, so gzip pays off)
+        </label>
+
+        <div className={styles.buttonRow}>
+          <button
+            type="submit"
+            className={styles.buttonPrimary}
+            disabled={running || start.pending || !valid}
+          >
+            Start load
+          </button>
+          <button
+            type="button"
+            className={styles.button}
+            disabled={!running || stop.pending}
+            onClick={() => void stop.run()}
+          >
+            Stop load
+          </button>
+          <span className={styles.buttonNote}>
+            {running && elapsed !== null
+              ? `running for ${formatDuration(elapsed)}`
+              : running
+                ? 'changes apply as you type'
+                : ''}
+          </span>
+        </div>
+        <Message error={start.error ?? stop.error ?? updateError}>
+          {running ? applied : null}
+        </Message>
+      </form>
+    </section>
+  );
+}
+
+function Figure({ label, value, bad = false }: { label: string; value: string; bad?: boolean }) {
+  return (
+    <div className={styles.figure}>
+      <div className={bad ? styles.figureValueBad : styles.figureValue}>{value}</div>
+      <div className={styles.figureLabel}>{label}</div>
+    </div>
+  );
+}

@@ -1,0 +1,121 @@
+'use client';
+/** Labelled inputs with their inline errors, and the message line under a form. */
+import type { ReactNode } from 'react';
+import styles from './dashboard.module.css';
+
+export function NumberField({
+  id,
+  label,
+  value,
+  onChange,
+  error,
+  disabled = false,
+  min,
+  max,
+  step,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  error: string | undefined;
+  disabled?: boolean;
+  min?: number;
+  max?: number;
+  step?: number;
+}) {
+  return (
+    <div className={styles.field}>
+      <label className={styles.label} htmlFor={id}>
+        {label}
+      </label>
+      <input
+        id={id}
+        className={styles.input}
+        type="number"
+        inputMode="decimal"
+        value={value}
+        min={min}
+        max={max}
+        step={step}
+        disabled={disabled}
+        aria-invalid={error !== undefined}
+        aria-describedby={error === undefined ? undefined : `${id}-error`}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      {error !== undefined && (
+        <span id={`${id}-error`} className={styles.fieldError}>
+          {error}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** A line under a form: an error (red) or a note; always takes its space, so nothing jumps. */
+export function Message({ error, children }: { error: string | null; children?: ReactNode }) {
+  return error !== null ? (
+    <p className={styles.formError} role="alert">
+      {error}
+    </p>
+  ) : (
+    <p className={styles.formMessage}>{children}</p>
+  );
+}
+
+export function TextField({
+  id,
+  label,
+  value,
+  onChange,
+  error,
+  hint,
+  placeholder,
+  disabled = false,
+  mono = false,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  error?: string | undefined;
+  /** Shown under the input when there is no error. */
+  hint?: ReactNode;
+  placeholder?: string;
+  disabled?: boolean;
+  mono?: boolean;
+}) {
+  const describedBy =
+    error !== undefined ? `${id}-error` : hint !== undefined ? `${id}-hint` : undefined;
+  return (
+    <div className={styles.field}>
+      <label className={styles.label} htmlFor={id}>
+        {label}
+      </label>
+      <input
+        id={id}
+        className={mono ? styles.inputMono : styles.input}
+        type="text"
+        value={value}
+        placeholder={placeholder}
+        disabled={disabled}
+        spellCheck={false}
+        autoComplete="off"
+        aria-invalid={error !== undefined}
+        aria-describedby={describedBy}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      {error !== undefined ? (
+        <span id={`${id}-error`} className={styles.fieldError}>
+          {error}
+        </span>
+      ) : (
+        hint !== undefined && (
+          <span id={`${id}-hint`} className={styles.fieldHint}>
+            {hint}
+          </span>
+        )
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,156 @@
+'use client';
+/**
+ * What this step's buttons did, as the cluster answered: each REST request as the curl that
+ * sends it and the node's answer, each configuration change as the node reported it, each
+ * load change. So a reader learns the real API, not just the buttons.
+ */
+import type { NodeConfig } from '../../core/config.ts';
+import { formatBytes } from '../format.ts';
+import { header } from './facts.ts';
+import type { CheckView, Observation, RestSeen } from './model.ts';
+import styles from './walkthrough.module.css';
+
+/** Entries shown per step; older ones scroll away. */
+const SHOWN = 6;
+const BODY_CHARS = 240;
+
+const REASONS: Readonly<Record<number, string>> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  400: 'Bad Request',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
+};
+
+/** Headers worth showing a newcomer; the rest are plumbing. */
+const SHOWN_HEADERS = ['content-type', 'x-ttl-ms', 'content-encoding'];
+
+export function ObservationLog({ step, view }: { step: number; view: CheckView }) {
+  const mine = view.journal.filter((o) => o.step === step);
+  const shown = mine.filter((o) => !o.auto && o.kind !== 'answer').slice(-SHOWN);
+  const lastPoll = mine.filter((o) => o.auto).at(-1);
+  if (shown.length === 0 && lastPoll === undefined) return null;
+  return (
+    <section className={styles.log} aria-label="What the cluster answered">
+      <h3>What the cluster answered</h3>
+      <ol>
+        {shown.map((o, i) => (
+          <li key={`${o.at}:${i}`}>
+            <Entry observation={o} view={view} />
+          </li>
+        ))}
+        {lastPoll !== undefined && (
+          <li className={styles.pollEntry}>
+            <p className={styles.pollLabel}>
+              This step&apos;s own check, repeated while it is on screen (latest):
+            </p>
+            <Entry observation={lastPoll} view={view} />
+          </li>
+        )}
+      </ol>
+    </section>
+  );
+}
+
+function Entry({ observation: o, view }: { observation: Observation; view: CheckView }) {
+  switch (o.kind) {
+    case 'rest':
+      return <RestEntry seen={o} />;
+    case 'config': {
+      const url = view.nodes.find((node) => node.id === o.nodeId)?.url ?? 'http://NODE';
+      const fields = (
+        o.patch === null ? Object.keys(o.config) : Object.keys(o.patch)
+      ) as (keyof NodeConfig)[];
+      return (
+        <>
+          <pre className={styles.curl}>
+            {o.patch === null
+              ? `curl ${url}/v1/config`
+              : `curl -X PATCH ${url}/v1/config -H 'Content-Type: application/json' -d '${JSON.stringify(o.patch)}'`}
+          </pre>
+          <p className={styles.answer}>
+            {o.nodeId} reports{' '}
+            {fields.map((field, i) => (
+              <span key={field}>
+                {i > 0 && ', '}
+                <code>{field}</code> {describe(field, o.config[field])}
+              </span>
+            ))}
+            .
+          </p>
+        </>
+      );
+    }
+    case 'load': {
+      const { status } = o;
+      return (
+        <p className={styles.answer}>
+          <strong>Load:</strong> {o.what}.{' '}
+          {status.running
+            ? `Running against ${status.targets.join(', ') || 'no node yet'}.`
+            : 'Stopped.'}
+        </p>
+      );
+    }
+    case 'node-started':
+      return (
+        <p className={styles.answer}>
+          Started node <strong>{o.node.id}</strong> at {o.node.url}.
+        </p>
+      );
+    case 'error':
+      return (
+        <p className={styles.logError}>
+          <strong>{o.action}</strong> failed: {o.message}
+        </p>
+      );
+    case 'answer':
+      return null;
+  }
+}
+
+function describe(field: string, value: unknown): string {
+  if (typeof value === 'number' && field.endsWith('Bytes')) return formatBytes(value);
+  return JSON.stringify(value);
+}
+
+function RestEntry({ seen }: { seen: RestSeen }) {
+  const { exchange } = seen;
+  const headers = SHOWN_HEADERS.map((name) => [name, header(exchange, name)] as const).filter(
+    (pair): pair is readonly [string, string] => pair[1] !== undefined,
+  );
+  const body =
+    exchange.body.length > BODY_CHARS
+      ? `${exchange.body.slice(0, BODY_CHARS)}… (${exchange.body.length} characters)`
+      : exchange.body;
+  const ok = exchange.status < 400;
+  return (
+    <>
+      <pre className={styles.curl}>
+        {exchange.curl.length > 400 ? shorten(exchange.curl) : exchange.curl}
+      </pre>
+      <div className={styles.answer}>
+        <span className={ok ? styles.statusOk : styles.statusBad}>
+          {exchange.status} {REASONS[exchange.status] ?? ''}
+        </span>{' '}
+        <span className={styles.muted}>in {exchange.durationMs} ms</span>
+        {headers.map(([name, value]) => (
+          <span key={name} className={styles.headerPair}>
+            {name}: {value}
+          </span>
+        ))}
+        {body !== '' && <pre className={styles.body}>{body}</pre>}
+      </div>
+    </>
+  );
+}
+
+/** A curl with a large body: the body is cut, and says how long it was. */
+function shorten(curl: string): string {
+  return `${curl.slice(0, 300)}…' (${formatBytes(curl.length - 300)} more)`;
+}

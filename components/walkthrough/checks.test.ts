@@ -1,0 +1,405 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, type NodeConfig } from '../../core/config.ts';
+import type { LiveSample, NodeSample, TotalSample } from '../../server/control/monitor.ts';
+import type { NodeInfo } from '../../server/control/supervisor.ts';
+import { IDLE_STATUS, type LoadSettings, DEFAULT_LOAD_SETTINGS } from '../../server/load/live.ts';
+import { LEVELS, parseLevel } from './catalog.ts';
+import { checkDeleted, checkExpired, checkRead, checkStored } from './level1.tsx';
+import { checkCompared, checkCounted, checkKnee, checkRate, checkStopped } from './level2.tsx';
+import {
+  checkCompressed,
+  checkEvicting,
+  checkRefused,
+  checkRestored,
+  checkScanCompared,
+} from './level4.tsx';
+import { WALKTHROUGHS } from './levels.ts';
+import type { CheckView, Observation, RestRequest, RestSeen } from './model.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: what the cluster could have answered
+
+const T0 = 1_800_000_000_000;
+const SESSION = '4821';
+
+function node(id: string, overrides: Partial<NodeSample> = {}): NodeSample {
+  return {
+    id,
+    status: 'up',
+    requestsPerSecond: 0,
+    errorsPerSecond: 0,
+    evictionsPerSecond: 0,
+    expirationsPerSecond: 0,
+    hitRate: null,
+    p50Ms: null,
+    p99Ms: null,
+    cpu: 0,
+    memoryBytes: 0,
+    memoryLimitBytes: DEFAULT_CONFIG.maxMemoryBytes,
+    entries: 0,
+    compressedEntries: 0,
+    compressionSavedBytes: 0,
+    residentBytes: 0,
+    scrapeError: null,
+    ...overrides,
+  };
+}
+
+function sample(
+  seconds: number,
+  nodes: NodeSample[],
+  total: Partial<TotalSample> = {},
+  load: LiveSample['load'] = null,
+): LiveSample {
+  return {
+    t: T0 + seconds * 1000,
+    nodes,
+    total: {
+      nodesUp: nodes.length,
+      requestsPerSecond: 0,
+      errorsPerSecond: 0,
+      evictionsPerSecond: 0,
+      expirationsPerSecond: 0,
+      hitRate: null,
+      p50Ms: null,
+      p99Ms: null,
+      memoryBytes: 0,
+      memoryLimitBytes: 0,
+      entries: 0,
+      ...total,
+    },
+    load,
+  };
+}
+
+function nodeInfo(id: string): NodeInfo {
+  return {
+    id,
+    url: `http://127.0.0.1:700${id.slice(1)}`,
+    pid: 1,
+    port: 7000,
+    status: 'up',
+    role: 'leader',
+    shard: 0,
+    startedAt: T0,
+    config: DEFAULT_CONFIG,
+    exitCode: null,
+    exitSignal: null,
+  };
+}
+
+function view(overrides: Partial<CheckView> = {}): CheckView {
+  return {
+    now: T0 + 60_000,
+    openedAt: T0 - 1,
+    samples: [],
+    nodes: [nodeInfo('n1'), nodeInfo('n2')],
+    journal: [],
+    session: SESSION,
+    ...overrides,
+  };
+}
+
+/** A REST exchange sent at `seconds` and answered 10 ms later. */
+function rest(
+  seconds: number,
+  request: Omit<RestRequest, 'nodeId'>,
+  status: number,
+  options: { headers?: Record<string, string>; body?: string; step?: number; auto?: boolean } = {},
+): RestSeen {
+  return {
+    kind: 'rest',
+    sentAt: T0 + seconds * 1000,
+    at: T0 + seconds * 1000 + 10,
+    step: options.step ?? 1,
+    auto: options.auto ?? false,
+    request: { nodeId: 'n1', ...request },
+    exchange: {
+      curl: 'curl …',
+      status,
+      headers: options.headers ?? {},
+      body: options.body ?? '',
+      durationMs: 1,
+    },
+  };
+}
+
+const USER = `user-${SESSION}`;
+const GREETING = `greeting-${SESSION}`;
+const putUser = (s: number, status = 201) =>
+  rest(s, { method: 'PUT', key: USER, ttlSeconds: 5, value: '{}' }, status);
+const getUser = (s: number, status: number, step = 1, auto = false) =>
+  rest(s, { method: 'GET', key: USER }, status, {
+    headers: status === 200 ? { 'x-ttl-ms': '4990', 'content-type': 'application/json' } : {},
+    step,
+    auto,
+  });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('Level 1', () => {
+  it('counts a key as stored once a GET shows it with X-TTL-Ms', () => {
+    expect(checkStored(view()).done).toBe(false);
+    expect(checkStored(view({ journal: [putUser(1)] })).done).toBe(false);
+    expect(checkStored(view({ journal: [putUser(1), getUser(1.1, 200)] })).done).toBe(true);
+  });
+
+  it('counts a read only when a GET pressed in step 2 hits', () => {
+    const stored = [putUser(1), getUser(1.1, 200)];
+    expect(checkRead(view({ journal: stored })).done).toBe(false);
+    const missed = [...stored, getUser(7, 404, 2)];
+    expect(checkRead(view({ journal: missed })).done).toBe(false);
+    expect(checkRead(view({ journal: missed })).detail).toMatch(/expired/);
+    expect(checkRead(view({ journal: [...stored, getUser(2, 200, 2)] })).done).toBe(true);
+  });
+
+  it('sees an expiry only as a 404 after the latest PUT with a TTL, with no DELETE between', () => {
+    expect(checkExpired(view()).done).toBe(false);
+    const alive = [putUser(1), getUser(2, 200, 3, true)];
+    expect(checkExpired(view({ journal: alive })).done).toBe(false);
+    expect(checkExpired(view({ journal: [...alive, getUser(6.2, 404, 3, true)] })).done).toBe(true);
+    // A 404 from before the key was stored again says nothing about the new key.
+    const stale = [putUser(1), getUser(6.2, 404, 3, true), putUser(7)];
+    expect(checkExpired(view({ journal: stale })).done).toBe(false);
+    // Deleted is not expired.
+    const deleted = [
+      putUser(1),
+      rest(2, { method: 'DELETE', key: USER }, 204),
+      getUser(3, 404, 3, true),
+    ];
+    expect(checkExpired(view({ journal: deleted })).done).toBe(false);
+  });
+
+  it('sees a delete as a 204 followed by a GET that answers 404', () => {
+    const put = rest(1, { method: 'PUT', key: GREETING, value: 'hi' }, 201, { step: 4 });
+    const del = rest(2, { method: 'DELETE', key: GREETING }, 204, { step: 4 });
+    const gone = rest(2.1, { method: 'GET', key: GREETING }, 404, { step: 4 });
+    expect(checkDeleted(view({ journal: [put, del] })).done).toBe(false);
+    expect(checkDeleted(view({ journal: [put, del, gone] })).done).toBe(true);
+    const absent = rest(2, { method: 'DELETE', key: GREETING }, 404, { step: 4 });
+    expect(checkDeleted(view({ journal: [absent, gone] })).done).toBe(false);
+    expect(checkDeleted(view({ journal: [absent] })).detail).toMatch(/404/);
+  });
+});
+
+describe('Level 2', () => {
+  const probe = (s: number) =>
+    rest(s, { method: 'GET', key: `probe-${SESSION}` }, 404, { step: 1 });
+
+  it('counts the GETs sent once the scraped rates add up to them', () => {
+    const journal = [probe(10), probe(10.1), probe(10.2)];
+    const samples = [
+      sample(10, [node('n1', { requestsPerSecond: 0 })]),
+      sample(11, [node('n1', { requestsPerSecond: 2 })]),
+    ];
+    expect(checkCounted(view({ journal, samples })).done).toBe(false);
+    const more = [...samples, sample(12, [node('n1', { requestsPerSecond: 1 })])];
+    expect(checkCounted(view({ journal, samples: more })).done).toBe(true);
+  });
+
+  it('reaches 2,000 req/s only with 3 samples in a row at 1,800 or more', () => {
+    const rates = [1900, 2000, 1700, 1900, 1950];
+    const samples = rates.map((r, i) => sample(i, [], { requestsPerSecond: r }));
+    expect(checkRate(view({ samples })).done).toBe(false);
+    const held = [...samples, sample(5, [], { requestsPerSecond: 2001 })];
+    expect(checkRate(view({ samples: held })).done).toBe(true);
+    // Samples from before the page was opened do not count.
+    expect(checkRate(view({ samples: held, openedAt: T0 + 3500 })).done).toBe(false);
+  });
+
+  it('passes the latency question only on a right answer', () => {
+    const answer = (correct: boolean): Observation => ({
+      kind: 'answer',
+      at: T0,
+      step: 3,
+      auto: false,
+      correct,
+      explain: correct ? 'Right.' : 'Not this time.',
+    });
+    expect(checkCompared(view({ journal: [answer(false)] }))).toEqual({
+      done: false,
+      detail: 'Not this time.',
+    });
+    expect(checkCompared(view({ journal: [answer(false), answer(true)] })).done).toBe(true);
+  });
+
+  it('finds the knee: more connections, little more throughput, much more latency', () => {
+    const closed = (s: number, connections: number): Observation => ({
+      kind: 'load',
+      at: T0 + s * 1000,
+      step: 4,
+      auto: false,
+      what: `closed, ${connections}`,
+      tag: null,
+      status: {
+        ...IDLE_STATUS,
+        running: true,
+        settings: { ...DEFAULT_LOAD_SETTINGS, mode: 'closed', connections } as LoadSettings,
+      },
+    });
+    const load = (rps: number, p50: number) => ({
+      requestsPerSecond: rps,
+      p50Ms: p50,
+      p99Ms: p50 * 3,
+      errors: 0,
+      hitRate: null,
+    });
+    const samples = [
+      ...[3, 4, 5].map((s) => sample(s, [], {}, load(44_000, 0.08))),
+      ...[13, 14, 15].map((s) => sample(s, [], {}, load(52_000, 4.4))),
+    ];
+    const low = view({ journal: [closed(0, 4)], samples: samples.slice(0, 3) });
+    expect(checkKnee(low).done).toBe(false);
+    const both = view({ journal: [closed(0, 4), closed(10, 512)], samples });
+    expect(checkKnee(both).done).toBe(true);
+    expect(checkKnee(both).lines).toHaveLength(2);
+    // Throughput that keeps rising with latency is not a knee.
+    const rising = [
+      ...samples.slice(0, 3),
+      ...[13, 14, 15].map((s) => sample(s, [], {}, load(90_000, 4.4))),
+    ];
+    expect(
+      checkKnee(view({ journal: [closed(0, 4), closed(10, 512)], samples: rising })).done,
+    ).toBe(false);
+  });
+
+  it('sees the load stopped once a load was seen and 2 samples after it have none', () => {
+    const running = { requestsPerSecond: 1, p50Ms: 1, p99Ms: 1, errors: 0, hitRate: null };
+    const samples = [sample(1, [], {}, running), sample(2, []), sample(3, [])];
+    expect(checkStopped(view({ samples: samples.slice(0, 2) })).done).toBe(false);
+    expect(checkStopped(view({ samples })).done).toBe(true);
+    expect(
+      checkStopped(view({ samples: [sample(1, []), sample(2, []), sample(3, [])] })).done,
+    ).toBe(false);
+  });
+});
+
+describe('Level 4', () => {
+  const MiB = 1024 * 1024;
+
+  it('sees evictions only on a node whose limit is 1 MiB or less', () => {
+    const big = sample(1, [node('n1', { evictionsPerSecond: 50 })]);
+    expect(checkEvicting(view({ samples: [big] })).done).toBe(false);
+    const small = sample(2, [node('n1', { memoryLimitBytes: MiB, evictionsPerSecond: 0 })]);
+    expect(checkEvicting(view({ samples: [big, small] })).done).toBe(false);
+    const evicting = sample(3, [node('n1', { memoryLimitBytes: MiB, evictionsPerSecond: 30 })]);
+    expect(checkEvicting(view({ samples: [big, small, evicting] })).done).toBe(true);
+  });
+
+  it('sees a refused value leave the old one in place', () => {
+    const key = `doc-${SESSION}`;
+    const old = rest(1, { method: 'PUT', key, value: 'old' }, 201, { step: 2 });
+    const refused = rest(1.1, { method: 'PUT', key, value: 'x'.repeat(8192) }, 413, {
+      step: 2,
+      body: '{"error":{"code":"value_too_large","message":"…"}}',
+    });
+    const read = (body: string, status = 200) =>
+      rest(1.2, { method: 'GET', key }, status, { step: 2, body });
+    expect(checkRefused(view({ journal: [old, refused] })).done).toBe(false);
+    expect(checkRefused(view({ journal: [old, refused, read('old')] })).done).toBe(true);
+    expect(checkRefused(view({ journal: [old, refused, read('', 404)] })).detail).toMatch(
+      /evicted/,
+    );
+    const accepted = rest(1.1, { method: 'PUT', key, value: 'x'.repeat(8192) }, 200, { step: 2 });
+    expect(checkRefused(view({ journal: [old, accepted, read('x')] })).detail).toMatch(/accepted/);
+  });
+
+  it('sees compression once the saved bytes rise on a node holding compressed entries', () => {
+    const at = (s: number, saved: number, entries: number) =>
+      sample(s, [node('n1', { compressionSavedBytes: saved, compressedEntries: entries })]);
+    expect(checkCompressed(view({ samples: [at(1, 5000, 3), at(2, 5000, 3)] })).done).toBe(false);
+    expect(checkCompressed(view({ samples: [at(1, 0, 0), at(2, 2500, 1)] })).done).toBe(true);
+  });
+
+  it('compares the policies after a scan, whichever wins', () => {
+    const config = (s: number, nodeId: string, policy: NodeConfig['policy']): Observation => ({
+      kind: 'config',
+      at: T0 + s * 1000,
+      step: 4,
+      auto: false,
+      nodeId,
+      config: { ...DEFAULT_CONFIG, policy, maxMemoryBytes: MiB },
+      patch: { policy },
+    });
+    const scan = (s: number, tag: string): Observation => ({
+      kind: 'load',
+      at: T0 + s * 1000,
+      step: 4,
+      auto: false,
+      what: tag,
+      tag,
+      status: { ...IDLE_STATUS, running: true },
+    });
+    const rates = (s: number, lru: number, tiny: number) =>
+      sample(s, [node('n1', { hitRate: lru }), node('n2', { hitRate: tiny })]);
+    const configs = [config(0, 'n1', 'lru'), config(0, 'n2', 'wtinylfu')];
+    const samples = [
+      ...Array.from({ length: 10 }, (_, i) => rates(10 + i, 0.7, 0.72)),
+      ...Array.from({ length: 10 }, (_, i) => rates(20 + i, 0.01, 0.01)),
+      ...Array.from({ length: 10 }, (_, i) => rates(31 + i, 0.5, 0.73)),
+    ];
+    expect(checkScanCompared(view({ journal: [config(0, 'n1', 'lru')], samples })).done).toBe(
+      false,
+    );
+    const journal = [...configs, scan(20, 'scan-start'), scan(30, 'scan-end')];
+    const early = view({ journal, samples: samples.slice(0, 25) });
+    expect(checkScanCompared(early).done).toBe(false);
+    const result = checkScanCompared(view({ journal, samples }));
+    expect(result.done).toBe(true);
+    expect(result.lines?.[2]).toContain('50.0 % vs 73.0 %');
+  });
+
+  it('sees the defaults restored only when every node reports them and no load runs', () => {
+    const read = (nodeId: string, config: NodeConfig): Observation => ({
+      kind: 'config',
+      at: T0,
+      step: 5,
+      auto: true,
+      nodeId,
+      config,
+      patch: null,
+    });
+    const idle = [sample(1, [])];
+    const both = [read('n1', DEFAULT_CONFIG), read('n2', DEFAULT_CONFIG)];
+    expect(checkRestored(view({ journal: both, samples: idle })).done).toBe(true);
+    const oneOff = [
+      read('n1', DEFAULT_CONFIG),
+      read('n2', { ...DEFAULT_CONFIG, policy: 'wtinylfu' }),
+    ];
+    expect(checkRestored(view({ journal: oneOff, samples: idle })).detail).toMatch(/n2/);
+    const busy = [
+      sample(1, [], {}, { requestsPerSecond: 1, p50Ms: 1, p99Ms: 1, errors: 0, hitRate: null }),
+    ];
+    expect(checkRestored(view({ journal: both, samples: busy })).done).toBe(false);
+  });
+});
+
+describe('the levels', () => {
+  it('has a walkthrough for every built level and none for a coming one', () => {
+    for (const level of LEVELS) {
+      expect(WALKTHROUGHS[level.n] !== undefined, `level ${level.n}`).toBe(
+        level.status === 'built',
+      );
+      if (level.status === 'built') expect(level.minutes).toBeGreaterThan(0);
+      else expect(level.willTeach?.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('reads a level number from its URL segment, 1 to 8 exactly', () => {
+    expect(parseLevel('1')).toBe(1);
+    expect(parseLevel('8')).toBe(8);
+    for (const bad of ['0', '9', '01', '1.0', ' 1', 'one', ''])
+      expect(parseLevel(bad)).toBe(undefined);
+  });
+
+  it('names no button so that it could be taken for Back or Next', () => {
+    // Playwright and screen readers find "Next" by a substring of the accessible name.
+    for (const walkthrough of Object.values(WALKTHROUGHS)) {
+      for (const step of walkthrough?.steps ?? []) {
+        for (const name of [step.title, ...step.actions.map((a) => a.label)]) {
+          expect(name).not.toMatch(/next|back/i);
+        }
+      }
+    }
+  });
+});

@@ -30,18 +30,28 @@ const REASONS: Readonly<Record<number, string>> = {
 /** Headers worth showing a newcomer; the rest are plumbing. */
 const SHOWN_HEADERS = ['content-type', 'x-ttl-ms', 'content-encoding'];
 
-export function ObservationLog({ step, view }: { step: number; view: CheckView }) {
+export function ObservationLog({
+  step,
+  view,
+  done,
+}: {
+  step: number;
+  view: CheckView;
+  /** A done step's poll has stopped, so its last reading is stale and not shown. */
+  done: boolean;
+}) {
   const mine = view.journal.filter((o) => o.step === step);
-  const shown = mine.filter((o) => !o.auto && o.kind !== 'answer').slice(-SHOWN);
-  const lastPoll = mine.filter((o) => o.auto).at(-1);
+  const shown = runs(mine.filter((o) => !o.auto && o.kind !== 'answer')).slice(-SHOWN);
+  const lastPoll = done ? undefined : mine.filter((o) => o.auto).at(-1);
   if (shown.length === 0 && lastPoll === undefined) return null;
   return (
     <section className={styles.log} aria-label="What the cluster answered">
       <h3>What the cluster answered</h3>
       <ol>
-        {shown.map((o, i) => (
-          <li key={`${o.at}:${i}`}>
-            <Entry observation={o} view={view} />
+        {shown.map(({ first, count }, i) => (
+          <li key={`${first.at}:${i}`}>
+            <Entry observation={first} view={view} />
+            {count > 1 && <p className={styles.pollLabel}>The same answer {count} times.</p>}
           </li>
         ))}
         {lastPoll !== undefined && (
@@ -55,6 +65,26 @@ export function ObservationLog({ step, view }: { step: number; view: CheckView }
       </ol>
     </section>
   );
+}
+
+/** Repeats in a row (the same request, the same answer) shown once, with a count. */
+function runs(observations: readonly Observation[]): { first: Observation; count: number }[] {
+  const out: { first: Observation; count: number }[] = [];
+  for (const o of observations) {
+    const last = out.at(-1);
+    if (
+      last !== undefined &&
+      last.first.kind === 'rest' &&
+      o.kind === 'rest' &&
+      last.first.exchange.curl === o.exchange.curl &&
+      last.first.exchange.status === o.exchange.status
+    ) {
+      last.count++;
+    } else {
+      out.push({ first: o, count: 1 });
+    }
+  }
+  return out;
 }
 
 function Entry({ observation: o, view }: { observation: Observation; view: CheckView }) {

@@ -272,7 +272,7 @@ function StepCard(props: {
           )}
         </div>
       </div>
-      {current && <ObservationLog step={k} view={view} />}
+      {current && <ObservationLog step={k} view={view} done={done} />}
       {step.undo !== undefined && (
         <p className={styles.undo}>
           <strong>To undo:</strong> {step.undo}

@@ -356,7 +356,9 @@ export const LEVEL_2: LevelWalkthrough = {
             rises with connections until the nodes (or this machine&apos;s cores) are busy; after
             that, more connections only wait in line, and latency grows with them (Little&apos;s
             law: latency = connections / throughput). Press the buttons in order, a few seconds
-            apart.
+            apart. Watch the solid lines too: the nodes&apos; own p50 hardly moves, because the
+            waiting happens in queues before a node&apos;s timer starts, the time only the
+            client&apos;s view shows.
           </p>
           <p>
             <strong>Why it matters:</strong> that knee is your capacity. Past it, every extra

@@ -24,7 +24,7 @@ export function ComingLevel({ info }: { info: LevelInfo }) {
             <span key={level.n}>
               {i > 0 && (i === built.length - 1 ? ' and ' : ', ')}
               <a href={`/levels/${level.n}`}>
-                Level {level.n}, {level.title.toLowerCase()}
+                Level {level.n}: {level.title}
               </a>
             </span>
           ))}

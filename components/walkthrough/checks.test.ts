@@ -168,6 +168,10 @@ describe('Level 1', () => {
       getUser(3, 404, 3, true),
     ];
     expect(checkExpired(view({ journal: deleted })).done).toBe(false);
+    // Another node never had the key: its 404 is no expiry.
+    const elsewhere = { ...getUser(6.2, 404, 3, true) };
+    const onN2 = { ...elsewhere, request: { ...elsewhere.request, nodeId: 'n2' } };
+    expect(checkExpired(view({ journal: [putUser(1), onN2] })).done).toBe(false);
   });
 
   it('sees a delete as a 204 followed by a GET that answers 404', () => {

@@ -94,7 +94,8 @@ export function checkExpired(view: CheckView): StepCheck {
       detail: `Nothing to watch yet: store ${key} with a 5 s TTL (the button below).`,
     };
   }
-  const after = all.filter((o) => o.sentAt > put.at);
+  // Only the node it was stored on can say it expired.
+  const after = all.filter((o) => o.sentAt > put.at && o.request.nodeId === put.request.nodeId);
   const gone = after.find((o) => o.request.method === 'GET' && o.exchange.status === 404);
   const deleted = after.find(
     (o) => o.request.method === 'DELETE' && o.sentAt < (gone?.at ?? Infinity),
@@ -124,7 +125,11 @@ export function checkDeleted(view: CheckView): StepCheck {
   const deleted = all.filter((o) => o.request.method === 'DELETE' && o.exchange.status === 204);
   for (const del of deleted) {
     const gone = all.find(
-      (o) => o.request.method === 'GET' && o.sentAt >= del.at && o.exchange.status === 404,
+      (o) =>
+        o.request.method === 'GET' &&
+        o.request.nodeId === del.request.nodeId &&
+        o.sentAt >= del.at &&
+        o.exchange.status === 404,
     );
     if (gone !== undefined) {
       return {

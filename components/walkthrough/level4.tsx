@@ -103,9 +103,19 @@ export function checkRefused(view: CheckView): StepCheck {
     if (o.request.method !== 'PUT' || errorCode(o.exchange) !== 'value_too_large') continue;
     const stored = all
       .slice(0, i)
-      .filter((p) => p.request.method === 'PUT' && isSuccess(p.exchange))
+      .filter(
+        (p) =>
+          p.request.method === 'PUT' &&
+          p.request.nodeId === o.request.nodeId &&
+          isSuccess(p.exchange),
+      )
       .at(-1);
-    const read = all.slice(i + 1).find((g) => g.request.method === 'GET' && g.sentAt >= o.at);
+    const read = all
+      .slice(i + 1)
+      .find(
+        (g) =>
+          g.request.method === 'GET' && g.request.nodeId === o.request.nodeId && g.sentAt >= o.at,
+      );
     if (stored === undefined || read === undefined) continue;
     if (read.exchange.status === 200 && read.exchange.body === stored.request.value) {
       return {

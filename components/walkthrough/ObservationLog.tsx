@@ -6,8 +6,8 @@
  */
 import type { NodeConfig } from '../../core/config.ts';
 import { formatBytes } from '../format.ts';
-import { header } from './facts.ts';
-import type { CheckView, Observation, RestSeen } from './model.ts';
+import { describeLoad, header } from './facts.ts';
+import type { CheckView, LoadTag, Observation, RestSeen } from './model.ts';
 import styles from './walkthrough.module.css';
 
 /** Entries shown per step; older ones scroll away. */
@@ -25,6 +25,11 @@ const REASONS: Readonly<Record<number, string>> = {
   414: 'URI Too Long',
   503: 'Service Unavailable',
   507: 'Insufficient Storage',
+};
+
+const LOAD_TAGS: Readonly<Record<LoadTag, string>> = {
+  'scan-start': 'Scan started',
+  'scan-end': 'Scan over, back to the hot keys',
 };
 
 /** Headers worth showing a newcomer; the rest are plumbing. */
@@ -120,10 +125,10 @@ function Entry({ observation: o, view }: { observation: Observation; view: Check
       const { status } = o;
       return (
         <p className={styles.answer}>
-          <strong>Load:</strong> {o.what}.{' '}
-          {status.running
-            ? `Running against ${status.targets.join(', ') || 'no node yet'}.`
-            : 'Stopped.'}
+          <strong>{o.tag === null ? 'Load' : LOAD_TAGS[o.tag]}:</strong>{' '}
+          {status.running && status.settings !== null
+            ? `${describeLoad(status.settings)}, against ${status.targets.join(', ') || 'no node yet'}.`
+            : 'stopped.'}
         </p>
       );
     }

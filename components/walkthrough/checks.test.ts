@@ -4,6 +4,7 @@ import type { LiveSample, NodeSample, TotalSample } from '../../server/control/m
 import type { NodeInfo } from '../../server/control/supervisor.ts';
 import { IDLE_STATUS, type LoadSettings, DEFAULT_LOAD_SETTINGS } from '../../server/load/live.ts';
 import { LEVELS, parseLevel } from './catalog.ts';
+import { describeLoad } from './facts.ts';
 import { checkDeleted, checkExpired, checkRead, checkStored } from './level1.tsx';
 import { checkCompared, checkCounted, checkKnee, checkRate, checkStopped } from './level2.tsx';
 import {
@@ -14,7 +15,7 @@ import {
   checkScanCompared,
 } from './level4.tsx';
 import { WALKTHROUGHS } from './levels.ts';
-import type { CheckView, Observation, RestRequest, RestSeen } from './model.ts';
+import type { CheckView, LoadTag, Observation, RestRequest, RestSeen } from './model.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: what the cluster could have answered
@@ -233,7 +234,6 @@ describe('Level 2', () => {
       at: T0 + s * 1000,
       step: 4,
       auto: false,
-      what: `closed, ${connections}`,
       tag: null,
       status: {
         ...IDLE_STATUS,
@@ -325,12 +325,11 @@ describe('Level 4', () => {
       config: { ...DEFAULT_CONFIG, policy, maxMemoryBytes: MiB },
       patch: { policy },
     });
-    const scan = (s: number, tag: string): Observation => ({
+    const scan = (s: number, tag: LoadTag): Observation => ({
       kind: 'load',
       at: T0 + s * 1000,
       step: 4,
       auto: false,
-      what: tag,
       tag,
       status: { ...IDLE_STATUS, running: true },
     });
@@ -375,6 +374,16 @@ describe('Level 4', () => {
       sample(1, [], {}, { requestsPerSecond: 1, p50Ms: 1, p99Ms: 1, errors: 0, hitRate: null }),
     ];
     expect(checkRestored(view({ journal: both, samples: busy })).done).toBe(false);
+  });
+});
+
+describe('describing a load', () => {
+  it('says what the control plane runs, in words', () => {
+    expect(describeLoad(DEFAULT_LOAD_SETTINGS)).toBe(
+      'open model, 1,000 req/s, 90% GET / 10% PUT, Zipf (s = 0.99) over 10,000 keys, 256 B random values',
+    );
+    const closed = { ...DEFAULT_LOAD_SETTINGS, mode: 'closed', connections: 64 } as const;
+    expect(describeLoad(closed)).toMatch(/^closed model, 64 connections,/);
   });
 });
 

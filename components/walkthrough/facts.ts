@@ -3,6 +3,8 @@
  * REST exchanges in a journal, the samples seen while the page was open, a node's figures.
  */
 import type { LiveSample, NodeSample } from '../../server/control/monitor.ts';
+import type { LoadSettings } from '../../server/load/live.ts';
+import { formatBytes, formatCount } from '../format.ts';
 import type {
   CheckView,
   ConfigSeen,
@@ -45,6 +47,18 @@ export function configSeen(journal: readonly Observation[]): ConfigSeen[] {
 
 export function loadSeen(journal: readonly Observation[]): LoadSeen[] {
   return journal.filter((o): o is LoadSeen => o.kind === 'load');
+}
+
+/** A load's settings in words: `open model, 2,000 req/s, 90% GET / 10% PUT, …`. */
+export function describeLoad(s: LoadSettings): string {
+  const model =
+    s.mode === 'open'
+      ? `open model, ${formatCount(s.rate)} req/s`
+      : `closed model, ${formatCount(s.connections)} connections`;
+  const reads = Math.round(s.readRatio * 100);
+  const keys = `${s.distribution === 'zipf' ? `Zipf (s = ${s.zipfS})` : 'uniform'} over ${formatCount(s.keys)} keys`;
+  const values = `${formatBytes(s.valueBytes)} ${s.compressible ? 'compressible JSON' : 'random'} values`;
+  return `${model}, ${reads}% GET / ${100 - reads}% PUT, ${keys}, ${values}`;
 }
 
 /** A response header, whatever its case. */

@@ -13,7 +13,7 @@ import type { NodeInfo } from '../../server/control/supervisor.ts';
 import type { LoadSettings, LoadStatus } from '../../server/load/live.ts';
 import { useLive } from '../live-store.ts';
 import { errorMessage, trpc } from '../trpc.ts';
-import type { ActionContext, CheckView, Observation, RestRequest } from './model.ts';
+import type { ActionContext, CheckView, LoadTag, Observation, RestRequest } from './model.ts';
 
 /** Observations kept per level; polls add one a second, so old ones must go. */
 const JOURNAL_LIMIT = 600;
@@ -171,8 +171,8 @@ async function upNodes(): Promise<NodeInfo[]> {
 
 function actionContext(level: number, step: number, auto: boolean): ActionContext {
   const base = { step, auto };
-  const loadSeen = (status: LoadStatus, what: string, tag?: string) => {
-    record(level, { ...base, kind: 'load', at: Date.now(), status, what, tag: tag ?? null });
+  const loadSeen = (status: LoadStatus, tag?: LoadTag) => {
+    record(level, { ...base, kind: 'load', at: Date.now(), status, tag: tag ?? null });
     return status;
   };
   return {
@@ -218,14 +218,14 @@ function actionContext(level: number, step: number, auto: boolean): ActionContex
       record(level, { ...base, kind: 'config', at: Date.now(), nodeId, config, patch: null });
       return config;
     },
-    async startLoad(settings: Partial<LoadSettings>, what: string, tag?: string) {
-      return loadSeen(await trpc.load.start.mutate(settings), what, tag);
+    async startLoad(settings: Partial<LoadSettings>) {
+      return loadSeen(await trpc.load.start.mutate(settings));
     },
-    async updateLoad(patch: Partial<LoadSettings>, what: string, tag?: string) {
-      return loadSeen(await trpc.load.update.mutate(patch), what, tag);
+    async updateLoad(patch: Partial<LoadSettings>, tag?: LoadTag) {
+      return loadSeen(await trpc.load.update.mutate(patch), tag);
     },
     async stopLoad() {
-      return loadSeen(await trpc.load.stop.mutate(), 'stop the load');
+      return loadSeen(await trpc.load.stop.mutate());
     },
     async startNode(config?: Partial<NodeConfig>) {
       const node = await trpc.node.start.mutate(config === undefined ? {} : { config });

@@ -2,7 +2,6 @@
  * Level 2, metrics and load testing: see a node count requests in /metrics, drive 2,000 req/s,
  * compare the client's latency with the nodes', and push the closed model past the knee.
  */
-import type { LoadSettings } from '../../server/load/live.ts';
 import { formatCount, formatMs, formatRate } from '../format.ts';
 import {
   inARow,
@@ -22,17 +21,6 @@ export const PROBE_REQUESTS = 20;
 export const TARGET_RATE = 2000;
 /** Three samples in a row at 90% of the target count as reaching it. */
 export const RATE_REACHED = 0.9 * TARGET_RATE;
-
-export const LEVEL_2_LOAD: Partial<LoadSettings> = {
-  readRatio: 0.9,
-  keys: 10_000,
-  distribution: 'zipf',
-  zipfS: 0.99,
-  valueBytes: 256,
-  compressible: false,
-  durationSeconds: null,
-};
-const LOAD_WORDS = '90% GET / 10% PUT, Zipf over 10,000 keys, 256 B values';
 
 /** Connection counts of the closed-model buttons. */
 export const CLOSED_CONNECTIONS = [4, 64, 512] as const;
@@ -218,10 +206,7 @@ export function checkStopped(view: CheckView): StepCheck {
 }
 
 async function closed(ctx: ActionContext, connections: number): Promise<void> {
-  await ctx.startLoad(
-    { ...LEVEL_2_LOAD, mode: 'closed', connections },
-    `closed model, ${connections} connections, ${LOAD_WORDS}`,
-  );
+  await ctx.startLoad({ mode: 'closed', connections });
 }
 
 export const LEVEL_2: LevelWalkthrough = {
@@ -287,7 +272,8 @@ export const LEVEL_2: LevelWalkthrough = {
             <strong>open model</strong> requests arrive at a fixed rate whether or not answers have
             come back, the way users arrive at a website; latency is measured from when each request
             was <em>meant</em> to be sent, so a stalled server cannot hide (coordinated omission).
-            This load is {LOAD_WORDS}.
+            The load uses the playground&apos;s default mix, mostly reads over keys of which a few
+            are hot (Zipf); its exact settings appear below once it runs.
           </p>
           <p>
             <strong>Why it matters:</strong> a capacity figure is only meaningful at a stated rate
@@ -300,10 +286,7 @@ export const LEVEL_2: LevelWalkthrough = {
         {
           label: 'Start 2,000 req/s (open model)',
           run: async (ctx) => {
-            await ctx.startLoad(
-              { ...LEVEL_2_LOAD, mode: 'open', rate: TARGET_RATE },
-              `open model, ${formatCount(TARGET_RATE)} req/s, ${LOAD_WORDS}`,
-            );
+            await ctx.startLoad({ mode: 'open', rate: TARGET_RATE });
           },
         },
       ],

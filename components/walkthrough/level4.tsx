@@ -31,27 +31,15 @@ export const SCAN_KEYS = 1_000_000;
 /** Samples after a scan that the comparison needs. */
 export const AFTER_SCAN_SAMPLES = 8;
 
-const BASE_LOAD: Partial<LoadSettings> = {
-  mode: 'open',
-  zipfS: 0.99,
-  distribution: 'zipf',
-  compressible: false,
-  durationSeconds: null,
-};
+/** Loads start from the control plane's defaults (open model, Zipf, random values). */
 const WRITE_HEAVY: Partial<LoadSettings> = {
-  ...BASE_LOAD,
   rate: 2000,
   readRatio: 0.5,
   keys: 50_000,
   valueBytes: 512,
 };
-const COMPARE: Partial<LoadSettings> = {
-  ...BASE_LOAD,
-  rate: 4000,
-  readRatio: 0.9,
-  keys: 10_000,
-  valueBytes: 256,
-};
+/** The comparison's hot keys; the scan leaves them and comes back to them. */
+const COMPARE = { rate: 4000, readRatio: 0.9, keys: 10_000, valueBytes: 256 } as const;
 
 const docKey = (view: Pick<CheckView, 'session'>) => keyOf(view, 'doc');
 const reportKey = (view: Pick<CheckView, 'session'>) => keyOf(view, 'report');
@@ -316,24 +304,13 @@ async function setUpComparison(ctx: ActionContext): Promise<void> {
   const same = { maxMemoryBytes: SMALL_MEMORY, maxValueBytes: DEFAULT_CONFIG.maxValueBytes };
   await ctx.setConfig({ ...same, policy: 'lru' }, a.id);
   await ctx.setConfig({ ...same, policy: 'wtinylfu' }, b.id);
-  await ctx.startLoad(
-    COMPARE,
-    'open model, 4,000 req/s, 90% reads, Zipf over 10,000 keys, 256 B values',
-  );
+  await ctx.startLoad(COMPARE);
 }
 
 async function scan(ctx: ActionContext): Promise<void> {
-  await ctx.updateLoad(
-    { distribution: 'uniform', keys: SCAN_KEYS },
-    `scan: uniform over ${formatCount(SCAN_KEYS)} keys for ${SCAN_SECONDS} s`,
-    'scan-start',
-  );
+  await ctx.updateLoad({ distribution: 'uniform', keys: SCAN_KEYS }, 'scan-start');
   await ctx.sleep(SCAN_SECONDS * 1000);
-  await ctx.updateLoad(
-    { distribution: 'zipf', keys: COMPARE.keys },
-    'scan over: back to Zipf over 10,000 keys',
-    'scan-end',
-  );
+  await ctx.updateLoad({ distribution: 'zipf', keys: COMPARE.keys }, 'scan-end');
 }
 
 async function readConfigs(ctx: ActionContext, count = Infinity): Promise<void> {
@@ -368,11 +345,7 @@ export const LEVEL_4: LevelWalkthrough = {
         },
         {
           label: 'Start a write-heavy load',
-          run: async (ctx) =>
-            void (await ctx.startLoad(
-              WRITE_HEAVY,
-              'open model, 2,000 req/s, 50% writes, Zipf over 50,000 keys, 512 B values',
-            )),
+          run: async (ctx) => void (await ctx.startLoad(WRITE_HEAVY)),
         },
       ],
       check: checkEvicting,
@@ -462,10 +435,7 @@ export const LEVEL_4: LevelWalkthrough = {
         {
           label: 'Run the load with 2 KiB compressible values',
           run: async (ctx) =>
-            void (await ctx.startLoad(
-              { ...WRITE_HEAVY, valueBytes: 2 * KiB, compressible: true },
-              'open model, 2,000 req/s, 50% writes, 2 KiB compressible JSON values',
-            )),
+            void (await ctx.startLoad({ ...WRITE_HEAVY, valueBytes: 2 * KiB, compressible: true })),
         },
       ],
       check: checkCompressed,

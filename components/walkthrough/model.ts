@@ -50,14 +50,17 @@ export interface ConfigSeen extends Seen {
   readonly patch: Partial<NodeConfig> | null;
 }
 
+export type LoadTag = 'scan-start' | 'scan-end';
+
 /** The load generator's status as the control plane answered a start, update or stop. */
 export interface LoadSeen extends Seen {
   readonly kind: 'load';
   readonly status: LoadStatus;
-  /** What was asked, in words (`open model, 2,000 req/s`). */
-  readonly what: string;
-  /** Marks a phase a check looks for (`scan-start`, `scan-end`). */
-  readonly tag: string | null;
+  /**
+   * Marks a phase a check looks for and the log names: `scan-start`, `scan-end`. (What the
+   * load runs is read from `status.settings`, the control plane's own answer.)
+   */
+  readonly tag: LoadTag | null;
 }
 
 export interface NodeStartedSeen extends Seen {
@@ -116,8 +119,9 @@ export interface ActionContext {
   /** Applies `patch` to one node, or to every node that is up. */
   setConfig(patch: Partial<NodeConfig>, nodeId?: string): Promise<void>;
   readConfig(nodeId: string): Promise<NodeConfig>;
-  startLoad(settings: Partial<LoadSettings>, what: string, tag?: string): Promise<LoadStatus>;
-  updateLoad(patch: Partial<LoadSettings>, what: string, tag?: string): Promise<LoadStatus>;
+  /** Starts (or restarts) the load: `settings` over the control plane's defaults. */
+  startLoad(settings: Partial<LoadSettings>): Promise<LoadStatus>;
+  updateLoad(patch: Partial<LoadSettings>, tag?: LoadTag): Promise<LoadStatus>;
   stopLoad(): Promise<LoadStatus>;
   startNode(config?: Partial<NodeConfig>): Promise<NodeInfo>;
   /** Records an answer to a question, judged by the caller against `view()`. */

@@ -4,10 +4,13 @@
  * process it had is gone: no test leaves a process behind.
  */
 import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isGone, waitUntil } from '../server/testing/processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The server's own output, kept as an artifact of the run. */
+const SERVER_LOG = `${ROOT}test-results/e2e-server.log`;
 const READY = /TinyCache playground: (http:\/\/\S+)/;
 /** A fresh clone builds the dashboard first. */
 const START_TIMEOUT_MS = 240_000;
@@ -22,6 +25,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     env: { ...process.env, PORT: '0', NODES: '2', NODE_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  mkdirSync(`${ROOT}test-results`, { recursive: true });
+  const log = createWriteStream(SERVER_LOG);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -74,10 +74,11 @@ export function Walkthrough({ n }: { n: number }) {
         meta={`about ${info.minutes} minutes · ${steps.length} steps on your live cluster`}
       />
       {session === null ? (
-        <p className={styles.loading}>Connecting to the live cluster…</p>
+        <p className={styles.loading}>Loading the walkthrough…</p>
       ) : (
         <>
           <Latch n={n} checks={checks} doneAt={progress.doneAt} />
+          <StreamLost />
           <Progress done={doneCount} total={steps.length} />
           {doneCount === steps.length && <Complete info={info} />}
           <StepList steps={steps} done={done} current={current} onPick={(k) => setCurrent(n, k)} />
@@ -128,6 +129,7 @@ export function Walkthrough({ n }: { n: number }) {
             </aside>
           </div>
           <Poller n={n} k={current} step={steps[current - 1]!} done={done[current - 1]!} />
+          <FocusOnStepChange current={current} />
         </>
       )}
     </main>
@@ -233,7 +235,7 @@ function StepCard(props: {
           {done ? 'Done' : 'Not done yet'}
         </span>
       </div>
-      <h2 id={headingId} className={styles.stepTitle}>
+      <h2 id={headingId} className={styles.stepTitle} tabIndex={-1}>
         {step.title}
       </h2>
       <div className={styles.explain}>{step.explain}</div>
@@ -306,6 +308,32 @@ function StepChart({ spec, view }: { spec: ChartSpec; view: CheckView }) {
       {spec.caption !== undefined && <figcaption>{spec.caption}</figcaption>}
     </figure>
   );
+}
+
+/** Checks that read the live samples cannot pass while the stream is down; say so. */
+function StreamLost() {
+  const connection = useLive((s) => s.connection);
+  if (connection !== 'lost') return null;
+  return (
+    <p className={styles.lost} role="alert">
+      Lost the live stream from the playground; it reconnects by itself. Steps checked from the
+      charts wait until it is back. If this lasts, check that <code>npm start</code> still runs.
+    </p>
+  );
+}
+
+/**
+ * Moves focus to the step's title when Back, Next or the step list changes the step, so a
+ * keyboard or screen-reader user lands on the new step (and it scrolls into view).
+ */
+function FocusOnStepChange({ current }: { current: number }) {
+  const shown = useRef(current);
+  useEffect(() => {
+    if (shown.current === current) return;
+    shown.current = current;
+    document.getElementById(`step-${current}-title`)?.focus();
+  }, [current]);
+  return null;
 }
 
 /** Records each step the first time its check passes, so it stays done. */

@@ -168,6 +168,7 @@ function ConfigForm({
   return (
     <form
       className={styles.form}
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         if (valid) void apply.run();

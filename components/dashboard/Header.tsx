@@ -1,6 +1,7 @@
 'use client';
 /** The top bar and the cluster's figures right now, big enough to read across a room. */
 import type { ReactNode } from 'react';
+import type { NodeInfo } from '../../server/control/supervisor.ts';
 import { latest, useLive } from '../live-store.ts';
 import {
   formatBytes,
@@ -73,8 +74,11 @@ export function KpiStrip() {
     total !== undefined && total.memoryLimitBytes > 0
       ? total.memoryBytes / total.memoryLimitBytes
       : null;
-  const running = nodes.filter((n) => n.status !== 'down').length;
-  const up = nodes.filter((n) => n.status === 'up').length;
+  const count = (status: NodeInfo['status']) => nodes.filter((n) => n.status === status).length;
+  const up = count('up');
+  const down = count('down');
+  const paused = count('paused');
+  const starting = count('starting');
 
   return (
     <section className={styles.kpis} aria-label="Cluster right now">
@@ -148,11 +152,19 @@ export function KpiStrip() {
           </>
         }
         detail={
-          nodes.length === 0
-            ? 'add one below'
-            : running === up
-              ? 'all running nodes answer'
-              : `${running - up} not answering`
+          nodes.length === 0 ? (
+            'add one below'
+          ) : down + paused + starting === 0 ? (
+            'all answering'
+          ) : (
+            <>
+              {down > 0 && <span className={styles.bad}>{down} down</span>}
+              {down > 0 && paused + starting > 0 && ' · '}
+              {paused > 0 && <span className={styles.warn}>{paused} paused</span>}
+              {paused > 0 && starting > 0 && ' · '}
+              {starting > 0 && `${starting} starting`}
+            </>
+          )
         }
       />
     </section>

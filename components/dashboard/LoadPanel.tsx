@@ -98,6 +98,8 @@ export function LoadPanel() {
   const [applied, setApplied] = useState<string | null>(null);
   const [updateError, setUpdateError] = useState<string | null>(null);
   const edited = useRef(false);
+  /** The settings the running load has (as sent), so only a real change is sent again. */
+  const sent = useRef<string | null>(null);
 
   // The load may already run (started from another tab, or before a reload): show its settings.
   useEffect(() => {
@@ -105,7 +107,11 @@ export function LoadPanel() {
       .query()
       .then((value) => {
         setStatus({ value, at: Date.now() });
-        if (value.settings !== null && !edited.current) setForm(toForm(value.settings));
+        if (value.settings !== null && !edited.current) {
+          const form = toForm(value.settings);
+          sent.current = JSON.stringify(parse(form).settings);
+          setForm(form);
+        }
       })
       .catch(() => {
         // The stream says whether a load runs; the form keeps its defaults.
@@ -124,6 +130,7 @@ export function LoadPanel() {
 
   const start = useAction(async () => {
     const value = await trpc.load.start.mutate(parsed.settings);
+    sent.current = JSON.stringify(parsed.settings);
     setStatus({ value, at: Date.now() });
     setApplied(null);
     setUpdateError(null);
@@ -138,12 +145,14 @@ export function LoadPanel() {
   useEffect(() => {
     if (!running || !edited.current) return;
     const { settings, errors } = parse(form);
-    if (Object.keys(errors).length > 0) return;
+    const json = JSON.stringify(settings);
+    if (Object.keys(errors).length > 0 || json === sent.current) return;
     const timer = setTimeout(() => {
       setApplied('Applying…');
       trpc.load.update
         .mutate(settings)
         .then((value) => {
+          sent.current = json;
           setStatus({ value, at: Date.now() });
           setApplied('Applied to the running load.');
           setUpdateError(null);
@@ -164,7 +173,11 @@ export function LoadPanel() {
 
   const load = sample?.load ?? null;
   const topError = load !== null && 'topError' in load ? load.topError : null;
-  const elapsed = status !== null && status.value.running ? status.value.elapsedSeconds : null;
+  // Elapsed as of the last answer, carried forward by the stream's clock.
+  const elapsed =
+    status !== null && status.value.running
+      ? status.value.elapsedSeconds + Math.max(0, ((sample?.t ?? status.at) - status.at) / 1000)
+      : null;
 
   return (
     <section className={styles.panel} aria-labelledby="load-title">
@@ -192,16 +205,11 @@ export function LoadPanel() {
           bad={load !== null && load.errors > 0}
         />
       </div>
-      {load !== null && load.errors > 0 && typeof topError === 'string' && (
-        <p className={styles.inlineWarning}>
-          Most failures: <code>{topError}</code>
-          {topError.includes('ECONNREFUSED') && ' (a node is down; restart it)'}
-          {topError === 'timeout' && ' (a node does not answer; is it paused?)'}
-        </p>
-      )}
+      <LoadNote running={running} failures={load?.errors ?? 0} topError={topError} />
 
       <form
         className={styles.form}
+        noValidate
         onSubmit={(e) => {
           e.preventDefault();
           if (!running && valid) void start.run();
@@ -238,7 +246,7 @@ export function LoadPanel() {
             error={parsed.errors.rate}
             disabled={form.mode !== 'open'}
             step={100}
-            min={1}
+            min={0}
           />
           <NumberField
             id="load-connections"
@@ -266,7 +274,7 @@ export function LoadPanel() {
             value={form.keys}
             onChange={(v) => set('keys', v)}
             error={parsed.errors.keys}
-            min={1}
+            min={0}
             step={1000}
           />
         </div>
@@ -333,6 +341,37 @@ export function LoadPanel() {
         </Message>
       </form>
     </section>
+  );
+}
+
+/** One line under the figures, always there: what the failures are, or that there are none. */
+function LoadNote({
+  running,
+  failures,
+  topError,
+}: {
+  running: boolean;
+  failures: number;
+  topError: unknown;
+}) {
+  if (!running) {
+    return <p className={styles.loadNote}>Idle. Start load to drive every node.</p>;
+  }
+  if (failures === 0 || typeof topError !== 'string') {
+    return <p className={styles.loadNote}>No failures in the last second.</p>;
+  }
+  const why = topError.includes('ECONNREFUSED')
+    ? 'a node is down; restart it'
+    : topError === 'timeout'
+      ? 'a node does not answer; is it paused?'
+      : topError.startsWith('5')
+        ? 'a node refused; see its log'
+        : null;
+  return (
+    <p className={styles.loadNoteBad} title={topError}>
+      Most failures: <code>{topError}</code>
+      {why !== null && ` (${why})`}
+    </p>
   );
 }
 

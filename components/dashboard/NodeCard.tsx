@@ -72,7 +72,7 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
           <span className={styles.nodeSwatch} style={{ background: nodeColor(node.id) }} />
           {node.id}
         </button>
-        <span className={styles.statusBadge} data-status={status}>
+        <span className={styles.statusBadge} data-state={status}>
           <span className={styles.statusDot} aria-hidden />
           {STATUS_TEXT[status]}
         </span>
@@ -121,7 +121,25 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
         </div>
       </div>
 
-      {status === 'down' ? <DownNote node={node} /> : <NodeFigures node={node} sample={sample} />}
+      {action.error !== null ? (
+        <div className={styles.nodeRefused} role="alert">
+          <span className={styles.nodeRefusedText} title={action.error}>
+            {action.error}
+          </span>
+          <button
+            type="button"
+            className={styles.dismiss}
+            aria-label="Dismiss message"
+            onClick={action.clearError}
+          >
+            ×
+          </button>
+        </div>
+      ) : status === 'down' ? (
+        <DownNote node={node} />
+      ) : (
+        <NodeFigures node={node} sample={sample} />
+      )}
 
       <div className={styles.nodeButtons}>
         {status === 'paused' ? (
@@ -169,9 +187,6 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
           Kill
         </button>
       </div>
-      <p className={styles.nodeError} role={action.error === null ? undefined : 'alert'}>
-        {action.error}
-      </p>
     </article>
   );
 }

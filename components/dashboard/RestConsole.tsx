@@ -82,6 +82,7 @@ export function RestConsole() {
       </div>
       <form
         className={styles.form}
+        noValidate
         onSubmit={(e) => {
           e.preventDefault();
           if (keyError === undefined && ttlError === undefined) void send.run();

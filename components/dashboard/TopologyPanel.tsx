@@ -33,6 +33,21 @@ export function TopologyPanel({ selectedId, onSelect }: Props) {
           Real <code>tinycache node</code> processes on this machine. Kill or pause one under load
           and watch the charts.
         </span>
+        {add.error !== null && (
+          <span className={styles.headError} role="alert" title={add.error}>
+            {add.error}
+          </span>
+        )}
+        <button
+          type="button"
+          className={styles.buttonPrimary}
+          disabled={add.pending}
+          aria-busy={add.pending}
+          title="Starts another process with the default config"
+          onClick={() => void add.run()}
+        >
+          Add node
+        </button>
       </div>
       <div className={styles.nodeGrid}>
         {nodes.map((node) => (
@@ -45,32 +60,15 @@ export function TopologyPanel({ selectedId, onSelect }: Props) {
             onSelect={onSelect}
           />
         ))}
-        <div className={styles.addCard}>
-          {nodes.length === 0 && (
-            <p className={styles.addText}>
-              {connection === 'live'
-                ? 'No nodes yet. Start one to get a cluster.'
-                : 'Waiting for the control plane…'}
-            </p>
-          )}
-          <button
-            type="button"
-            className={styles.buttonPrimary}
-            disabled={add.pending}
-            aria-busy={add.pending}
-            onClick={() => void add.run()}
-          >
-            Add node
-          </button>
-          <p className={styles.addText}>
-            {add.pending ? 'Starting a process…' : 'Starts a new process with the default config.'}
+        {nodes.length === 0 && (
+          <p className={styles.noNodes}>
+            {connection === 'live'
+              ? 'No nodes are running. Add node starts one; the charts fill in a second later.'
+              : connection === 'lost'
+                ? 'The control plane does not answer; is npm start still running?'
+                : 'Connecting to the control plane…'}
           </p>
-          {add.error !== null && (
-            <p className={styles.inlineError} role="alert">
-              {add.error}
-            </p>
-          )}
-        </div>
+        )}
       </div>
     </section>
   );

@@ -267,6 +267,9 @@ export const appRouter = router({
         queue.push(event);
         wake?.();
       });
+      // One abort listener for the stream's life: one per wait would pile up, one a second.
+      const onAbort = () => wake?.();
+      signal?.addEventListener('abort', onAbort);
       try {
         while (signal?.aborted !== true) {
           const event = queue.shift();
@@ -276,11 +279,11 @@ export const appRouter = router({
           }
           await new Promise<void>((resolve) => {
             wake = resolve;
-            signal?.addEventListener('abort', () => resolve(), { once: true });
           });
           wake = null;
         }
       } finally {
+        signal?.removeEventListener('abort', onAbort);
         off();
       }
     }),

@@ -28,6 +28,7 @@ import {
   setCurrent,
   startSession,
   useJournal,
+  viewOf,
 } from './journal.ts';
 import { WALKTHROUGHS } from './levels.ts';
 import type { ChartKind, ChartSpec, CheckView, Step, StepCheck } from './model.ts';
@@ -46,22 +47,15 @@ export function Walkthrough({ n }: { n: number }) {
   const walkthrough = WALKTHROUGHS[n];
   useEffect(connectLive, []);
   useEffect(startSession, []);
-  const session = useJournal((s) => s.session);
-  const openedAt = useJournal((s) => s.openedAt);
-  const progress = useJournal((s) => progressOf(s, n));
+  const journal = useJournal();
   const samples = useLive((s) => s.samples);
   const nodes = useLive((s) => s.nodes);
   if (info === undefined || walkthrough === undefined) return null;
 
   const { steps } = walkthrough;
-  const view: CheckView = {
-    now: Date.now(),
-    openedAt,
-    samples,
-    nodes,
-    journal: progress.journal,
-    session: session ?? '0000',
-  };
+  const { session } = journal;
+  const progress = progressOf(journal, n);
+  const view = viewOf({ samples, nodes }, journal, n, Date.now());
   const checks = steps.map((step) => step.check(view));
   const done = steps.map((_, i) => progress.doneAt[i + 1] !== undefined || checks[i]!.done);
   const doneCount = done.filter(Boolean).length;

@@ -11,7 +11,7 @@ import { create } from 'zustand';
 import type { NodeConfig } from '../../core/config.ts';
 import type { NodeInfo } from '../../server/control/supervisor.ts';
 import type { LoadSettings, LoadStatus } from '../../server/load/live.ts';
-import { useLive } from '../live-store.ts';
+import { type LiveState, useLive } from '../live-store.ts';
 import { errorMessage, trpc } from '../trpc.ts';
 import type { ActionContext, CheckView, LoadTag, Observation, RestRequest } from './model.ts';
 
@@ -29,7 +29,7 @@ export interface LevelProgress {
   readonly queued: readonly string[];
 }
 
-interface JournalState {
+export interface JournalState {
   /** A short id of this visit, made in the browser (null while the page hydrates). */
   readonly session: string | null;
   readonly openedAt: number;
@@ -81,10 +81,13 @@ export function markDone(level: number, step: number, at: number): void {
   );
 }
 
-/** The live state and this level's journal, as checks see them. */
-export function checkView(level: number, now = Date.now()): CheckView {
-  const live = useLive.getState();
-  const journal = useJournal.getState();
+/** The live state and a level's journal, as checks see them. */
+export function viewOf(
+  live: Pick<LiveState, 'samples' | 'nodes'>,
+  journal: JournalState,
+  level: number,
+  now: number,
+): CheckView {
   return {
     now,
     openedAt: journal.openedAt,
@@ -93,6 +96,11 @@ export function checkView(level: number, now = Date.now()): CheckView {
     journal: progressOf(journal, level).journal,
     session: journal.session ?? '0000',
   };
+}
+
+/** As `viewOf`, for code outside React (actions, polls): the stores as they are now. */
+export function checkView(level: number): CheckView {
+  return viewOf(useLive.getState(), useJournal.getState(), level, Date.now());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +185,7 @@ function actionContext(level: number, step: number, auto: boolean): ActionContex
   };
   return {
     step,
-    session: useJournal.getState().session ?? '0000',
+    session: checkView(level).session,
     upNodes,
     async node(index = 0) {
       const up = await upNodes();

@@ -127,40 +127,39 @@ export function enqueue(
   const previous = chains.get(level) ?? Promise.resolve();
   const next = previous.then(async () => {
     update(level, ({ queued }) => ({ running: id, queued: queued.filter((q) => q !== id) }));
-    try {
-      await run(actionContext(level, step, false));
-    } catch (error) {
-      record(level, {
-        kind: 'error',
-        at: Date.now(),
-        step,
-        auto: false,
-        action: label,
-        message: errorMessage(error),
-      });
-    } finally {
-      update(level, () => ({ running: null }));
-    }
+    await attempt(level, step, false, label, run);
+    update(level, () => ({ running: null }));
   });
   chains.set(level, next);
   return next;
 }
 
-/** Runs a step's poll outside the queue (it only reads); failures are recorded quietly. */
-export async function runPoll(
+/** Runs a step's poll outside the queue (it only reads). */
+export function runPoll(
   level: number,
   step: number,
   run: (ctx: ActionContext) => Promise<void>,
 ): Promise<void> {
+  return attempt(level, step, true, 'check', run);
+}
+
+/** Runs `run`, recording a failure in the journal instead of throwing. */
+async function attempt(
+  level: number,
+  step: number,
+  auto: boolean,
+  label: string,
+  run: (ctx: ActionContext) => Promise<void>,
+): Promise<void> {
   try {
-    await run(actionContext(level, step, true));
+    await run(actionContext(level, step, auto));
   } catch (error) {
     record(level, {
       kind: 'error',
       at: Date.now(),
       step,
-      auto: true,
-      action: 'check',
+      auto,
+      action: label,
       message: errorMessage(error),
     });
   }

@@ -252,7 +252,7 @@ export function MemoryChart(props: ChartProps) {
       series: [
         { key: 'used', name: 'stored', color: SERIES.memory, kind: 'area' },
         { key: 'limit', name: 'limit', color: SERIES.limit, kind: 'line', dashed: true },
-        { key: 'saved', name: 'saved by compression', color: SERIES.saved, kind: 'line' },
+        { key: 'saved', name: 'gzip saved', color: SERIES.saved, kind: 'line' },
       ],
       points: samples.map((s) => {
         if (nodeId !== undefined) {

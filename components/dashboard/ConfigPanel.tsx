@@ -37,7 +37,7 @@ export function ConfigPanel({ nodeId, onSelect }: Props) {
   const [result, setResult] = useState<string | null>(null);
 
   return (
-    <section className={styles.panel} aria-labelledby="config-title">
+    <section className={styles.panel}>
       <div className={styles.panelHead}>
         <h2 id="config-title" className={styles.panelTitle}>
           Node config

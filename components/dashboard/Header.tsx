@@ -60,7 +60,9 @@ export function ConnectionBanner() {
     <div className={styles.banner} role="alert">
       <strong>Lost the live stream; the charts are paused.</strong> Reconnecting on its own. If this
       lasts, check that <code>npm start</code> is still running in its terminal.
-      {error !== null && <span className={styles.bannerDetail}> ({error})</span>}
+      {error !== null && error !== 'Unknown error' && (
+        <span className={styles.bannerDetail}> ({error})</span>
+      )}
     </div>
   );
 }
@@ -103,7 +105,7 @@ export function KpiStrip() {
         detail={
           total?.hitRate === null || total === undefined
             ? 'no reads this second'
-            : 'reads that found their key'
+            : 'reads that found the key'
         }
       />
       <Kpi

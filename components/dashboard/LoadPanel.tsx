@@ -172,7 +172,10 @@ export function LoadPanel() {
   };
 
   const load = sample?.load ?? null;
+  // The stream's load sample is the load's whole status (LoadStatus), though typed narrower.
   const topError = load !== null && 'topError' in load ? load.topError : null;
+  const streamTargets =
+    load !== null && 'targets' in load && Array.isArray(load.targets) ? load.targets.length : null;
   // Elapsed as of the last answer, carried forward by the stream's clock.
   const elapsed =
     status !== null && status.value.running
@@ -205,7 +208,14 @@ export function LoadPanel() {
           bad={load !== null && load.errors > 0}
         />
       </div>
-      <LoadNote running={running} failures={load?.errors ?? 0} topError={topError} />
+      <LoadNote
+        running={running}
+        targets={
+          streamTargets ?? (status?.value.running === true ? status.value.targets.length : null)
+        }
+        failures={load?.errors ?? 0}
+        topError={topError}
+      />
 
       <form
         className={styles.form}
@@ -347,15 +357,21 @@ export function LoadPanel() {
 /** One line under the figures, always there: what the failures are, or that there are none. */
 function LoadNote({
   running,
+  targets,
   failures,
   topError,
 }: {
   running: boolean;
+  /** Nodes the load drives, when known. */
+  targets: number | null;
   failures: number;
   topError: unknown;
 }) {
   if (!running) {
     return <p className={styles.loadNote}>Idle. Start load to drive every node.</p>;
+  }
+  if (targets === 0) {
+    return <p className={styles.loadNoteBad}>No node to drive yet; add one and it joins.</p>;
   }
   if (failures === 0 || typeof topError !== 'string') {
     return <p className={styles.loadNote}>No failures in the last second.</p>;

@@ -56,7 +56,6 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
       data-testid={`node-card-${node.id}`}
       data-status={status}
       data-selected={selected}
-      aria-label={`Node ${node.id}, ${STATUS_TEXT[status].toLowerCase()}`}
       onClick={(e) => {
         if (!(e.target as HTMLElement).closest('button')) onSelect(node.id);
       }}

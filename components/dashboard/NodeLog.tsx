@@ -79,7 +79,7 @@ export function NodeLog({ nodeId, onSelect }: Props) {
         className={styles.log}
         data-testid="node-log"
         tabIndex={0}
-        aria-label={nodeId === null ? 'Node log' : `Log of ${nodeId}`}
+        aria-label={nodeId === null ? 'Log' : `Log of ${nodeId}`}
         onScroll={(e) => {
           const el = e.currentTarget;
           pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;

@@ -24,7 +24,7 @@ export function TopologyPanel({ selectedId, onSelect }: Props) {
   const now = sample?.t ?? 0;
 
   return (
-    <section className={styles.panel} aria-labelledby="topology-title">
+    <section className={styles.panel}>
       <div className={styles.panelHead}>
         <h2 id="topology-title" className={styles.panelTitle}>
           Nodes

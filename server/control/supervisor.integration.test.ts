@@ -158,10 +158,14 @@ describe('Supervisor', () => {
     await supervisor.stop(asked.id);
   });
 
-  it('keeps a config set while the node runs for its next start', async () => {
+  it('keeps a config set while the node runs for its next start, and tells subscribers', async () => {
     const node = await supervisor.start();
     const config = { ...node.config, maxMemoryBytes: 1024 * 1024 };
+    const seen: NodeInfo[] = [];
+    const unsubscribe = supervisor.subscribe((info) => seen.push(info));
     expect(supervisor.setConfig(node.id, config).config).toEqual(config);
+    unsubscribe();
+    expect(seen.map((info) => info.config)).toEqual([config]);
     const back = await supervisor.restart(node.id);
     expect(back.config).toEqual(config);
     expect(await (await request(`${back.url}/v1/config`)).json()).toEqual(config);

@@ -155,7 +155,7 @@ export class Supervisor {
     return this.entry(id).log.tail(lines);
   }
 
-  /** Calls `listener` with the node on every status change; returns the unsubscribe. */
+  /** Calls `listener` with the node on every status or config change; returns the unsubscribe. */
   subscribe(listener: NodeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -168,6 +168,7 @@ export class Supervisor {
   setConfig(id: string, config: NodeConfig): NodeInfo {
     const entry = this.entry(id);
     entry.config = { ...config };
+    this.emit(entry);
     return this.info(entry);
   }
 
@@ -267,6 +268,10 @@ export class Supervisor {
   private setStatus(entry: Entry, status: NodeStatus): void {
     if (entry.status === status) return;
     entry.status = status;
+    this.emit(entry);
+  }
+
+  private emit(entry: Entry): void {
     const node = this.info(entry);
     for (const listener of this.listeners) listener(node);
   }

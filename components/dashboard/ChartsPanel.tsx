@@ -1,5 +1,5 @@
 'use client';
-/** The live charts in one place, with the time window they share. */
+/** The live charts in one place: the time window they share, and whose figures they draw. */
 import type { ReactNode } from 'react';
 import {
   EvictionsChart,
@@ -8,6 +8,8 @@ import {
   MemoryChart,
   ThroughputChart,
 } from '../charts.tsx';
+import { useLive } from '../live-store.ts';
+import { nodeColor } from '../palette.ts';
 import styles from './dashboard.module.css';
 
 export const WINDOWS = [
@@ -19,16 +21,47 @@ export const WINDOWS = [
 interface Props {
   readonly windowSeconds: number;
   readonly onWindowChange: (seconds: number) => void;
+  /** One node's figures, or (null) the cluster's. */
+  readonly scope: string | null;
+  readonly onScopeChange: (nodeId: string | null) => void;
 }
 
-export function ChartsPanel({ windowSeconds, onWindowChange }: Props) {
+export function ChartsPanel({ windowSeconds, onWindowChange, scope, onScopeChange }: Props) {
+  const nodes = useLive((s) => s.nodes);
+  const nodeId = scope !== null && nodes.some((n) => n.id === scope) ? scope : undefined;
+  const props = { windowSeconds, nodeId };
+  const who = nodeId ?? 'each node';
+
   return (
     <section className={styles.panel} aria-labelledby="charts-title">
       <div className={styles.panelHead}>
         <h2 id="charts-title" className={styles.panelTitle}>
           Live
         </h2>
-        <span className={styles.panelHint}>One sample a second from every node.</span>
+        <span className={styles.panelHint}>One sample a second.</span>
+        <div className={styles.segmented} role="group" aria-label="Whose figures">
+          <button
+            type="button"
+            aria-pressed={nodeId === undefined}
+            className={styles.segment}
+            onClick={() => onScopeChange(null)}
+          >
+            Cluster
+          </button>
+          {nodes.map((n) => (
+            <button
+              key={n.id}
+              type="button"
+              aria-pressed={n.id === nodeId}
+              className={styles.segment}
+              title={`Only ${n.id}'s figures`}
+              onClick={() => onScopeChange(n.id)}
+            >
+              <span className={styles.nodeSwatch} style={{ background: nodeColor(n.id) }} />
+              {n.id}
+            </button>
+          ))}
+        </div>
         <div className={styles.segmented} role="group" aria-label="Time window">
           {WINDOWS.map((w) => (
             <button
@@ -47,30 +80,42 @@ export function ChartsPanel({ windowSeconds, onWindowChange }: Props) {
         <ChartCard
           wide
           title="Throughput"
-          hint="Requests per second each node served, stacked; errors are 4xx/5xx answers and failed requests."
+          hint={
+            nodeId === undefined
+              ? 'Requests per second each node served, stacked. Errors: 4xx/5xx answers; failed: requests the load generator got no answer to.'
+              : `Requests per second ${who} served, and its 4xx/5xx answers.`
+          }
         >
-          <ThroughputChart windowSeconds={windowSeconds} height={190} />
+          <ThroughputChart {...props} height={190} />
         </ChartCard>
         <ChartCard
           title="Latency"
-          hint="Nodes: time inside the node. Client: what the load generator waited, network and queueing included. Log scale."
+          hint={
+            nodeId === undefined
+              ? 'Nodes: time inside the node. Client: what the load generator waited, network and queueing included. Log scale.'
+              : `Time inside ${who}, from its own histogram. Log scale.`
+          }
         >
-          <LatencyChart windowSeconds={windowSeconds} height={150} />
+          <LatencyChart {...props} height={150} />
         </ChartCard>
         <ChartCard title="Hit rate" hint="Reads that found their key.">
-          <HitRateChart windowSeconds={windowSeconds} height={150} />
+          <HitRateChart {...props} height={150} />
         </ChartCard>
         <ChartCard
           title="Memory"
-          hint="Bytes stored against the memory limit, summed over the nodes that answer."
+          hint={
+            nodeId === undefined
+              ? 'Bytes stored against the limit, summed over the nodes that answer.'
+              : `Bytes ${who} stores against its limit, and what gzip saved.`
+          }
         >
-          <MemoryChart windowSeconds={windowSeconds} height={150} />
+          <MemoryChart {...props} height={150} />
         </ChartCard>
         <ChartCard
           title="Evictions"
           hint="Entries pushed out to stay under the limit, and entries whose TTL ran out."
         >
-          <EvictionsChart windowSeconds={windowSeconds} height={150} />
+          <EvictionsChart {...props} height={150} />
         </ChartCard>
       </div>
     </section>

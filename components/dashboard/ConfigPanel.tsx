@@ -29,12 +29,15 @@ const POLICY_NAME: Record<PolicyName, string> = { lru: 'LRU', wtinylfu: 'W-TinyL
 interface Props {
   readonly nodeId: string | null;
   readonly onSelect: (id: string) => void;
+  /** Draws the charts for this node alone, to watch a change take effect. */
+  readonly onWatch: (id: string) => void;
 }
 
-export function ConfigPanel({ nodeId, onSelect }: Props) {
+export function ConfigPanel({ nodeId, onSelect, onWatch }: Props) {
   const nodes = useLive((s) => s.nodes);
   const node = nodes.find((n) => n.id === nodeId);
   const [result, setResult] = useState<string | null>(null);
+  const [everyNode, setEveryNode] = useState(false);
 
   return (
     <section className={styles.panel}>
@@ -76,6 +79,9 @@ export function ConfigPanel({ nodeId, onSelect }: Props) {
           node={node}
           result={result}
           onResult={setResult}
+          onWatch={onWatch}
+          everyNode={everyNode}
+          onEveryNode={setEveryNode}
         />
       )}
     </section>
@@ -113,10 +119,17 @@ function ConfigForm({
   node,
   result,
   onResult,
+  onWatch,
+  everyNode,
+  onEveryNode,
 }: {
   node: NodeInfo;
   result: string | null;
   onResult: (text: string | null) => void;
+  onWatch: (id: string) => void;
+  /** Apply to every node that is up, not only this one. */
+  everyNode: boolean;
+  onEveryNode: (every: boolean) => void;
 }) {
   const upsertNode = useLive((s) => s.upsertNode);
   const nodes = useLive((s) => s.nodes);
@@ -125,8 +138,6 @@ function ConfigForm({
   const [threshold, setThreshold] = useState(
     node.config.compressThresholdBytes === 0 ? '0' : exactBytes(node.config.compressThresholdBytes),
   );
-  const [everyNode, setEveryNode] = useState(false);
-
   const memoryParsed = sizeError(memory, CONFIG_LIMITS.maxMemoryBytes);
   const thresholdParsed = sizeError(threshold, CONFIG_LIMITS.compressThresholdBytes);
   const valid = 'bytes' in memoryParsed && 'bytes' in thresholdParsed;
@@ -215,7 +226,7 @@ function ConfigForm({
         <input
           type="checkbox"
           checked={everyNode}
-          onChange={(e) => setEveryNode(e.target.checked)}
+          onChange={(e) => onEveryNode(e.target.checked)}
         />
         Apply to the whole cluster (every member that is up)
       </label>
@@ -229,7 +240,17 @@ function ConfigForm({
         </button>
         <span className={styles.buttonNote}>{apply.pending ? 'Applying…' : ''}</span>
       </div>
-      <Message error={apply.error ?? blocked}>{result}</Message>
+      <Message error={apply.error ?? blocked}>
+        {result}
+        {result !== null && !everyNode && (
+          <>
+            {' '}
+            <button type="button" className={styles.linkButton} onClick={() => onWatch(node.id)}>
+              Chart {node.id} alone
+            </button>
+          </>
+        )}
+      </Message>
     </form>
   );
 }

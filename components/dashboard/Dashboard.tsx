@@ -19,6 +19,7 @@ export function Dashboard() {
   const nodes = useLive((s) => s.nodes);
   const [windowSeconds, setWindowSeconds] = useState(300);
   const [selected, setSelected] = useState<string | null>(null);
+  const [scope, setScope] = useState<string | null>(null);
   // The node picked, while it exists; else the first.
   const selectedId = nodes.find((n) => n.id === selected)?.id ?? nodes[0]?.id ?? null;
 
@@ -31,12 +32,17 @@ export function Dashboard() {
         <div className={styles.columns}>
           <div className={styles.primary}>
             <TopologyPanel selectedId={selectedId} onSelect={setSelected} />
-            <ChartsPanel windowSeconds={windowSeconds} onWindowChange={setWindowSeconds} />
+            <ChartsPanel
+              windowSeconds={windowSeconds}
+              onWindowChange={setWindowSeconds}
+              scope={scope}
+              onScopeChange={setScope}
+            />
             <NodeLog nodeId={selectedId} onSelect={setSelected} />
           </div>
           <aside className={styles.sidebar} aria-label="Controls">
             <LoadPanel />
-            <ConfigPanel nodeId={selectedId} onSelect={setSelected} />
+            <ConfigPanel nodeId={selectedId} onSelect={setSelected} onWatch={setScope} />
             <RestConsole />
           </aside>
         </div>

@@ -377,11 +377,11 @@ function LoadNote({
     return <p className={styles.loadNote}>No failures in the last second.</p>;
   }
   const why = topError.includes('ECONNREFUSED')
-    ? 'a node is down; restart it'
+    ? 'a node is down'
     : topError === 'timeout'
-      ? 'a node does not answer; is it paused?'
+      ? 'a node is paused or stuck'
       : topError.startsWith('5')
-        ? 'a node refused; see its log'
+        ? 'see the node log'
         : null;
   return (
     <p className={styles.loadNoteBad} title={topError}>

@@ -240,22 +240,23 @@ function DownNote({ node }: { node: NodeInfo }) {
 
   const own = lines?.filter((line) => !line.startsWith('[supervisor]')) ?? [];
   const lastLine = own.at(-1) ?? null;
-  const unexpected = lines?.some((line) => line.includes('exited unexpectedly')) ?? false;
-  const how =
-    node.exitSignal === 'SIGKILL'
+  // The supervisor's last note says how the process ended, and whether it was asked to.
+  const note = lines?.filter((line) => line.startsWith('[supervisor]')).at(-1) ?? '';
+  const unexpected = note.includes('exited unexpectedly');
+  const exit =
+    node.exitSignal !== null
+      ? node.exitSignal
+      : node.exitCode !== null
+        ? `exit code ${node.exitCode}`
+        : null;
+  const how = unexpected
+    ? `Died unexpectedly${exit === null ? '' : ` (${exit})`}`
+    : node.exitSignal === 'SIGKILL'
       ? 'Killed (SIGKILL)'
-      : node.exitSignal !== null
-        ? `Ended by ${node.exitSignal}`
-        : node.exitCode === 0
-          ? 'Stopped (exit code 0)'
-          : node.exitCode !== null
-            ? `Exited with code ${node.exitCode}`
-            : 'Not running';
+      : `Stopped${exit === null ? '' : ` (${exit})`}`;
   return (
     <div className={styles.downNote}>
-      <div className={styles.downHow}>
-        {unexpected ? `Died unexpectedly: ${how.toLowerCase()}` : how}
-      </div>
+      <div className={styles.downHow}>{how}</div>
       <div className={styles.downLog} title={lastLine ?? undefined}>
         {error !== null
           ? `Could not read its log: ${error}`

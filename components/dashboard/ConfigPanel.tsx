@@ -49,7 +49,7 @@ export function ConfigPanel({ nodeId, onSelect, onWatch }: Props) {
       <p className={styles.panelText}>
         Applies to the running process at once and survives a restart.
       </p>
-      <div className={styles.field}>
+      <div className={styles.fieldSpaced}>
         <label className={styles.label} htmlFor="config-node">
           Node
         </label>

@@ -45,6 +45,12 @@ export const DEFAULT_LOAD_SETTINGS: LoadSettings = {
   durationSeconds: null,
 };
 
+/**
+ * The playground's clients give up on a request after 2 s, so a dead or paused node shows as
+ * failures within seconds, at the rate the load sends to it.
+ */
+export const LIVE_TIMEOUT_MS = 2000;
+
 /** A node the load drives. */
 export interface LoadTarget {
   readonly id: string;
@@ -95,6 +101,7 @@ export function shareOf(settings: LoadSettings, targets: number, url: string): L
     connections: Math.max(1, Math.round(settings.connections / n)),
     rate: settings.rate / n,
     durationSeconds: null,
+    timeoutMs: LIVE_TIMEOUT_MS,
     seed: 1 + url.length * 7919 + Number(new URL(url).port),
   });
 }

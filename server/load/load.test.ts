@@ -144,6 +144,22 @@ describe('open model', () => {
     expect(result.sendLagMs?.p90).toBeLessThan(10);
   });
 
+  it('fails arrivals that waited timeoutMs for a connection to a dead target, at the rate', async () => {
+    // 500 req/s for 1.2 s at a port nobody listens on: after the first 200 ms, every arrival
+    // that has waited 200 ms fails, about 500; a failed connection attempt alone is a handful.
+    const port = await closedPort();
+    const result = await run({
+      url: `http://127.0.0.1:${port}`,
+      mode: 'open',
+      rate: 500,
+      timeoutMs: 200,
+      durationSeconds: 1.2,
+    });
+    expect(result.requests).toBe(0);
+    expect(result.errors['ECONNREFUSED']).toBeGreaterThan(350);
+    expect(result.errorCount).toBeLessThanOrEqual(600);
+  });
+
   it("reports the client's own lateness in sending as send lag, apart from the server's", async () => {
     // The client's event loop is blocked for 200 ms (as by a long GC or a descheduled
     // process) while its connection is idle: arrivals are due every 50 ms, the one at 400 ms

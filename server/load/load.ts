@@ -48,7 +48,11 @@ export interface LoadOptions {
   /** Keys 0 .. prefillKeys-1 are written once before the load starts, so reads can hit. */
   readonly prefillKeys: number;
   readonly seed: number;
-  /** A request unanswered for this long counts as a `timeout` error and its connection is replaced. */
+  /**
+   * A request unanswered for this long counts as a `timeout` error and its connection is
+   * replaced; an open-model arrival that waited this long for a connection fails too (with
+   * the last connection error, or `timeout`).
+   */
   readonly timeoutMs: number;
 }
 
@@ -361,9 +365,9 @@ export class Counters {
     if (!ok) this.recordError(String(status));
   }
 
-  recordError(kind: string): void {
-    this.errorCount++;
-    this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
+  recordError(kind: string, count = 1): void {
+    this.errorCount += count;
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + count);
   }
 
   reset(): void {
@@ -421,6 +425,8 @@ class LoadRun implements ConnectionOwner {
   private idle: HttpConnection[] = [];
   private connecting = 0;
   private connectFailures = 0;
+  /** The kind of the last failed connection attempt (`ECONNREFUSED`, `timeout`). */
+  private lastConnectError = 'timeout';
   private nextConnectAtMs = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
@@ -577,18 +583,15 @@ class LoadRun implements ConnectionOwner {
 
   onRequestError(connection: HttpConnection, kind: string): void {
     if (this.stopped) return;
-    this.total.recordError(kind);
-    this.second.recordError(kind);
-    this.hooks.sink?.recordError(kind);
+    this.recordError(kind);
     if (connection.kind === 'prefill') this.onPrefillAnswered(kind);
   }
 
   onConnectError(_connection: HttpConnection, kind: string): void {
     if (this.stopped) return;
     this.connecting--;
-    this.total.recordError(kind);
-    this.second.recordError(kind);
-    this.hooks.sink?.recordError(kind);
+    this.recordError(kind);
+    this.lastConnectError = kind;
     this.connectFailures++;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, 10 * 2 ** (this.connectFailures - 1));
     this.nextConnectAtMs = now() + delay;
@@ -598,6 +601,12 @@ class LoadRun implements ConnectionOwner {
       // Nothing is in flight without a connection: the keys not yet written fail with `kind`.
       if (!connected) this.endPrefill(kind);
     }
+  }
+
+  private recordError(kind: string, count = 1): void {
+    this.total.recordError(kind, count);
+    this.second.recordError(kind, count);
+    this.hooks.sink?.recordError(kind, count);
   }
 
   onClose(connection: HttpConnection): void {
@@ -724,6 +733,7 @@ class LoadRun implements ConnectionOwner {
     const schedule = this.schedule;
     if (schedule === null || this.stopped) return;
     let t = now();
+    this.expireArrivals(schedule, t);
     const due = schedule.dueCount(t + EARLY_MS);
     while (this.nextArrival < due) {
       const connection = this.idle.pop();
@@ -756,6 +766,17 @@ class LoadRun implements ConnectionOwner {
         );
       }
     }
+  }
+
+  /**
+   * Arrivals that waited timeoutMs for a connection (the target is down or saturated) fail,
+   * as a client with that timeout would give up on them, rather than go out in a burst.
+   */
+  private expireArrivals(schedule: ArrivalSchedule, t: number): void {
+    const expired = schedule.dueCount(t - this.options.timeoutMs) - this.nextArrival;
+    if (expired <= 0) return;
+    this.recordError(this.connectFailures > 0 ? this.lastConnectError : 'timeout', expired);
+    this.nextArrival += expired;
   }
 
   /** Opens connections up to `wanted`, with at most `needed` connecting at once. */
@@ -841,6 +862,7 @@ class LoadRun implements ConnectionOwner {
         connection.fail('timeout');
       }
     }
+    if (this.schedule !== null && !this.stopped) this.expireArrivals(this.schedule, t);
     this.schedule?.forgetBefore(this.nextArrival);
     if (t - this.secondStartMs >= 1000) this.rollSecond(t);
   }

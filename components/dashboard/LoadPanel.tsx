@@ -172,10 +172,8 @@ export function LoadPanel() {
   };
 
   const load = sample?.load ?? null;
-  // The stream's load sample is the load's whole status (LoadStatus), though typed narrower.
-  const topError = load !== null && 'topError' in load ? load.topError : null;
-  const streamTargets =
-    load !== null && 'targets' in load && Array.isArray(load.targets) ? load.targets.length : null;
+  const topError = load?.topError ?? null;
+  const streamTargets = load?.targets.length ?? null;
   // Elapsed as of the last answer, carried forward by the stream's clock.
   const elapsed =
     status !== null && status.value.running
@@ -365,7 +363,7 @@ function LoadNote({
   /** Nodes the load drives, when known. */
   targets: number | null;
   failures: number;
-  topError: unknown;
+  topError: string | null;
 }) {
   if (!running) {
     return <p className={styles.loadNote}>Idle. Start load to drive every node.</p>;
@@ -373,7 +371,7 @@ function LoadNote({
   if (targets === 0) {
     return <p className={styles.loadNoteBad}>No node to drive yet; add one and it joins.</p>;
   }
-  if (failures === 0 || typeof topError !== 'string') {
+  if (failures === 0 || topError === null) {
     return <p className={styles.loadNote}>No failures in the last second.</p>;
   }
   const why = topError.includes('ECONNREFUSED')

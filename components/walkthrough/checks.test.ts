@@ -242,6 +242,8 @@ describe('Level 2', () => {
       },
     });
     const load = (rps: number, p50: number) => ({
+      ...IDLE_STATUS,
+      running: true,
       requestsPerSecond: rps,
       p50Ms: p50,
       p99Ms: p50 * 3,
@@ -268,7 +270,15 @@ describe('Level 2', () => {
   });
 
   it('sees the load stopped once a load was seen and 2 samples after it have none', () => {
-    const running = { requestsPerSecond: 1, p50Ms: 1, p99Ms: 1, errors: 0, hitRate: null };
+    const running = {
+      ...IDLE_STATUS,
+      running: true,
+      requestsPerSecond: 1,
+      p50Ms: 1,
+      p99Ms: 1,
+      errors: 0,
+      hitRate: null,
+    };
     const samples = [sample(1, [], {}, running), sample(2, []), sample(3, [])];
     expect(checkStopped(view({ samples: samples.slice(0, 2) })).done).toBe(false);
     expect(checkStopped(view({ samples })).done).toBe(true);
@@ -371,7 +381,7 @@ describe('Level 4', () => {
     ];
     expect(checkRestored(view({ journal: oneOff, samples: idle })).detail).toMatch(/n2/);
     const busy = [
-      sample(1, [], {}, { requestsPerSecond: 1, p50Ms: 1, p99Ms: 1, errors: 0, hitRate: null }),
+      sample(1, [], {}, { ...IDLE_STATUS, running: true, requestsPerSecond: 1, p50Ms: 1 }),
     ];
     expect(checkRestored(view({ journal: both, samples: busy })).done).toBe(false);
   });

@@ -5,6 +5,7 @@
  * samples; one stream feeds them all.
  */
 import { request } from 'node:http';
+import type { LoadStatus } from '../load/live.ts';
 import type { NodeInfo, NodeStatus, Supervisor } from './supervisor.ts';
 import {
   type NodeReading,
@@ -51,14 +52,8 @@ export interface TotalSample {
   readonly entries: number;
 }
 
-/** The load generator's own view of the same second (client-side latency). */
-export interface LoadSample {
-  readonly requestsPerSecond: number;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
-  readonly errors: number;
-  readonly hitRate: number | null;
-}
+/** The load generator's own view of the same second (client-side latency), and its settings. */
+export type LoadSample = LoadStatus;
 
 export interface LiveSample {
   /** When the sample was taken, in ms since the epoch. */

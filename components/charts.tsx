@@ -157,13 +157,33 @@ export function ThroughputChart(props: ChartProps) {
 export function HitRateChart(props: ChartProps) {
   const { samples, windowSeconds, nodeId } = useWindow(props);
   const view = useMemo<View>(() => {
-    const name = nodeId === undefined ? 'hit rate' : `${nodeId} hit rate`;
+    if (nodeId !== undefined) {
+      return {
+        series: [
+          { key: 'hitRate', name: `${nodeId} hit rate`, color: SERIES.hitRate, kind: 'area' },
+        ],
+        points: samples.map((s) => ({ t: s.t, hitRate: nodeOf(s, nodeId)?.hitRate ?? null })),
+      };
+    }
+    // The cluster's rate, and each node's as a line when there are several, so two nodes
+    // with different settings (LRU beside W-TinyLFU) compare on one plot.
+    const ids = nodeIds(samples);
+    const perNode = ids.length > 1 ? ids : [];
     return {
-      series: [{ key: 'hitRate', name, color: SERIES.hitRate, kind: 'area' }],
-      points: samples.map((s) => ({
-        t: s.t,
-        hitRate: nodeId === undefined ? s.total.hitRate : (nodeOf(s, nodeId)?.hitRate ?? null),
-      })),
+      series: [
+        { key: 'hitRate', name: 'cluster', color: SERIES.hitRate, kind: 'area' },
+        ...perNode.map((id): Series => ({
+          key: `node:${id}`,
+          name: id,
+          color: nodeColor(id),
+          kind: 'line',
+        })),
+      ],
+      points: samples.map((s) => {
+        const point: Point = { t: s.t, hitRate: s.total.hitRate };
+        for (const id of perNode) point[`node:${id}`] = nodeOf(s, id)?.hitRate ?? null;
+        return point;
+      }),
     };
   }, [samples, nodeId]);
   return (

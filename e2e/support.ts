@@ -47,7 +47,12 @@ const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = `${SCREENSHOTS}${name}.png`;
-  await page.screenshot({ path, fullPage: true });
+  // The whole page in one viewport, so the sticky header sits at the top of the picture.
+  const viewport = page.viewportSize();
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  if (viewport !== null) await page.setViewportSize({ width: viewport.width, height });
+  await page.screenshot({ path });
+  if (viewport !== null) await page.setViewportSize(viewport);
   return path;
 }
 

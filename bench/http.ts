@@ -20,12 +20,12 @@ import {
 import { formatRate, formatRatio, median, progress, table, which } from './lib.ts';
 
 const run = promisify(execFile);
-const CONNECTIONS = 50;
+export const CONNECTIONS = 50;
 const VALUE = 'v'.repeat(64);
 const BARE_SERVER = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
 const WRK_PUT = fileURLToPath(new URL('./wrk-put.lua', import.meta.url));
 
-interface Figure {
+export interface Figure {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -41,36 +41,67 @@ function wrkMs(text: string): number {
   return match[2] === 'us' ? n / 1000 : match[2] === 's' ? n * 1000 : n;
 }
 
-const wrk: Driver = async (url, method, seconds) => {
+export interface WrkOptions {
+  /** A Lua script (see wrk-put.lua, wrk-get-keys.lua) and the arguments it reads in init(). */
+  readonly script?: string;
+  readonly scriptArgs?: readonly string[];
+}
+
+/** `wrk -t1 -c50` against `url` for `seconds`; any non-2xx answer is an error. */
+export async function runWrk(url: string, seconds: number, options: WrkOptions = {}) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
-  if (method === 'PUT') args.push('-s', WRK_PUT);
-  const { stdout } = await run('wrk', [...args, url]);
+  if (options.script !== undefined) args.push('-s', options.script);
+  args.push(url);
+  if (options.scriptArgs !== undefined) args.push('--', ...options.scriptArgs);
+  const { stdout } = await run('wrk', args);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const p50 = /\s50%\s+(\S+)/.exec(stdout);
   const p99 = /\s99%\s+(\S+)/.exec(stdout);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
   if (!rps || !p50 || !p99) throw new Error(`could not read wrk output:\n${stdout}`);
   if (errors) throw new Error(`wrk saw ${errors[1]} error answers from ${url}`);
-  return { rps: Number(rps[1]), p50Ms: wrkMs(p50[1]!), p99Ms: wrkMs(p99[1]!) };
-};
+  return { rps: Number(rps[1]), p50Ms: wrkMs(p50[1]!), p99Ms: wrkMs(p99[1]!) } satisfies Figure;
+}
+
+const wrk: Driver = (url, method, seconds) =>
+  runWrk(url, seconds, method === 'PUT' ? { script: WRK_PUT } : {});
+
+/** What the benchmarks read of `tinycache bench --json` (server/load/load.ts, LoadResult). */
+export interface BenchResult {
+  readonly rate: number | null;
+  readonly requestsPerSecond: number;
+  readonly latencyMs: { readonly p50: number; readonly p99: number } | null;
+  readonly sendLagMs: { readonly p50: number; readonly p99: number } | null;
+  readonly hits: number;
+  readonly misses: number;
+  readonly errorCount: number;
+  readonly unfinished: number;
+  readonly prefill: { readonly keys: number; readonly stored: number } | null;
+}
+
+/** `tinycache bench --url origin ...args --json`, a child process of its own. */
+export async function runTinycacheBench(origin: string, args: string[]): Promise<BenchResult> {
+  const { stdout } = await run(
+    process.execPath,
+    [BIN, 'bench', '--url', origin, ...args, '--json'],
+    {
+      maxBuffer: 1 << 24,
+    },
+  );
+  return JSON.parse(stdout) as BenchResult;
+}
 
 const tinycacheBench: Driver = async (url, method, seconds) => {
   const target = new URL(url);
-  const args = [BIN, 'bench', '--url', target.origin, '-c', String(CONNECTIONS)];
-  args.push('--duration', `${seconds}s`, '--json');
+  const args = ['-c', String(CONNECTIONS), '--duration', `${seconds}s`];
   if (method === 'GET') args.push('--path', target.pathname);
   else args.push('--read-ratio', '0', '--keys', '1', '--value-bytes', '64');
-  const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
-  const result = JSON.parse(stdout) as {
-    requestsPerSecond: number;
-    errorCount: number;
-    latencyMs: { p50: number; p99: number };
-  };
+  const result = await runTinycacheBench(target.origin, args);
   if (result.errorCount > 0) throw new Error(`tinycache bench saw ${result.errorCount} errors`);
   return {
     rps: result.requestsPerSecond,
-    p50Ms: result.latencyMs.p50,
-    p99Ms: result.latencyMs.p99,
+    p50Ms: result.latencyMs!.p50,
+    p99Ms: result.latencyMs!.p99,
   };
 };
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- http|engine|hitrate ...] [--duration 10] [--rounds 3]`
+ * `npm run bench [-- http|engine|hitrate|playground ...] [--duration 10] [--rounds 3]`
  * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
  */
 import { parseArgs } from 'node:util';
@@ -7,6 +7,7 @@ import { engineBench } from './engine.ts';
 import { hitRateBench } from './hitrate.ts';
 import { httpBench } from './http.ts';
 import { machine } from './lib.ts';
+import { playgroundBench } from './playground.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -21,7 +22,7 @@ if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
   process.stderr.write('bench: --duration must be seconds > 0 and --rounds a whole number >= 1\n');
   process.exit(2);
 }
-const all = ['http', 'engine', 'hitrate'];
+const all = ['http', 'engine', 'hitrate', 'playground'];
 const chosen = positionals.length === 0 ? all : positionals;
 for (const name of chosen) {
   if (!all.includes(name)) {
@@ -39,6 +40,8 @@ for (const name of chosen) {
       ? await httpBench({ seconds, rounds })
       : name === 'engine'
         ? engineBench({ rounds })
-        : hitRateBench();
+        : name === 'hitrate'
+          ? hitRateBench()
+          : await playgroundBench({ seconds, rounds });
   console.log(`${output}\n`);
 }

@@ -23,6 +23,7 @@ import {
 } from './format.ts';
 import { useLive } from './live-store.ts';
 import { nodeColor, SERIES } from './palette.ts';
+import { useOnScreen } from './use-on-screen.ts';
 import styles from './charts.module.css';
 
 export interface ChartProps {
@@ -502,6 +503,7 @@ function TimeChart({
   left,
 }: TimeChartProps) {
   const plotHeight = height ?? DEFAULT_CHART_HEIGHT;
+  const [plotRef, onScreen] = useOnScreen<HTMLDivElement>();
   const { points, series } = view;
   const last = points.at(-1);
   const end = last?.t ?? 0;
@@ -530,6 +532,9 @@ function TimeChart({
   let body: ReactNode;
   if (last === undefined) {
     body = <p className={styles.empty}>Waiting for the first sample from the live stream…</p>;
+  } else if (!onScreen) {
+    // Out of view: the plot keeps its height (nothing moves) and draws nothing.
+    body = null;
   } else {
     const ticks = timeTicks(end, windowSeconds);
     body = (
@@ -629,7 +634,7 @@ function TimeChart({
           </li>,
         ])}
       </ul>
-      <div className={styles.plot} style={{ height: plotHeight }}>
+      <div ref={plotRef} className={styles.plot} style={{ height: plotHeight }}>
         {body}
         {quiet && last !== undefined && <p className={styles.idle}>{idle?.text}</p>}
       </div>

@@ -51,6 +51,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const viewport = page.viewportSize();
   const height = await page.evaluate(() => document.documentElement.scrollHeight);
   if (viewport !== null) await page.setViewportSize({ width: viewport.width, height });
+  // Charts draw once on screen (components/use-on-screen.ts): give them a frame or two.
+  await page.waitForTimeout(500);
   await page.screenshot({ path });
   if (viewport !== null) await page.setViewportSize(viewport);
   return path;

@@ -4,30 +4,17 @@
  * sees. While it runs, a change to a setting applies by itself after a moment.
  */
 import { useEffect, useRef, useState } from 'react';
-import type { LoadSettings, LoadStatus } from '../../server/load/live.ts';
+import {
+  DEFAULT_LOAD_SETTINGS,
+  type LoadSettings,
+  type LoadStatus,
+} from '../../server/load/settings.ts';
 import { formatCount, formatDuration, formatMs, formatPercent } from '../format.ts';
 import { latest, useLive } from '../live-store.ts';
 import { errorMessage, trpc } from '../trpc.ts';
 import styles from './dashboard.module.css';
 import { Message, NumberField } from './fields.tsx';
 import { useAction } from './use-action.ts';
-
-/**
- * The server's defaults (server/load/live.ts DEFAULT_LOAD_SETTINGS, which the browser cannot
- * import: its module pulls in node:net). Replaced by the running load's settings on mount.
- */
-const UI_DEFAULTS: LoadSettings = {
-  mode: 'open',
-  connections: 32,
-  rate: 1000,
-  readRatio: 0.9,
-  keys: 10_000,
-  distribution: 'zipf',
-  zipfS: 0.99,
-  valueBytes: 256,
-  compressible: false,
-  durationSeconds: null,
-};
 
 const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
@@ -93,7 +80,7 @@ function parse(form: Form): Parsed {
 
 export function LoadPanel() {
   const sample = useLive((s) => latest(s.samples));
-  const [form, setForm] = useState<Form>(() => toForm(UI_DEFAULTS));
+  const [form, setForm] = useState<Form>(() => toForm(DEFAULT_LOAD_SETTINGS));
   const [status, setStatus] = useState<{ value: LoadStatus; at: number } | null>(null);
   const [applied, setApplied] = useState<string | null>(null);
   const [updateError, setUpdateError] = useState<string | null>(null);

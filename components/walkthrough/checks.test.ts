@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../core/config.ts';
 import type { LiveSample, NodeSample, TotalSample } from '../../server/control/monitor.ts';
 import type { NodeInfo } from '../../server/control/supervisor.ts';
-import { IDLE_STATUS, type LoadSettings, DEFAULT_LOAD_SETTINGS } from '../../server/load/live.ts';
+import {
+  IDLE_STATUS,
+  type LoadSettings,
+  DEFAULT_LOAD_SETTINGS,
+} from '../../server/load/settings.ts';
 import { LEVELS, parseLevel } from './catalog.ts';
 import { describeLoad } from './facts.ts';
 import { checkDeleted, checkExpired, checkRead, checkStored } from './level1.tsx';

@@ -3,7 +3,7 @@
  * REST exchanges in a journal, the samples seen while the page was open, a node's figures.
  */
 import type { LiveSample, NodeSample } from '../../server/control/monitor.ts';
-import type { LoadSettings } from '../../server/load/live.ts';
+import type { LoadSettings } from '../../server/load/settings.ts';
 import { formatBytes, formatCount } from '../format.ts';
 import type {
   CheckView,

@@ -10,7 +10,7 @@
 import { create } from 'zustand';
 import type { NodeConfig } from '../../core/config.ts';
 import type { NodeInfo } from '../../server/control/supervisor.ts';
-import type { LoadSettings, LoadStatus } from '../../server/load/live.ts';
+import type { LoadSettings, LoadStatus } from '../../server/load/settings.ts';
 import { type LiveState, useLive } from '../live-store.ts';
 import { errorMessage, trpc } from '../trpc.ts';
 import type { ActionContext, CheckView, LoadTag, Observation, RestRequest } from './model.ts';

@@ -4,7 +4,7 @@
  * W-TinyLFU when a scan runs through the cache. Ends by restoring the defaults.
  */
 import { DEFAULT_CONFIG, type NodeConfig } from '../../core/config.ts';
-import type { LoadSettings } from '../../server/load/live.ts';
+import type { LoadSettings } from '../../server/load/settings.ts';
 import { formatBytes, formatCount, formatPercent, formatPerSecond } from '../format.ts';
 import {
   configSeen,

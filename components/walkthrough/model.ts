@@ -9,7 +9,7 @@ import type { ReactNode } from 'react';
 import type { NodeConfig } from '../../core/config.ts';
 import type { LiveSample } from '../../server/control/monitor.ts';
 import type { NodeInfo } from '../../server/control/supervisor.ts';
-import type { LoadSettings, LoadStatus } from '../../server/load/live.ts';
+import type { LoadSettings, LoadStatus } from '../../server/load/settings.ts';
 import type { RestExchange } from '../../server/trpc/router.ts';
 
 export type { RestExchange };

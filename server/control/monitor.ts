@@ -5,7 +5,7 @@
  * samples; one stream feeds them all.
  */
 import { request } from 'node:http';
-import type { LoadStatus } from '../load/live.ts';
+import type { LoadStatus } from '../load/settings.ts';
 import type { NodeInfo, NodeStatus, Supervisor } from './supervisor.ts';
 import {
   type NodeReading,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOAD_SETTINGS, shareOf } from './live.ts';
+import { shareOf } from './live.ts';
+import { DEFAULT_LOAD_SETTINGS } from './settings.ts';
 
 describe('shareOf', () => {
   it('splits connections and rate evenly over the targets', () => {

@@ -9,87 +9,16 @@ import {
   checkLoadOptions,
   DEFAULT_LOAD_OPTIONS,
   type LoadHandle,
-  type LoadMode,
-  type LoadDistribution,
   type LoadOptions,
   secondFigures,
 } from './load.ts';
-
-/** What a user sets for a live load (API.md §4 `load.start`). */
-export interface LoadSettings {
-  readonly mode: LoadMode;
-  /** Closed model: connections in all (spread over the targets). Open model: the most open. */
-  readonly connections: number;
-  /** Open model: requests per second in all. */
-  readonly rate: number;
-  readonly readRatio: number;
-  readonly keys: number;
-  readonly distribution: LoadDistribution;
-  readonly zipfS: number;
-  readonly valueBytes: number;
-  readonly compressible: boolean;
-  /** Null: until stopped. */
-  readonly durationSeconds: number | null;
-}
-
-export const DEFAULT_LOAD_SETTINGS: LoadSettings = {
-  mode: 'open',
-  connections: 32,
-  rate: 1000,
-  readRatio: 0.9,
-  keys: 10_000,
-  distribution: 'zipf',
-  zipfS: 0.99,
-  valueBytes: 256,
-  compressible: false,
-  durationSeconds: null,
-};
-
-/**
- * The playground's clients give up on a request after 2 s, so a dead or paused node shows as
- * failures within seconds, at the rate the load sends to it.
- */
-export const LIVE_TIMEOUT_MS = 2000;
-
-/** A node the load drives. */
-export interface LoadTarget {
-  readonly id: string;
-  readonly url: string;
-}
-
-/** What the load generator saw over the last second, and how it is set. */
-export interface LoadStatus {
-  readonly running: boolean;
-  readonly settings: LoadSettings | null;
-  /** Node ids the load drives. */
-  readonly targets: readonly string[];
-  /** Since the load started. */
-  readonly elapsedSeconds: number;
-  readonly requestsPerSecond: number;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
-  /** Errors in the last second, and the commonest kind of them ("ECONNREFUSED", "503"). */
-  readonly errors: number;
-  readonly topError: string | null;
-  readonly hitRate: number | null;
-  readonly totalRequests: number;
-  readonly totalErrors: number;
-}
-
-export const IDLE_STATUS: LoadStatus = {
-  running: false,
-  settings: null,
-  targets: [],
-  elapsedSeconds: 0,
-  requestsPerSecond: 0,
-  p50Ms: null,
-  p99Ms: null,
-  errors: 0,
-  topError: null,
-  hitRate: null,
-  totalRequests: 0,
-  totalErrors: 0,
-};
+import {
+  IDLE_STATUS,
+  LIVE_TIMEOUT_MS,
+  type LoadSettings,
+  type LoadStatus,
+  type LoadTarget,
+} from './settings.ts';
 
 /** The load options for one of `targets` targets: connections and rate are split evenly. */
 export function shareOf(settings: LoadSettings, targets: number, url: string): LoadOptions {

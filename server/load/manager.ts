@@ -4,14 +4,14 @@
  * its latest status.
  */
 import { Worker } from 'node:worker_threads';
+import { shareOf } from './live.ts';
 import {
   DEFAULT_LOAD_SETTINGS,
   IDLE_STATUS,
   type LoadSettings,
   type LoadStatus,
   type LoadTarget,
-  shareOf,
-} from './live.ts';
+} from './settings.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
 type Request = ToWorker extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never;

@@ -5,13 +5,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { startLoad } from './load.ts';
-import {
-  IDLE_STATUS,
-  LiveLoad,
-  type LoadSettings,
-  type LoadStatus,
-  type LoadTarget,
-} from './live.ts';
+import { LiveLoad } from './live.ts';
+import { IDLE_STATUS, type LoadSettings, type LoadStatus, type LoadTarget } from './settings.ts';
 
 /** A request; `id` is echoed in the answer (`replyTo`), so answers meet their requests. */
 export type ToWorker = { readonly id: number } & (

@@ -38,15 +38,8 @@ export interface NodeSample extends Partial<NodeRates> {
 }
 
 /** The cluster as a whole: sums over the nodes read, and percentiles of all their requests. */
-export interface TotalSample {
+export interface TotalSample extends Omit<NodeRates, 'cpu'> {
   readonly nodesUp: number;
-  readonly requestsPerSecond: number;
-  readonly errorsPerSecond: number;
-  readonly evictionsPerSecond: number;
-  readonly expirationsPerSecond: number;
-  readonly hitRate: number | null;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
   readonly memoryBytes: number;
   readonly memoryLimitBytes: number;
   readonly entries: number;

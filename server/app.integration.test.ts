@@ -10,6 +10,7 @@ import {
   TRPCClientError,
 } from '@trpc/client';
 import { EventSource } from 'eventsource';
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from './app.ts';
 import type { LiveSample } from './control/monitor.ts';
@@ -235,5 +236,37 @@ describe('the control plane', () => {
     expect(pids.size).toBeGreaterThanOrEqual(4);
     await app.close();
     expect(await waitUntil(() => [...pids].every(isGone), 5000)).toBe(true);
+  });
+});
+
+/** A port p such that p and p + 1 are both free now. */
+async function twoFreePorts(): Promise<number> {
+  const bind = (port: number) =>
+    new Promise<Server | null>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(null));
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    });
+  for (;;) {
+    const first = await bind(0);
+    const port = (first!.address() as { port: number }).port;
+    const second = port < 65535 ? await bind(port + 1) : null;
+    await Promise.all([first, second].map((s) => new Promise((r) => (s ? s.close(r) : r(0)))));
+    if (second !== null) return port;
+  }
+}
+
+describe('the first nodes', () => {
+  it('listen on the ports asked for, one after another', async () => {
+    const nodePort = await twoFreePorts();
+    const own = await startApp({ port: 0, nodes: 2, nodePort, dashboard: false });
+    try {
+      expect(own.playground.supervisor.list().map((node) => node.port)).toEqual([
+        nodePort,
+        nodePort + 1,
+      ]);
+    } finally {
+      await own.close();
+    }
   });
 });

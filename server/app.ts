@@ -55,8 +55,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   server.requestTimeout = 0;
   try {
     await listen(server, host, options.port ?? 3000);
-    for (let i = 0; i < (options.nodes ?? 1); i++)
-      await playground.supervisor.start(options.config);
+    const { nodePort = 0 } = options;
+    for (let i = 0; i < (options.nodes ?? 1); i++) {
+      await playground.supervisor.start(options.config, nodePort === 0 ? 0 : nodePort + i);
+    }
   } catch (error) {
     await playground.close();
     server.close();

@@ -64,6 +64,8 @@ interface Axis {
   readonly domain?: readonly [number, number] | readonly [number, 'auto'];
   readonly ticks?: readonly number[];
   readonly log?: boolean;
+  /** Values beyond the domain are cut off rather than stretching it. */
+  readonly clip?: boolean;
 }
 
 interface View {
@@ -266,6 +268,9 @@ export function LatencyChart(props: ChartProps) {
 }
 
 /** Bytes stored against the memory limit, and what compression saved. */
+/** The memory chart's series of bytes held (the limit is the other). */
+const STORED_KEYS = ['used', 'saved'];
+
 export function MemoryChart(props: ChartProps) {
   const { samples, windowSeconds, nodeId } = useWindow(props);
   const view = useMemo<View>(
@@ -299,12 +304,30 @@ export function MemoryChart(props: ChartProps) {
     }),
     [samples, nodeId],
   );
-  const axis = useMemo(() => bytesAxis(view), [view]);
+  // A limit far above what is stored would flatten the stored bytes to the floor: the axis
+  // then fits what is stored, and the limit's value stays in the legend.
+  const limitOff = peak(view, ['limit']) > 4 * Math.max(peak(view, STORED_KEYS), 1);
+  const axis = useMemo(
+    () => (limitOff ? { ...bytesAxis(view, STORED_KEYS), clip: true } : bytesAxis(view)),
+    [view, limitOff],
+  );
+  const shown = useMemo<View>(
+    () =>
+      limitOff
+        ? {
+            ...view,
+            series: view.series.map((s) =>
+              s.key === 'limit' ? { ...s, name: 'limit (above the scale)' } : s,
+            ),
+          }
+        : view,
+    [view, limitOff],
+  );
   return (
     <TimeChart
       label={nodeId === undefined ? 'Memory' : `Memory of ${nodeId}`}
       idle={{ text: 'No node answers its metrics.', when: 'null' }}
-      view={view}
+      view={shown}
       windowSeconds={windowSeconds}
       height={props.height}
       value={formatBytes}
@@ -428,20 +451,27 @@ function countAxis(view: View): Axis {
 }
 
 /** A byte axis with binary steps (0, 16M, 32M, 48M, 64M), at most five ticks above 0. */
-function bytesAxis(view: View): Axis {
-  let max = 0;
-  for (const point of view.points) {
-    for (const series of view.series) {
-      const v = point[series.key];
-      if (typeof v === 'number') max = Math.max(max, v);
-    }
-  }
+/** A bytes axis from 0 over the series named by `keys` (all by default). */
+function bytesAxis(view: View, keys = view.series.map((series) => series.key)): Axis {
+  const max = peak(view, keys);
   let step = 1024;
   while (max / step > 4) step *= 2;
   const top = Math.max(step, Math.ceil(max / step) * step);
   const ticks: number[] = [];
   for (let v = 0; v <= top; v += step) ticks.push(v);
   return { format: formatBytesShort, domain: [0, top], ticks };
+}
+
+/** The largest value of the series named by `keys` in the view; 0 when there is none. */
+function peak(view: View, keys: readonly string[]): number {
+  let max = 0;
+  for (const point of view.points) {
+    for (const key of keys) {
+      const v = point[key];
+      if (typeof v === 'number') max = Math.max(max, v);
+    }
+  }
+  return max;
 }
 
 /** A log axis over whole decades (with 2 and 5 between when the span is short). */
@@ -564,7 +594,7 @@ function TimeChart({
           scale={left.log === true ? 'log' : 'auto'}
           domain={left.domain as [number, number] | undefined}
           ticks={left.ticks as number[] | undefined}
-          allowDataOverflow={left.log === true}
+          allowDataOverflow={left.log === true || left.clip === true}
           tickFormatter={left.format}
           tick={{ fontSize: 11, fill: '#6b7280' }}
           tickLine={false}

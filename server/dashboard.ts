@@ -92,7 +92,7 @@ async function lock(log: (line: string) => void): Promise<() => void> {
 async function build(log: (line: string) => void): Promise<'reused' | 'built'> {
   const hash = sourceHash();
   if (buildIsCurrent(hash)) return 'reused';
-  log('Building the dashboard (first start, or its sources changed; about a minute)...');
+  log('Building the dashboard (first start, or its sources changed; usually under 30 s)...');
   const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {

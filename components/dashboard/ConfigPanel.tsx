@@ -16,7 +16,7 @@ import { formatBytes } from '../format.ts';
 import { useLive } from '../live-store.ts';
 import { trpc } from '../trpc.ts';
 import styles from './dashboard.module.css';
-import { Message, TextField } from './fields.tsx';
+import { Message, SelectField, TextField } from './fields.tsx';
 import { useAction } from './use-action.ts';
 
 const POLICY_TEXT: Record<PolicyName, string> = {
@@ -49,28 +49,18 @@ export function ConfigPanel({ nodeId, onSelect, onWatch }: Props) {
       <p className={styles.panelText}>
         Applies to the running process at once and survives a restart.
       </p>
-      <div className={styles.fieldSpaced}>
-        <label className={styles.label} htmlFor="config-node">
-          Node
-        </label>
-        <select
-          id="config-node"
-          className={styles.input}
-          value={node?.id ?? ''}
-          disabled={nodes.length === 0}
-          onChange={(e) => {
-            setResult(null);
-            onSelect(e.target.value);
-          }}
-        >
-          {nodes.length === 0 && <option value="">no nodes</option>}
-          {nodes.map((n) => (
-            <option key={n.id} value={n.id}>
-              {n.id} ({n.status})
-            </option>
-          ))}
-        </select>
-      </div>
+      <SelectField
+        id="config-node"
+        label="Node"
+        spaced
+        value={node?.id ?? null}
+        choices={nodes.map((n) => ({ value: n.id, label: `${n.id} (${n.status})` }))}
+        empty="no nodes"
+        onChange={(id) => {
+          setResult(null);
+          onSelect(id);
+        }}
+      />
       {node === undefined ? (
         <p className={styles.emptyNote}>Start a node to tune it.</p>
       ) : (
@@ -185,23 +175,13 @@ function ConfigForm({
         if (valid) void apply.run();
       }}
     >
-      <div className={styles.field}>
-        <label className={styles.label} htmlFor="config-policy">
-          Eviction policy
-        </label>
-        <select
-          id="config-policy"
-          className={styles.input}
-          value={policy}
-          onChange={(e) => setPolicy(e.target.value as PolicyName)}
-        >
-          {POLICIES.map((p) => (
-            <option key={p} value={p}>
-              {POLICY_TEXT[p]}
-            </option>
-          ))}
-        </select>
-      </div>
+      <SelectField
+        id="config-policy"
+        label="Eviction policy"
+        value={policy}
+        choices={POLICIES.map((p) => ({ value: p, label: POLICY_TEXT[p] }))}
+        onChange={setPolicy}
+      />
       <div className={styles.fieldRow}>
         <TextField
           id="config-memory"

@@ -13,8 +13,13 @@ import { formatCount, formatDuration, formatMs, formatPercent } from '../format.
 import { latest, useLive } from '../live-store.ts';
 import { errorMessage, trpc } from '../trpc.ts';
 import styles from './dashboard.module.css';
-import { Message, NumberField } from './fields.tsx';
+import { type Choice, Message, NumberField, SelectField } from './fields.tsx';
 import { useAction } from './use-action.ts';
+
+const DISTRIBUTIONS: readonly Choice<LoadSettings['distribution']>[] = [
+  { value: 'zipf', label: 'Zipf (hot items)' },
+  { value: 'uniform', label: 'Uniform' },
+];
 
 const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
@@ -274,20 +279,13 @@ export function LoadPanel() {
           />
         </div>
         <div className={styles.fieldRow}>
-          <div className={styles.field}>
-            <label className={styles.label} htmlFor="load-pattern">
-              Access pattern
-            </label>
-            <select
-              id="load-pattern"
-              className={styles.input}
-              value={form.distribution}
-              onChange={(e) => set('distribution', e.target.value === 'zipf' ? 'zipf' : 'uniform')}
-            >
-              <option value="zipf">Zipf (hot items)</option>
-              <option value="uniform">Uniform</option>
-            </select>
-          </div>
+          <SelectField
+            id="load-pattern"
+            label="Access pattern"
+            value={form.distribution}
+            choices={DISTRIBUTIONS}
+            onChange={(distribution) => set('distribution', distribution)}
+          />
           <NumberField
             id="load-payload"
             label="Payload (bytes)"

@@ -10,7 +10,7 @@ import { trpc } from '../trpc.ts';
 import { formatMs } from '../format.ts';
 import { useLive } from '../live-store.ts';
 import styles from './dashboard.module.css';
-import { Message, TextField } from './fields.tsx';
+import { Message, SelectField, TextField } from './fields.tsx';
 import { useAction } from './use-action.ts';
 
 const METHODS = ['GET', 'PUT', 'DELETE', 'HEAD'] as const;
@@ -89,44 +89,24 @@ export function RestConsole() {
         }}
       >
         <div className={styles.fieldRow}>
-          <div className={styles.field}>
-            <label className={styles.label} htmlFor="rest-target">
-              Send to
-            </label>
-            <select
-              id="rest-target"
-              className={styles.input}
-              value={targetId ?? ''}
-              disabled={nodes.length === 0}
-              onChange={(e) => setTarget(e.target.value)}
-            >
-              {nodes.length === 0 && <option value="">no nodes</option>}
-              {nodes.map((n) => (
-                <option key={n.id} value={n.id}>
-                  {n.id}
-                  {n.port > 0 ? ` :${n.port}` : ''}
-                  {n.status === 'up' ? '' : ` (${n.status})`}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className={styles.field}>
-            <label className={styles.label} htmlFor="rest-method">
-              Method
-            </label>
-            <select
-              id="rest-method"
-              className={styles.input}
-              value={method}
-              onChange={(e) => setMethod(e.target.value as Method)}
-            >
-              {METHODS.map((m) => (
-                <option key={m} value={m}>
-                  {m}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField
+            id="rest-target"
+            label="Send to"
+            value={targetId}
+            choices={nodes.map((n) => ({
+              value: n.id,
+              label: `${n.id}${n.port > 0 ? ` :${n.port}` : ''}${n.status === 'up' ? '' : ` (${n.status})`}`,
+            }))}
+            empty="no nodes"
+            onChange={setTarget}
+          />
+          <SelectField
+            id="rest-method"
+            label="Method"
+            value={method}
+            choices={METHODS.map((m) => ({ value: m, label: m }))}
+            onChange={setMethod}
+          />
         </div>
         <TextField id="rest-key" label="Key" value={key} onChange={setKey} error={keyError} mono />
         <div className={styles.field}>
@@ -148,24 +128,14 @@ export function RestConsole() {
           </span>
         </div>
         <div className={styles.fieldRow}>
-          <div className={styles.field}>
-            <label className={styles.label} htmlFor="rest-type">
-              Content type
-            </label>
-            <select
-              id="rest-type"
-              className={styles.input}
-              value={contentType}
-              disabled={!withBody}
-              onChange={(e) => setContentType(e.target.value)}
-            >
-              {CONTENT_TYPES.map((t) => (
-                <option key={t} value={t}>
-                  {t}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField
+            id="rest-type"
+            label="Content type"
+            value={contentType}
+            choices={CONTENT_TYPES.map((t) => ({ value: t, label: t }))}
+            disabled={!withBody}
+            onChange={setContentType}
+          />
           <TextField
             id="rest-ttl"
             label="TTL (s)"

@@ -119,3 +119,55 @@ export function TextField({
     </div>
   );
 }
+
+export interface Choice<T extends string> {
+  readonly value: T;
+  readonly label: string;
+}
+
+/** A labelled select of `choices`; `empty` is shown (and the select disabled) when there are none. */
+export function SelectField<T extends string>({
+  id,
+  label,
+  value,
+  choices,
+  onChange,
+  disabled = false,
+  empty,
+  spaced = false,
+}: {
+  id: string;
+  label: string;
+  value: T | null;
+  choices: readonly Choice<T>[];
+  onChange: (value: T) => void;
+  disabled?: boolean;
+  empty?: string;
+  /** More room below, as the first field of a panel. */
+  spaced?: boolean;
+}) {
+  return (
+    <div className={spaced ? styles.fieldSpaced : styles.field}>
+      <label className={styles.label} htmlFor={id}>
+        {label}
+      </label>
+      <select
+        id={id}
+        className={styles.input}
+        value={value ?? ''}
+        disabled={disabled || choices.length === 0}
+        onChange={(e) => {
+          const choice = choices.find((c) => c.value === e.target.value);
+          if (choice !== undefined) onChange(choice.value);
+        }}
+      >
+        {choices.length === 0 && <option value="">{empty ?? 'none'}</option>}
+        {choices.map((choice) => (
+          <option key={choice.value} value={choice.value}>
+            {choice.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}

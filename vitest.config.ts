@@ -8,6 +8,8 @@ export default defineConfig({
       'bench/**/*.test.ts',
       'components/**/*.test.ts',
     ],
+    // One real PostgreSQL for the run: DATABASE_URL, or an embedded one (server/db).
+    globalSetup: ['server/db/test-database.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

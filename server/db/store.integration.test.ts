@@ -23,6 +23,7 @@ const entry = (key: string, value: string, expiresAt: number | null = null) => (
   value: Buffer.from(value),
   contentType: 'application/json',
   compressed: false,
+  rawBytes: value.length,
   expiresAt,
 });
 
@@ -35,19 +36,9 @@ describe('PgStore', () => {
 
   it('stores bytes exactly, replaces on a second put, and deletes', async () => {
     const bytes = Buffer.from([0, 1, 2, 255, 254, 0x1f, 0x8b]);
-    await store.put({
-      ...entry('bin', ''),
-      value: bytes,
-      contentType: 'image/png',
-      compressed: true,
-    });
-    expect(await store.get('bin', Date.now())).toEqual({
-      key: 'bin',
-      value: bytes,
-      contentType: 'image/png',
-      compressed: true,
-      expiresAt: null,
-    });
+    const png = { value: bytes, contentType: 'image/png', compressed: true, rawBytes: 100 };
+    await store.put({ ...entry('bin', ''), ...png });
+    expect(await store.get('bin', Date.now())).toEqual({ key: 'bin', ...png, expiresAt: null });
     await store.put(entry('bin', '"replaced"'));
     expect((await store.get('bin', Date.now()))?.value.toString()).toBe('"replaced"');
     expect(await store.delete('bin')).toBe(true);

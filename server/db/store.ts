@@ -11,6 +11,8 @@ export interface DbEntry {
   readonly value: Buffer;
   readonly contentType: string;
   readonly compressed: boolean;
+  /** The value's size as sent, before compression. */
+  readonly rawBytes: number;
   /** Absolute expiry in ms since the epoch; null: never. */
   readonly expiresAt: number | null;
 }
@@ -44,6 +46,7 @@ const MIGRATION = `
     value        bytea       NOT NULL,
     content_type text        NOT NULL,
     compressed   boolean     NOT NULL,
+    raw_bytes    integer     NOT NULL,
     expires_at   timestamptz NULL,
     updated_at   timestamptz NOT NULL DEFAULT now()
   );
@@ -56,6 +59,7 @@ interface Row {
   value: Buffer;
   content_type: string;
   compressed: boolean;
+  raw_bytes: number;
   expires_at: Date | null;
 }
 
@@ -98,7 +102,7 @@ export class PgStore {
   /** The entry, unless it is absent or expired at `nowMs`. */
   async get(key: string, nowMs: number): Promise<DbEntry | null> {
     const { rows } = await this.pool.query<Row>(
-      `SELECT key, value, content_type, compressed, expires_at FROM ${TABLE}
+      `SELECT key, value, content_type, compressed, raw_bytes, expires_at FROM ${TABLE}
         WHERE key = $1 AND (expires_at IS NULL OR expires_at > to_timestamp($2 / 1000.0))`,
       [key, nowMs],
     );
@@ -109,12 +113,19 @@ export class PgStore {
   /** Inserts or replaces the entry; resolves once the database has committed it. */
   async put(entry: DbEntry): Promise<void> {
     await this.pool.query(
-      `INSERT INTO ${TABLE} (key, value, content_type, compressed, expires_at, updated_at)
-       VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), now())
+      `INSERT INTO ${TABLE} (key, value, content_type, compressed, raw_bytes, expires_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), now())
        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,
          content_type = EXCLUDED.content_type, compressed = EXCLUDED.compressed,
-         expires_at = EXCLUDED.expires_at, updated_at = now()`,
-      [entry.key, entry.value, entry.contentType, entry.compressed, entry.expiresAt],
+         raw_bytes = EXCLUDED.raw_bytes, expires_at = EXCLUDED.expires_at, updated_at = now()`,
+      [
+        entry.key,
+        entry.value,
+        entry.contentType,
+        entry.compressed,
+        entry.rawBytes,
+        entry.expiresAt,
+      ],
     );
   }
 
@@ -154,6 +165,7 @@ function fromRow(row: Row): DbEntry {
     value: row.value,
     contentType: row.content_type,
     compressed: row.compressed,
+    rawBytes: row.raw_bytes,
     expiresAt: row.expires_at === null ? null : row.expires_at.getTime(),
   };
 }

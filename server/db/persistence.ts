@@ -51,9 +51,19 @@ export class Persistence {
     return this.breaker.state(this.clock());
   }
 
-  /** The entry in the database (not expired), or null; concurrent loads of a key share one. */
-  load(key: string): Promise<DbEntry | null> {
-    return this.loads.do(key, () => this.call('read', () => this.store.get(key, this.clock())));
+  /**
+   * The entry in the database (not expired), or null; `fill` puts it in memory. Concurrent
+   * loads of a key share one query, and a load waits for the key's writes before it, and
+   * they for it, so a slow read can never put back a value a later write replaced.
+   */
+  readThrough(key: string, fill: (entry: DbEntry) => void): Promise<DbEntry | null> {
+    return this.loads.do(key, () =>
+      this.inOrder(key, async () => {
+        const entry = await this.call('read', () => this.store.get(key, this.clock()));
+        if (entry !== null) fill(entry);
+        return entry;
+      }),
+    );
   }
 
   /**

@@ -16,12 +16,14 @@ import {
   validateConfigPatch,
 } from '../../core/config.ts';
 import { keyRefusal, Store, utf8ByteLength } from '../../core/engine/index.ts';
-import type { Entry } from '../../core/engine/types.ts';
+import type { Entry, StoredValue } from '../../core/engine/types.ts';
 import { type CacheError, cacheError } from '../../core/errors.ts';
 import { owned, readBody } from './body.ts';
 import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compression.ts';
 import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
+import { DbUnavailable, type Persistence } from '../db/persistence.ts';
+import type { DbEntry } from '../db/store.ts';
 
 const KEYS_PREFIX = '/v1/keys/';
 const KEY_METHODS = 'GET, HEAD, PUT, DELETE';
@@ -76,6 +78,11 @@ export interface NodeOptions {
   readonly config: NodeConfig;
   /** Wall clock in ms; injectable for tests of TTL. */
   readonly clock?: () => number;
+  /**
+   * Level 3: PostgreSQL behind the cache. Writes go through it before they are acknowledged;
+   * a miss reads through it.
+   */
+  readonly database?: Persistence;
 }
 
 export interface CacheNode {
@@ -140,12 +147,34 @@ function isValidJson(bytes: Uint8Array): boolean {
   }
 }
 
+/** How memory holds a row read from the database. */
+function storedValue(row: DbEntry): StoredValue {
+  return {
+    bytes: row.value,
+    contentType: row.contentType,
+    compressed: row.compressed,
+    rawBytes: row.rawBytes,
+  };
+}
+
+function dbEntry(key: string, value: StoredValue, expiresAt: number | null): DbEntry {
+  return {
+    key,
+    value: Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength),
+    contentType: value.contentType,
+    compressed: value.compressed,
+    rawBytes: value.rawBytes,
+    expiresAt,
+  };
+}
+
 function showKey(key: string): string {
   return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}…` : JSON.stringify(key);
 }
 
 export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const clock = options.clock ?? Date.now;
+  const database = options.database;
   const startedAt = clock();
   let config: NodeConfig = options.config;
   const store = new Store({
@@ -232,19 +261,15 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     res.end(body);
   };
 
-  const handleGet = (
+  /** Answers with a stored entry: as stored (gzip) when the client takes it, else inflated. */
+  const answerEntry = (
     req: IncomingMessage,
     res: ServerResponse,
-    key: string,
+    entry: Entry,
     head: boolean,
     start: number,
+    now: number,
   ): void => {
-    const now = clock();
-    const entry = store.get(key, now);
-    if (entry === undefined) {
-      fail(res, 'get', start, cacheError('not_found', `No value for key ${showKey(key)}.`));
-      return;
-    }
     if (!entry.compressed || acceptsGzip(req.headers['accept-encoding'])) {
       const body = entry.bytes;
       sendEntry(res, entry, head ? undefined : body, body.length, entry.compressed, now);
@@ -264,6 +289,63 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       () =>
         fail(res, 'get', start, cacheError('internal_error', 'A stored value failed to inflate.')),
     );
+  };
+
+  const notFound = (key: string) => cacheError('not_found', `No value for key ${showKey(key)}.`);
+
+  /** A database failure, as the client sees it: 503 with Retry-After. */
+  const dbRefusal = (error: unknown): CacheError =>
+    cacheError(
+      'unavailable',
+      error instanceof DbUnavailable ? error.message : `The database failed: ${String(error)}`,
+    );
+
+  const handleGet = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    head: boolean,
+    start: number,
+  ): Promise<void> | undefined => {
+    const now = clock();
+    const entry = store.get(key, now);
+    if (entry !== undefined) {
+      answerEntry(req, res, entry, head, start, now);
+      return;
+    }
+    if (database === undefined) {
+      fail(res, 'get', start, notFound(key));
+      return;
+    }
+    return readThrough(req, res, key, head, start);
+  };
+
+  /** A miss with a database: load the key from it, keep it in memory, answer with it. */
+  const readThrough = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    head: boolean,
+    start: number,
+  ): Promise<void> => {
+    let found: DbEntry | null;
+    try {
+      found = await database!.readThrough(key, (row) => {
+        const now = clock();
+        // Memory may decline it (too big after a config change, expired meanwhile): the
+        // answer comes from the row either way.
+        store.set(key, storedValue(row), row.expiresAt, now);
+      });
+    } catch (error) {
+      fail(res, 'get', start, dbRefusal(error));
+      return;
+    }
+    const now = clock();
+    if (found === null || (found.expiresAt !== null && found.expiresAt <= now)) {
+      fail(res, 'get', start, notFound(key));
+      return;
+    }
+    answerEntry(req, res, { ...storedValue(found), expiresAt: found.expiresAt }, head, start, now);
   };
 
   const handlePut = async (
@@ -376,17 +458,36 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const expiresAt = ttlSeconds === null ? null : now + ttlMs(ttlSeconds);
     // Inflated and gzip output can be views into shared memory; store bytes that own theirs.
     const stored = owned(packed ?? raw);
-    const result = store.set(
-      key,
-      { bytes: stored, contentType, compressed: packed !== null, rawBytes: raw.length },
-      expiresAt,
-      now,
-    );
-    if (!result.ok) {
-      fail(res, 'set', start, result.error);
-      return;
+    const value = { bytes: stored, contentType, compressed: packed !== null, rawBytes: raw.length };
+    let created: boolean;
+    if (database === undefined) {
+      const result = store.set(key, value, expiresAt, now);
+      if (!result.ok) {
+        fail(res, 'set', start, result.error);
+        return;
+      }
+      created = result.value.created;
+    } else {
+      // The same refusals with or without a database, before the database sees the write.
+      const refusal = store.check(key, value, expiresAt, now);
+      if (refusal !== undefined) {
+        fail(res, 'set', start, refusal);
+        return;
+      }
+      try {
+        created = await database.inOrder(key, async () => {
+          await database.write(dbEntry(key, value, expiresAt));
+          // Committed: the write stands. Memory follows (a refusal now, after a config
+          // change meanwhile, only means this value is read through later).
+          const result = store.set(key, value, expiresAt, clock());
+          return !result.ok || result.value.created;
+        });
+      } catch (error) {
+        fail(res, 'set', start, dbRefusal(error));
+        return;
+      }
     }
-    const status = result.value.created ? 201 : 200;
+    const status = created ? 201 : 200;
     sendJson(
       res,
       status,
@@ -468,19 +569,41 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       }
     }
     if (op === 'get') {
-      handleGet(req, res, key, method === 'HEAD', start);
+      return handleGet(req, res, key, method === 'HEAD', start);
     } else if (op === 'set') {
       return handlePut(req, res, key, q === -1 ? '' : url.slice(q + 1), expectsContinue, start);
     } else {
+      if (database !== undefined) return deleteThrough(res, key, start);
       const removed = store.delete(key, clock());
       if (!removed) {
-        fail(res, op, start, cacheError('not_found', `No value for key ${showKey(key)}.`));
+        fail(res, op, start, notFound(key));
         return;
       }
       res.writeHead(204);
       res.end();
       finish(op, 204, start);
     }
+  };
+
+  /** DELETE with a database: gone from the database first, then from memory. */
+  const deleteThrough = async (res: ServerResponse, key: string, start: number): Promise<void> => {
+    let removed: boolean;
+    try {
+      removed = await database!.inOrder(key, async () => {
+        const fromDb = await database!.remove(key);
+        return store.delete(key, clock()) || fromDb;
+      });
+    } catch (error) {
+      fail(res, 'delete', start, dbRefusal(error));
+      return;
+    }
+    if (!removed) {
+      fail(res, 'delete', start, notFound(key));
+      return;
+    }
+    res.writeHead(204);
+    res.end();
+    finish('delete', 204, start);
   };
 
   const handleConfigPatch = async (

@@ -11,6 +11,8 @@ import {
   TTL_RULE,
 } from '../../core/config.ts';
 import { badOption, bytesOption, choiceOption, numberOption, parseOptions } from '../cli-args.ts';
+import { Persistence } from '../db/persistence.ts';
+import { PgStore } from '../db/store.ts';
 import { startNode } from './server.ts';
 
 export const NODE_USAGE = `Usage: tinycache node --port P [options]
@@ -30,6 +32,9 @@ Options:
   --compress-threshold SIZE  gzip values at least this large when that
                              saves space; 0 turns it off                   [1KiB]
   --default-ttl SECONDS      TTL for writes that give none                 [none]
+  --database-url URL         PostgreSQL behind the cache (postgres://...):
+                             writes are acknowledged once it committed them,
+                             misses read through it             [DATABASE_URL]
   -h, --help                 this text
 `;
 
@@ -42,6 +47,7 @@ const OPTIONS = {
   'max-value-bytes': { type: 'string' },
   'compress-threshold': { type: 'string' },
   'default-ttl': { type: 'string' },
+  'database-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,6 +55,8 @@ export interface NodeCommandOptions {
   readonly host: string;
   readonly port: number;
   readonly config: NodeConfig;
+  /** Null: memory only. */
+  readonly databaseUrl: string | null;
 }
 
 /** Within the bounds of CONFIG_LIMITS, or a UsageError naming the option. */
@@ -61,7 +69,10 @@ function sizeWithin(option: string, text: string, limits: { min: number; max: nu
 }
 
 /** Parses `tinycache node` options; throws UsageError on the first bad one. */
-export function parseNodeOptions(argv: string[]): NodeCommandOptions | 'help' {
+export function parseNodeOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): NodeCommandOptions | 'help' {
   const { values } = parseOptions(argv, OPTIONS);
   if (values.help) return 'help';
   /** The option's parsed value, or the default when it was not given. */
@@ -105,7 +116,10 @@ export function parseNodeOptions(argv: string[]): NodeCommandOptions | 'help' {
       (t) => parseTtlSeconds(t) ?? badOption('default-ttl', TTL_RULE, t),
     ),
   };
-  return { host, port, config };
+  const databaseUrl = option('database-url', env.DATABASE_URL || null, (t) =>
+    /^postgres(ql)?:\/\//.test(t) ? t : badOption('database-url', 'a postgres:// URL', t),
+  );
+  return { host, port, config, databaseUrl };
 }
 
 export function describeConfig(config: NodeConfig): string {
@@ -124,9 +138,20 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     process.stdout.write(NODE_USAGE);
     return 0;
   }
+  let database: Persistence | undefined;
+  if (parsed.databaseUrl !== null) {
+    try {
+      database = await openDatabase(parsed.databaseUrl);
+    } catch (error) {
+      process.stderr.write(
+        `tinycache node: cannot use the database at ${redact(parsed.databaseUrl)}: ${(error as Error).message}\n`,
+      );
+      return 1;
+    }
+  }
   let node;
   try {
-    node = await startNode(parsed);
+    node = await startNode({ ...parsed, database });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
@@ -136,23 +161,57 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
           ? `cannot bind ${parsed.host}; use an address of this machine, such as 127.0.0.1`
           : String(error);
     process.stderr.write(`tinycache node: ${why}\n`);
+    await database?.close();
     return 1;
   }
   // Handlers first: whoever reads the line below may signal at once.
   const stopped = new Promise<number>((resolve) => {
     const stop = (why: string): void => {
       process.stdout.write(`tinycache node: ${why}, shutting down\n`);
-      void node.close().then(() => resolve(0));
+      void node
+        .close()
+        .then(() => database?.close())
+        .then(() => resolve(0));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     // The channel closes when the supervisor dies: exit, so no orphan keeps the port.
     if (process.channel) process.once('disconnect', () => stop('supervisor gone'));
   });
+  const through =
+    parsed.databaseUrl === null ? '' : `, write-through to ${redact(parsed.databaseUrl)}`;
   process.stdout.write(
-    `tinycache node listening on ${node.url} (${describeConfig(node.config())})\n`,
+    `tinycache node listening on ${node.url} (${describeConfig(node.config())}${through})\n`,
   );
   // Started by a supervisor (server/control) with an IPC channel: tell it where we listen.
   process.send?.({ type: 'listening', url: node.url, port: node.port, pid: process.pid });
   return stopped;
+}
+
+/** Connects, creates the table if need be, and starts sweeping expired rows. */
+async function openDatabase(url: string): Promise<Persistence> {
+  const store = new PgStore({
+    url,
+    onError: (error) => process.stderr.write(`tinycache node: database: ${error.message}\n`),
+  });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const database = new Persistence(store);
+  database.startSweeping();
+  return database;
+}
+
+/** The URL without its password, fit to print. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return 'the given URL';
+  }
 }

@@ -22,9 +22,14 @@ export class DbUnavailable extends Error {
 
 export type DbOp = 'read' | 'write' | 'delete' | 'sweep';
 
-export interface PersistenceHooks {
+export type ReadResult = 'hit' | 'miss' | 'error';
+
+/** What the node's metrics hear of the database's work. */
+export interface PersistenceObserver {
   /** Each database call: its op, how long it took, and whether it failed. */
-  readonly onQuery?: (op: DbOp, seconds: number, failed: boolean) => void;
+  onQuery(op: DbOp, seconds: number, failed: boolean): void;
+  /** Each read-through: found, not there, or not answered (refused by the breaker too). */
+  onRead(result: ReadResult): void;
 }
 
 /** Expired rows removed per sweep, and how often it runs. */
@@ -37,14 +42,19 @@ export class Persistence {
   /** The tail of each key's queue of writes. */
   private readonly writes = new Map<string, Promise<unknown>>();
   private sweeper: NodeJS.Timeout | null = null;
+  private observer: PersistenceObserver | null = null;
 
   constructor(
     readonly store: PgStore,
     private readonly clock: () => number = Date.now,
-    private readonly hooks: PersistenceHooks = {},
     breaker: BreakerOptions = BREAKER_DEFAULTS,
   ) {
     this.breaker = new Breaker(breaker);
+  }
+
+  /** The one observer (the node's metrics). */
+  observe(observer: PersistenceObserver): void {
+    this.observer = observer;
   }
 
   breakerState(): BreakerState {
@@ -59,7 +69,14 @@ export class Persistence {
   readThrough(key: string, fill: (entry: DbEntry) => void): Promise<DbEntry | null> {
     return this.loads.do(key, () =>
       this.inOrder(key, async () => {
-        const entry = await this.call('read', () => this.store.get(key, this.clock()));
+        let entry: DbEntry | null;
+        try {
+          entry = await this.call('read', () => this.store.get(key, this.clock()));
+        } catch (error) {
+          this.observer?.onRead('error');
+          throw error;
+        }
+        this.observer?.onRead(entry === null ? 'miss' : 'hit');
         if (entry !== null) fill(entry);
         return entry;
       }),
@@ -118,11 +135,11 @@ export class Persistence {
     try {
       const result = await query();
       this.breaker.success();
-      this.hooks.onQuery?.(op, (performance.now() - started) / 1000, false);
+      this.observer?.onQuery(op, (performance.now() - started) / 1000, false);
       return result;
     } catch (error) {
       this.breaker.failure(this.clock());
-      this.hooks.onQuery?.(op, (performance.now() - started) / 1000, true);
+      this.observer?.onQuery(op, (performance.now() - started) / 1000, true);
       throw new DbUnavailable(
         `The database did not answer: ${(error as Error).message}`,
         this.breaker.retryAfterSeconds(this.clock()),

@@ -82,6 +82,24 @@ describe('write-through and read-through', () => {
     expect((await request(`${second.url}/v1/keys/gone`, { method: 'DELETE' })).status).toBe(404);
   });
 
+  it('reports its database work in /metrics', async () => {
+    const first = await node();
+    await put(first, 'm', '1');
+    await get(await node(), 'm'); // a read-through hit on a fresh node
+    const second = nodes.at(-1)!;
+    await get(second, 'absent');
+    const text = await (await request(`${second.url}/metrics`)).text();
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('tinycache_db_reads_total{result="hit"}')).toBe(1);
+    expect(value('tinycache_db_reads_total{result="miss"}')).toBe(1);
+    expect(value('tinycache_db_query_duration_seconds_count{op="read"}')).toBe(2);
+    expect(value('tinycache_db_breaker_state{state="closed"}')).toBe(1);
+    expect(value('tinycache_db_pool_clients{state="total"}')).toBeGreaterThanOrEqual(1);
+    const firstText = await (await request(`${first.url}/metrics`)).text();
+    expect(firstText).toMatch(/^tinycache_db_query_duration_seconds_count\{op="write"\} 1$/m);
+  });
+
   it('refuses a bad write before the database sees it', async () => {
     const first = await node();
     expect((await put(first, 'bad', '{not json')).status).toBe(400);
@@ -163,6 +181,10 @@ describe('the database going away under load', () => {
     // Hits are still served from memory; a miss cannot be known, so it is 503.
     expect((await get(node, hot)).status).toBe(200);
     expect((await get(node, 'never-written')).status).toBe(503);
+    const metrics = await (await request(`${node.url}/metrics`)).text();
+    // Open, or for a moment half-open while one probe tries: not closed.
+    expect(metrics).toMatch(/^tinycache_db_breaker_state\{state="closed"\} 0$/m);
+    expect(metrics).toMatch(/^tinycache_db_errors_total\{op="write"\} [1-9]/m);
 
     await db.start();
     const restartedAt = performance.now();

@@ -22,6 +22,7 @@ import { owned, readBody } from './body.ts';
 import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compression.ts';
 import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
+import { registerDbMetrics } from '../db/metrics.ts';
 import { DbUnavailable, type Persistence } from '../db/persistence.ts';
 import type { DbEntry } from '../db/store.ts';
 
@@ -185,6 +186,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   });
   // Read from the store when scraped: the engine keeps the one count of everything.
   const metrics = createNodeMetrics(() => store.stats());
+  if (database !== undefined) registerDbMetrics(metrics.registry, database);
   const requests = metrics.requests;
 
   const finish = (op: Op, status: number, start: number): void => {

@@ -7,11 +7,26 @@ import client from 'prom-client';
 import { DURATION_BUCKETS_SECONDS } from '../node/metrics.ts';
 import type { BreakerState } from './breaker.ts';
 import type { Persistence } from './persistence.ts';
+import type { WriteBehind } from './write-behind.ts';
 
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'half-open', 'open'];
 
-export function registerDbMetrics(registry: client.Registry, database: Persistence): void {
+export function registerDbMetrics(
+  registry: client.Registry,
+  database: Persistence,
+  writeBehind?: WriteBehind,
+): void {
   const registers = [registry];
+  if (writeBehind !== undefined) {
+    new client.Gauge({
+      name: 'tinycache_db_write_queue_depth',
+      help: 'Write-behind: keys written to memory and not yet to the database (what a crash can lose).',
+      registers,
+      collect() {
+        this.set(writeBehind.depth);
+      },
+    });
+  }
   const duration = new client.Histogram({
     name: 'tinycache_db_query_duration_seconds',
     help: 'Time of each database call, by operation (read, write, delete, sweep).',

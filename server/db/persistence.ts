@@ -8,6 +8,7 @@
 import { Breaker, type BreakerOptions, BREAKER_DEFAULTS, type BreakerState } from './breaker.ts';
 import { SingleFlight } from './singleflight.ts';
 import type { DbEntry, PgStore } from './store.ts';
+import type { Pending } from './write-behind.ts';
 
 /** The database could not be used; `retryAfterSeconds` says when to try again. */
 export class DbUnavailable extends Error {
@@ -83,6 +84,11 @@ export class Persistence {
     );
   }
 
+  /** Whether the database holds a live row for `key`. */
+  async exists(key: string): Promise<boolean> {
+    return (await this.call('read', () => this.store.get(key, this.clock()))) !== null;
+  }
+
   /**
    * Runs `apply` for `key` after every earlier one for the same key has finished, so that the
    * database and memory see one key's writes in the same order.
@@ -104,6 +110,17 @@ export class Persistence {
 
   remove(key: string): Promise<boolean> {
     return this.call('delete', () => this.store.delete(key));
+  }
+
+  /** A write-behind batch (distinct keys), in one transaction. */
+  writeBatch(items: readonly { key: string; pending: Pending }[]): Promise<void> {
+    const puts: DbEntry[] = [];
+    const deletes: string[] = [];
+    for (const { key, pending } of items) {
+      if (pending.op === 'put') puts.push(pending.entry);
+      else deletes.push(key);
+    }
+    return this.call('write', () => this.store.writeBatch(puts, deletes));
   }
 
   /** Removes expired rows every SWEEP_INTERVAL_MS, a batch at a time. */

@@ -129,6 +129,45 @@ export class PgStore {
     );
   }
 
+  /**
+   * Puts and deletes of distinct keys in one transaction: all of them, or (on an error) none.
+   * One round trip per kind, however many keys.
+   */
+  async writeBatch(puts: readonly DbEntry[], deletes: readonly string[]): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (puts.length > 0) {
+        await client.query(
+          `INSERT INTO ${TABLE} (key, value, content_type, compressed, raw_bytes, expires_at, updated_at)
+           SELECT k, v, t, c, r, to_timestamp(e / 1000.0), now()
+             FROM unnest($1::text[], $2::bytea[], $3::text[], $4::boolean[], $5::integer[], $6::float8[])
+               AS b(k, v, t, c, r, e)
+           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,
+             content_type = EXCLUDED.content_type, compressed = EXCLUDED.compressed,
+             raw_bytes = EXCLUDED.raw_bytes, expires_at = EXCLUDED.expires_at, updated_at = now()`,
+          [
+            puts.map((e) => e.key),
+            puts.map((e) => e.value),
+            puts.map((e) => e.contentType),
+            puts.map((e) => e.compressed),
+            puts.map((e) => e.rawBytes),
+            puts.map((e) => e.expiresAt),
+          ],
+        );
+      }
+      if (deletes.length > 0) {
+        await client.query(`DELETE FROM ${TABLE} WHERE key = ANY($1::text[])`, [deletes]);
+      }
+      await client.query('COMMIT');
+      client.release();
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(error as Error);
+      throw error;
+    }
+  }
+
   /** True when a row was deleted. */
   async delete(key: string): Promise<boolean> {
     const result = await this.pool.query(`DELETE FROM ${TABLE} WHERE key = $1`, [key]);

@@ -215,3 +215,82 @@ describe('the database going away under load', () => {
     );
   }, 60_000);
 });
+
+describe('write-behind', () => {
+  let db: EmbeddedDatabase;
+  let dir: string;
+  let rows: PgStore;
+  const nodes: NodeProcess[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tinycache-pg-behind-'));
+    db = await startEmbeddedDatabase({ dir, persistent: true });
+    rows = new PgStore({ url: db.url });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await rows?.close();
+    await db?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const until = async (check: () => Promise<boolean>, ms: number) => {
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline) {
+      if (await check()) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  };
+
+  it('acknowledges from memory and flushes to the database in batches', async () => {
+    const node = await spawnNode(['--database-url', db.url, '--write-mode', 'behind']);
+    nodes.push(node);
+    expect(node.output()).toContain('write-behind to postgres://');
+    const writes = Array.from({ length: 50 }, (_, i) => put(node, `b-${i}`, String(i)));
+    expect((await Promise.all(writes)).every((r) => r.status === 201)).toBe(true);
+    expect(await until(async () => (await rows.get('b-49', Date.now())) !== null, 2000)).toBe(true);
+    expect(await rows.get('b-0', Date.now())).not.toBeNull();
+    // A delete is answered at once and hides the row before it is flushed.
+    expect((await request(`${node.url}/v1/keys/b-0`, { method: 'DELETE' })).status).toBe(204);
+    expect((await get(node, 'b-0')).status).toBe(404);
+    expect(await until(async () => (await rows.get('b-0', Date.now())) === null, 2000)).toBe(true);
+    const metrics = await (await request(`${node.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tinycache_db_write_queue_depth 0$/m);
+  });
+
+  it('refuses writes with 503 when the queue is full, instead of growing memory', async () => {
+    const node = await spawnNode([
+      '--database-url',
+      db.url,
+      '--write-mode',
+      'behind',
+      '--write-queue',
+      '5',
+    ]);
+    nodes.push(node);
+    await db.stop();
+    try {
+      for (let i = 0; i < 5; i++) expect((await put(node, `q-${i}`, '1')).status).toBe(201);
+      const refused = await put(node, 'q-5', '1');
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain('write-behind queue is full');
+      expect((await put(node, 'q-4', '2')).status).toBe(200); // a queued key may be rewritten
+      const stats = (await (await request(`${node.url}/v1/stats`)).json()) as { entries: number };
+      expect(stats.entries).toBe(5);
+      const metrics = await (await request(`${node.url}/metrics`)).text();
+      expect(metrics).toMatch(/^tinycache_db_write_queue_depth 5$/m);
+    } finally {
+      await db.start();
+    }
+    // The database is back: the queue drains, the latest value of each key lands.
+    expect(
+      await until(
+        async () => (await rows.get('q-4', Date.now()))?.value.toString() === '2',
+        10_000,
+      ),
+    ).toBe(true);
+    expect(await rows.get('q-0', Date.now())).not.toBeNull();
+    expect(await rows.get('q-5', Date.now())).toBeNull();
+  }, 30_000);
+});

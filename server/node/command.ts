@@ -13,6 +13,7 @@ import {
 import { badOption, bytesOption, choiceOption, numberOption, parseOptions } from '../cli-args.ts';
 import { Persistence } from '../db/persistence.ts';
 import { PgStore } from '../db/store.ts';
+import { WRITE_BEHIND_DEFAULTS, WriteBehind } from '../db/write-behind.ts';
 import { startNode } from './server.ts';
 
 export const NODE_USAGE = `Usage: tinycache node --port P [options]
@@ -35,6 +36,12 @@ Options:
   --database-url URL         PostgreSQL behind the cache (postgres://...):
                              writes are acknowledged once it committed them,
                              misses read through it             [DATABASE_URL]
+  --write-mode through|behind
+                             through: acknowledge once the database
+                             committed; behind: once memory holds it and it
+                             is queued, flushed in batches         [through]
+  --write-queue N            behind: keys queued at most; when full, writes
+                             get 503                               [10000]
   -h, --help                 this text
 `;
 
@@ -48,6 +55,8 @@ const OPTIONS = {
   'compress-threshold': { type: 'string' },
   'default-ttl': { type: 'string' },
   'database-url': { type: 'string' },
+  'write-mode': { type: 'string' },
+  'write-queue': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,7 +66,12 @@ export interface NodeCommandOptions {
   readonly config: NodeConfig;
   /** Null: memory only. */
   readonly databaseUrl: string | null;
+  readonly writeMode: WriteMode;
+  readonly writeQueue: number;
 }
+
+export const WRITE_MODES = ['through', 'behind'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
 
 /** Within the bounds of CONFIG_LIMITS, or a UsageError naming the option. */
 function sizeWithin(option: string, text: string, limits: { min: number; max: number }): number {
@@ -119,7 +133,17 @@ export function parseNodeOptions(
   const databaseUrl = option('database-url', env.DATABASE_URL || null, (t) =>
     /^postgres(ql)?:\/\//.test(t) ? t : badOption('database-url', 'a postgres:// URL', t),
   );
-  return { host, port, config, databaseUrl };
+  const writeMode = option<WriteMode>('write-mode', 'through', (t) =>
+    choiceOption('write-mode', t, WRITE_MODES),
+  );
+  const writeQueue = option('write-queue', WRITE_BEHIND_DEFAULTS.maxQueue, (t) =>
+    numberOption('write-queue', t, { min: 1, max: 10_000_000, integer: true }),
+  );
+  const given = values['write-mode'] ?? values['write-queue'];
+  if (databaseUrl === null && typeof given === 'string') {
+    badOption('write-mode', 'used with --database-url (or DATABASE_URL)', given);
+  }
+  return { host, port, config, databaseUrl, writeMode, writeQueue };
 }
 
 export function describeConfig(config: NodeConfig): string {
@@ -149,9 +173,13 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  const writeBehind =
+    database !== undefined && parsed.writeMode === 'behind'
+      ? new WriteBehind(database, { maxQueue: parsed.writeQueue })
+      : undefined;
   let node;
   try {
-    node = await startNode({ ...parsed, database });
+    node = await startNode({ ...parsed, database, writeBehind });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
@@ -161,6 +189,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
           ? `cannot bind ${parsed.host}; use an address of this machine, such as 127.0.0.1`
           : String(error);
     process.stderr.write(`tinycache node: ${why}\n`);
+    await writeBehind?.close();
     await database?.close();
     return 1;
   }
@@ -170,6 +199,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
       process.stdout.write(`tinycache node: ${why}, shutting down\n`);
       void node
         .close()
+        .then(() => writeBehind?.close())
         .then(() => database?.close())
         .then(() => resolve(0));
     };
@@ -179,7 +209,9 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     if (process.channel) process.once('disconnect', () => stop('supervisor gone'));
   });
   const through =
-    parsed.databaseUrl === null ? '' : `, write-through to ${redact(parsed.databaseUrl)}`;
+    parsed.databaseUrl === null
+      ? ''
+      : `, write-${parsed.writeMode} to ${redact(parsed.databaseUrl)}`;
   process.stdout.write(
     `tinycache node listening on ${node.url} (${describeConfig(node.config())}${through})\n`,
   );

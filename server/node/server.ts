@@ -24,6 +24,7 @@ import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
 import { registerDbMetrics } from '../db/metrics.ts';
 import { DbUnavailable, type Persistence } from '../db/persistence.ts';
+import type { WriteBehind } from '../db/write-behind.ts';
 import type { DbEntry } from '../db/store.ts';
 
 const KEYS_PREFIX = '/v1/keys/';
@@ -84,6 +85,8 @@ export interface NodeOptions {
    * a miss reads through it.
    */
   readonly database?: Persistence;
+  /** With `database`: acknowledge writes once queued here, and flush them in batches. */
+  readonly writeBehind?: WriteBehind;
 }
 
 export interface CacheNode {
@@ -176,6 +179,7 @@ function showKey(key: string): string {
 export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const clock = options.clock ?? Date.now;
   const database = options.database;
+  const writeBehind = database === undefined ? undefined : options.writeBehind;
   const startedAt = clock();
   let config: NodeConfig = options.config;
   const store = new Store({
@@ -186,7 +190,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   });
   // Read from the store when scraped: the engine keeps the one count of everything.
   const metrics = createNodeMetrics(() => store.stats());
-  if (database !== undefined) registerDbMetrics(metrics.registry, database);
+  if (database !== undefined) registerDbMetrics(metrics.registry, database, writeBehind);
   const requests = metrics.requests;
 
   const finish = (op: Op, status: number, start: number): void => {
@@ -293,6 +297,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     );
   };
 
+  const queueFull = () =>
+    cacheError(
+      'unavailable',
+      `The write-behind queue is full (${writeBehind?.depth} keys waiting for the database); try again shortly.`,
+    );
+
   const notFound = (key: string) => cacheError('not_found', `No value for key ${showKey(key)}.`);
 
   /** A database failure, as the client sees it: 503 with Retry-After. */
@@ -330,6 +340,19 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     head: boolean,
     start: number,
   ): Promise<void> => {
+    // Write-behind: a write not yet flushed is newer than the database's row.
+    const pending = writeBehind?.pending(key);
+    if (pending !== undefined) {
+      const now = clock();
+      const row = pending.op === 'put' ? pending.entry : null;
+      if (row === null || (row.expiresAt !== null && row.expiresAt <= now)) {
+        fail(res, 'get', start, notFound(key));
+        return;
+      }
+      store.set(key, storedValue(row), row.expiresAt, now);
+      answerEntry(req, res, { ...storedValue(row), expiresAt: row.expiresAt }, head, start, now);
+      return;
+    }
     let found: DbEntry | null;
     try {
       found = await database!.readThrough(key, (row) => {
@@ -476,17 +499,31 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         fail(res, 'set', start, refusal);
         return;
       }
-      try {
-        created = await database.inOrder(key, async () => {
-          await database.write(dbEntry(key, value, expiresAt));
-          // Committed: the write stands. Memory follows (a refusal now, after a config
-          // change meanwhile, only means this value is read through later).
-          const result = store.set(key, value, expiresAt, clock());
-          return !result.ok || result.value.created;
-        });
-      } catch (error) {
-        fail(res, 'set', start, dbRefusal(error));
-        return;
+      if (writeBehind !== undefined) {
+        if (!writeBehind.hasRoom(key)) {
+          fail(res, 'set', start, queueFull());
+          return;
+        }
+        const result = store.set(key, value, expiresAt, now);
+        if (!result.ok) {
+          fail(res, 'set', start, result.error);
+          return;
+        }
+        writeBehind.enqueue(key, { op: 'put', entry: dbEntry(key, value, expiresAt) });
+        created = result.value.created;
+      } else {
+        try {
+          created = await database.inOrder(key, async () => {
+            await database.write(dbEntry(key, value, expiresAt));
+            // Committed: the write stands. Memory follows (a refusal now, after a config
+            // change meanwhile, only means this value is read through later).
+            const result = store.set(key, value, expiresAt, clock());
+            return !result.ok || result.value.created;
+          });
+        } catch (error) {
+          fail(res, 'set', start, dbRefusal(error));
+          return;
+        }
       }
     }
     const status = created ? 201 : 200;
@@ -590,14 +627,32 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   /** DELETE with a database: gone from the database first, then from memory. */
   const deleteThrough = async (res: ServerResponse, key: string, start: number): Promise<void> => {
     let removed: boolean;
-    try {
-      removed = await database!.inOrder(key, async () => {
-        const fromDb = await database!.remove(key);
-        return store.delete(key, clock()) || fromDb;
-      });
-    } catch (error) {
-      fail(res, 'delete', start, dbRefusal(error));
-      return;
+    if (writeBehind !== undefined) {
+      if (!writeBehind.hasRoom(key)) {
+        fail(res, 'delete', start, queueFull());
+        return;
+      }
+      const pending = writeBehind.pending(key);
+      removed = store.delete(key, clock()) || pending?.op === 'put';
+      if (!removed && pending === undefined) {
+        try {
+          removed = await database!.exists(key);
+        } catch (error) {
+          fail(res, 'delete', start, dbRefusal(error));
+          return;
+        }
+      }
+      if (removed) writeBehind.enqueue(key, { op: 'delete' });
+    } else {
+      try {
+        removed = await database!.inOrder(key, async () => {
+          const fromDb = await database!.remove(key);
+          return store.delete(key, clock()) || fromDb;
+        });
+      } catch (error) {
+        fail(res, 'delete', start, dbRefusal(error));
+        return;
+      }
     }
     if (!removed) {
       fail(res, 'delete', start, notFound(key));

@@ -10,7 +10,10 @@ import {
   TRPCClientError,
 } from '@trpc/client';
 import { EventSource } from 'eventsource';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from './app.ts';
 import type { LiveSample } from './control/monitor.ts';
@@ -19,11 +22,16 @@ import { isGone, request, waitUntil } from './testing/processes.ts';
 import type { AppRouter } from './trpc/router.ts';
 
 let app: App;
+let dataDir: string;
 let client: ReturnType<typeof createTRPCClient<AppRouter>>;
 const pids = new Set<number>();
 
 beforeAll(async () => {
-  app = await startApp({ port: 0, nodes: 2, dashboard: false });
+  dataDir = mkdtempSync(join(tmpdir(), 'tinycache-app-'));
+  // Open to the embedded PostgreSQL's own user (as root), so its files stay here and go with it.
+  chmodSync(dataDir, 0o755);
+
+  app = await startApp({ port: 0, nodes: 2, dashboard: false, dataDir });
   const url = `${app.url}/api/trpc`;
   client = createTRPCClient<AppRouter>({
     links: [
@@ -38,6 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** The tRPC error code (`BAD_REQUEST`, `FORBIDDEN`, ...) and message of a refused call. */
@@ -229,6 +238,34 @@ describe('the control plane', () => {
     expect(stopped.running).toBe(false);
     const quiet = await watchLive((s) => s.load === null && s.total.requestsPerSecond === 0);
     expect(quiet.sample.load).toBeNull();
+  });
+
+  it('starts a node that writes through to the embedded PostgreSQL, which can stop and start', async () => {
+    expect(await client.db.status.query()).toMatchObject({ running: false, port: null });
+    const node = await client.node.start.mutate({ storage: { writeMode: 'through' } });
+    expect(node.storage).toEqual({ writeMode: 'through' });
+    expect(await client.db.status.query()).toMatchObject({ running: true });
+    const put = (key: string) =>
+      request(`${node.url}/v1/keys/${key}`, {
+        method: 'PUT',
+        body: '1',
+        headers: { 'Content-Type': 'text/plain' },
+      });
+    expect((await put('kept')).status).toBe(201);
+    const back = await client.node.restart.mutate({ id: node.id }); // memory is empty again
+    expect((await request(`${back.url}/v1/keys/kept`)).status).toBe(200); // read through
+
+    await client.db.stop.mutate();
+    expect((await put('while-down')).status).toBe(503);
+    expect((await request(`${back.url}/v1/keys/kept`)).status).toBe(200); // a hit, from memory
+    await client.db.start.mutate();
+    let recovered = false;
+    for (let i = 0; i < 100 && !recovered; i++) {
+      recovered = (await put('after')).status === 201;
+      if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(recovered).toBe(true);
+    await client.node.stop.mutate({ id: node.id });
   });
 
   it('stops every node it started when it closes', async () => {

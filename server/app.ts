@@ -4,6 +4,7 @@
  * supervisor and its nodes. Stopping it stops everything it started.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type * as NextServer from 'next/dist/server/next.js';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +26,8 @@ export interface AppOptions {
   readonly dashboard?: boolean;
   /** Next.js in development mode (hot reload) instead of the production build. */
   readonly dev?: boolean;
+  /** Where the playground keeps files (the embedded PostgreSQL's); `.tinycache/` by default. */
+  readonly dataDir?: string;
 }
 
 export interface App {
@@ -40,7 +43,7 @@ export interface App {
 export async function startApp(options: AppOptions = {}): Promise<App> {
   const host = options.host ?? '127.0.0.1';
   const nextHandler = options.dashboard === false ? null : await loadNext(options, host);
-  const playground = new Playground();
+  const playground = new Playground(options.dataDir ?? join(ROOT, '.tinycache'));
   const api = createApiHandler({ playground, host });
   const server = createServer((req, res) => {
     if (api(req, res)) return;

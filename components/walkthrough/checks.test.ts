@@ -88,6 +88,7 @@ function nodeInfo(id: string): NodeInfo {
     shard: 0,
     startedAt: T0,
     config: DEFAULT_CONFIG,
+    storage: null,
     exitCode: null,
     exitSignal: null,
   };

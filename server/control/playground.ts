@@ -3,6 +3,7 @@
  * drives them, with one lifetime. The control plane's routers (server/trpc) act on this object
  * and nothing else.
  */
+import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded.ts';
 import { LoadManager } from '../load/manager.ts';
 import { type LiveSample, Monitor } from './monitor.ts';
 import { type NodeInfo, Supervisor } from './supervisor.ts';
@@ -17,6 +18,13 @@ export type LiveEvent =
   | { readonly kind: 'sample'; readonly sample: LiveSample }
   | { readonly kind: 'node'; readonly node: NodeInfo };
 
+export interface DatabaseStatus {
+  readonly running: boolean;
+  /** Null until it first starts. */
+  readonly port: number | null;
+  readonly dataDir: string;
+}
+
 export class Playground {
   readonly supervisor = new Supervisor();
   readonly load = new LoadManager(() =>
@@ -30,8 +38,11 @@ export class Playground {
     return status.running ? status : null;
   });
   private closing: Promise<void> | null = null;
+  private database: EmbeddedDatabase | null = null;
+  private databaseStarting: Promise<EmbeddedDatabase> | null = null;
 
-  constructor() {
+  /** `dataDir`: where the embedded PostgreSQL keeps its files (Level 3). */
+  constructor(private readonly dataDir: string) {
     // A node that starts or comes back on another port joins a running load.
     this.supervisor.subscribe((node) => {
       if (node.status === 'up') this.load.retarget();
@@ -54,12 +65,39 @@ export class Playground {
     };
   }
 
-  /** Stops the load, the sampling and every node; safe to call twice. */
+  /** The embedded PostgreSQL: running or not, and where. */
+  databaseStatus(): DatabaseStatus {
+    const db = this.database;
+    return { running: db?.running ?? false, port: db?.port ?? null, dataDir: this.dataDir };
+  }
+
+  /** Starts the embedded PostgreSQL (its files kept under dataDir); its URL once it runs. */
+  async startDatabase(): Promise<string> {
+    if (this.closing !== null) throw new Error('The playground is closing.');
+    if (this.database !== null) {
+      await this.database.start();
+      return this.database.url;
+    }
+    this.databaseStarting ??= startEmbeddedDatabase({
+      dir: `${this.dataDir}/postgres`,
+      persistent: true,
+    }).finally(() => (this.databaseStarting = null));
+    this.database = await this.databaseStarting;
+    return this.database.url;
+  }
+
+  /** Stops the embedded PostgreSQL; its data stays for the next start. */
+  async stopDatabase(): Promise<void> {
+    await this.database?.stop();
+  }
+
+  /** Stops the load, the sampling, every node and the database; safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.monitor.stop();
       await this.load.close();
       await this.supervisor.close();
+      await this.database?.stop();
     })();
     return this.closing;
   }

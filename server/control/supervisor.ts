@@ -18,6 +18,12 @@ export const LOG_LINES = 500;
 
 export type NodeStatus = 'starting' | 'up' | 'paused' | 'down';
 
+/** Level 3: the PostgreSQL a node writes through (or behind) to. */
+export interface NodeStorage {
+  readonly databaseUrl: string;
+  readonly writeMode: 'through' | 'behind';
+}
+
 /** A node as the control plane shows it (API.md §4): plain data, safe to serialise. */
 export interface NodeInfo {
   readonly id: string;
@@ -34,6 +40,8 @@ export interface NodeInfo {
   /** When the current process was spawned, in ms since the epoch. */
   readonly startedAt: number;
   readonly config: NodeConfig;
+  /** Null: memory only. The database's URL is not shown, only how the node writes to it. */
+  readonly storage: { readonly writeMode: NodeStorage['writeMode'] } | null;
   /** How the last process exited; null while it runs. */
   readonly exitCode: number | null;
   readonly exitSignal: NodeJS.Signals | null;
@@ -71,6 +79,7 @@ interface Entry {
   readonly id: string;
   /** What the node starts with, and restarts with: kept up to date by setConfig(). */
   config: NodeConfig;
+  readonly storage: NodeStorage | null;
   readonly log: LogRing;
   child: ChildProcess | null;
   status: NodeStatus;
@@ -85,7 +94,7 @@ interface Entry {
   exited: Promise<void>;
 }
 
-function nodeArgs(port: number, config: NodeConfig): string[] {
+function nodeArgs(port: number, config: NodeConfig, storage: NodeStorage | null): string[] {
   const args = [
     'node',
     '--port',
@@ -106,6 +115,9 @@ function nodeArgs(port: number, config: NodeConfig): string[] {
     // exponent form, which the CLI's plain-decimal rule refuses.
     args.push('--default-ttl', String(Math.max(config.defaultTtlSeconds, 0.001).toFixed(3)));
   }
+  if (storage !== null) {
+    args.push('--database-url', storage.databaseUrl, '--write-mode', storage.writeMode);
+  }
   return args;
 }
 
@@ -118,7 +130,11 @@ export class Supervisor {
   private closed = false;
 
   /** Starts a node; resolves once it listens, rejects if it exits first or takes too long. */
-  async start(config: Partial<NodeConfig> = {}, preferredPort = 0): Promise<NodeInfo> {
+  async start(
+    config: Partial<NodeConfig> = {},
+    preferredPort = 0,
+    storage: NodeStorage | null = null,
+  ): Promise<NodeInfo> {
     if (this.closed) throw new ControlError('start_failed', 'The supervisor is closed.');
     const patch = validateConfigPatch(config);
     if (!patch.ok) throw new ControlError('invalid_config', patch.error.message);
@@ -126,6 +142,7 @@ export class Supervisor {
     const entry: Entry = {
       id,
       config: { ...DEFAULT_CONFIG, ...patch.value },
+      storage,
       log: new LogRing(LOG_LINES),
       child: null,
       status: 'down',
@@ -260,6 +277,7 @@ export class Supervisor {
       shard: 0,
       startedAt: entry.startedAt,
       config: { ...entry.config },
+      storage: entry.storage === null ? null : { writeMode: entry.storage.writeMode },
       exitCode: entry.exitCode,
       exitSignal: entry.exitSignal,
     };
@@ -303,8 +321,12 @@ export class Supervisor {
 
   /** Spawns the entry's process on `port` (0: any free one) and waits until it listens. */
   private spawn(entry: Entry, port: number): Promise<void> {
-    const child = spawn(process.execPath, [BIN, ...nodeArgs(port, entry.config)], {
+    // The node's database is what the supervisor says, never one inherited from our env.
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, [BIN, ...nodeArgs(port, entry.config, entry.storage)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env,
     });
     entry.child = child;
     entry.url = '';

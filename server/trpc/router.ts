@@ -195,8 +195,31 @@ export const appRouter = router({
   }),
   node: router({
     start: mutation
-      .input(z.object({ config: configPatch.optional() }).strict())
-      .mutation(({ ctx, input }) => act(() => ctx.playground.supervisor.start(input.config))),
+      .input(
+        z
+          .object({
+            config: configPatch.optional(),
+            /** Level 3: write through (or behind) to the embedded PostgreSQL, started if need be. */
+            storage: z
+              .object({ writeMode: z.enum(['through', 'behind']) })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+      )
+      .mutation(({ ctx, input }) =>
+        act(async () => {
+          const { playground } = ctx;
+          const storage =
+            input.storage === undefined
+              ? null
+              : {
+                  databaseUrl: await playground.startDatabase(),
+                  writeMode: input.storage.writeMode,
+                };
+          return playground.supervisor.start(input.config, 0, storage);
+        }),
+      ),
     kill: mutation
       .input(nodeId)
       .mutation(({ ctx, input }) => act(() => ctx.playground.supervisor.kill(input.id))),
@@ -249,6 +272,22 @@ export const appRouter = router({
       .mutation(({ ctx, input }) => act(() => ctx.playground.load.update(input))),
     stop: mutation.mutation(({ ctx }) => act(() => ctx.playground.load.stop())),
     status: query.query(({ ctx }) => ctx.playground.load.status()),
+  }),
+  db: router({
+    /** The embedded PostgreSQL (Level 3). */
+    status: query.query(({ ctx }) => ctx.playground.databaseStatus()),
+    start: mutation.mutation(({ ctx }) =>
+      act(async () => {
+        await ctx.playground.startDatabase();
+        return ctx.playground.databaseStatus();
+      }),
+    ),
+    stop: mutation.mutation(({ ctx }) =>
+      act(async () => {
+        await ctx.playground.stopDatabase();
+        return ctx.playground.databaseStatus();
+      }),
+    ),
   }),
   rest: router({
     /** The REST console: one request to a node, sent by the control plane. */

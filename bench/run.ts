@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- http|engine|hitrate|playground ...] [--duration 10] [--rounds 3]`
+ * `npm run bench [-- http|engine|hitrate|playground|db ...] [--duration 10] [--rounds 3]`
  * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
  */
 import { parseArgs } from 'node:util';
+import { dbBench } from './db.ts';
 import { engineBench } from './engine.ts';
 import { hitRateBench } from './hitrate.ts';
 import { httpBench } from './http.ts';
@@ -22,7 +23,7 @@ if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
   process.stderr.write('bench: --duration must be seconds > 0 and --rounds a whole number >= 1\n');
   process.exit(2);
 }
-const all = ['http', 'engine', 'hitrate', 'playground'];
+const all = ['http', 'engine', 'hitrate', 'playground', 'db'];
 const chosen = positionals.length === 0 ? all : positionals;
 for (const name of chosen) {
   if (!all.includes(name)) {
@@ -42,6 +43,8 @@ for (const name of chosen) {
         ? engineBench({ rounds })
         : name === 'hitrate'
           ? hitRateBench()
-          : await playgroundBench({ seconds, rounds });
+          : name === 'playground'
+            ? await playgroundBench({ seconds, rounds })
+            : await dbBench({ seconds, rounds });
   console.log(`${output}\n`);
 }

@@ -392,9 +392,6 @@ const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 export async function dbBench(options: { seconds: number; rounds: number }): Promise<string> {
   const { seconds, rounds } = options;
   const postgres = await openPostgres();
-  // A node reads DATABASE_URL too: the memory-only one must not, nor any other the wrong one.
-  const given = process.env.DATABASE_URL;
-  delete process.env.DATABASE_URL;
   let getDatabase: Database | null = null;
   try {
     const fallbackKeys = Math.max(MIN_FALLBACK_KEYS, Math.ceil(seconds * FALLBACK_KEYS_PER_SECOND));
@@ -432,7 +429,6 @@ export async function dbBench(options: { seconds: number; rounds: number }): Pro
     }
     return report({ seconds, rounds, postgres, fallbackKeys, gets, puts: putRuns });
   } finally {
-    if (given !== undefined) process.env.DATABASE_URL = given;
     await getDatabase?.drop().catch(() => {});
     await postgres.stop();
   }

@@ -2,7 +2,8 @@
  * Write-behind (Level 3, `--write-mode behind`): a write is acknowledged once memory holds it
  * and it is queued; the queue is flushed to the database in batches. The queue is bounded:
  * when it is full, writes are refused (503) rather than growing memory. What a crash can lose
- * is what is queued: at most `maxQueue` keys, normally the last flush interval's writes.
+ * is what is queued: at most `maxQueue` keys, normally the writes of the batch in flight and
+ * those that arrived while it was written.
  *
  * One entry per key (the latest write wins), so the queue is also the answer to "is there a
  * newer value than the database's?" for a read-through.
@@ -66,24 +67,28 @@ export class WriteBehind {
     return true;
   }
 
-  /** Writes up to one batch; a failed batch stays queued (unless rewritten meanwhile) for the next flush. */
+  /**
+   * Writes batch after batch until the queue is empty, so the database sets the pace, not
+   * the timer; a failed batch stays queued (unless rewritten meanwhile) for the next tick.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.flushBatch().finally(() => (this.flushing = null));
+    this.flushing ??= this.drain().finally(() => (this.flushing = null));
     return this.flushing;
   }
 
-  /** Flushes until the queue is empty or the database refuses; then stops the timer. */
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    while (this.queue.size > 0) {
-      const before = this.queue.size;
-      await this.flush();
-      if (this.queue.size >= before) break; // the database is refusing: what is left is lost
-    }
+  private async drain(): Promise<void> {
+    while (this.queue.size > 0 && (await this.flushBatch()));
   }
 
-  private async flushBatch(): Promise<void> {
-    if (this.queue.size === 0) return;
+  /** Flushes until the queue is empty or the database refuses (what is left is lost). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flushing;
+    await this.flush();
+  }
+
+  /** One batch; false when the database refused it. */
+  private async flushBatch(): Promise<boolean> {
     const taken: [string, Pending][] = [];
     for (const item of this.queue) {
       taken.push(item);
@@ -92,11 +97,12 @@ export class WriteBehind {
     try {
       await this.database.writeBatch(taken.map(([key, pending]) => ({ key, pending })));
     } catch {
-      return; // counted by the database's metrics; the breaker paces the retries
+      return false; // counted by the database's metrics; the breaker paces the retries
     }
     // Done, unless a newer write of the key arrived while this one was in flight.
     for (const [key, pending] of taken) {
       if (this.queue.get(key) === pending) this.queue.delete(key);
     }
+    return true;
   }
 }

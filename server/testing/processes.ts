@@ -58,10 +58,14 @@ export function spawnServer(
   command: string,
   args: string[],
   ready: RegExp,
-  { timeoutMs = 20_000, url: knownUrl }: { timeoutMs?: number; url?: string } = {},
+  {
+    timeoutMs = 20_000,
+    url: knownUrl,
+    env = process.env,
+  }: { timeoutMs?: number; url?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     const timer = setTimeout(() => {
@@ -95,13 +99,18 @@ export function spawnServer(
   });
 }
 
-/** Starts `tinycache node --port 0 ...args` and waits until it prints its URL. */
+/**
+ * Starts `tinycache node --port 0 ...args` and waits until it prints its URL. Its database is
+ * the one `args` names, never a DATABASE_URL inherited from the environment.
+ */
 export function spawnNode(args: string[] = [], timeoutMs = 20_000): Promise<NodeProcess> {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
   return spawnServer(
     process.execPath,
     [BIN, 'node', '--port', '0', ...args],
     /listening on (http:\/\/[^\s]+)/,
-    { timeoutMs },
+    { timeoutMs, env },
   );
 }
 

@@ -542,9 +542,10 @@ function report(r: {
       `${meanOf(behind.map((p) => p.dbWriteMs))} a batch, ${batches.toFixed(0)} batches a second`,
     `  write-behind queue at the end: ${formatRate(median(behind.map((p) => p.queueAtEnd!)))} ` +
       `keys (median; by round: ${behind.map((p) => formatRate(p.queueAtEnd!)).join(', ')}), ` +
-      `drained in ${behind.map((p) => `${Math.round(p.drainMs!)}`).join(', ')} ms; it flushes ` +
-      `${batch} keys every ${intervalMs} ms at most (${formatRate((batch * 1000) / intervalMs)} ` +
-      `keys/s) and holds ${formatRate(maxQueue)} (--write-queue), the whole key space here`,
+      `drained in ${behind.map((p) => `${Math.round(p.drainMs!)}`).join(', ')} ms; it writes ` +
+      `batches of up to ${batch} keys back to back while any are queued (an idle queue is ` +
+      `looked at every ${intervalMs} ms) and holds ${formatRate(maxQueue)} (--write-queue), ` +
+      `the whole key space here`,
     `  in the database after each run (write-behind: once drained): ${inDatabase.join('; ')}`,
   ].join('\n');
 }

@@ -83,12 +83,19 @@ export class PgStore {
    * Creates the table and its index unless they exist. Nodes starting together take turns
    * (an advisory lock), since CREATE ... IF NOT EXISTS alone can race.
    */
-  async migrate(): Promise<void> {
+  migrate(): Promise<void> {
+    return this.transaction(async (client) => {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('${TABLE}'))`);
+      await client.query(MIGRATION);
+    });
+  }
+
+  /** Runs `work` in a transaction on one client: committed, or rolled back and rethrown. */
+  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('${TABLE}'))`);
-      await client.query(MIGRATION);
+      await work(client);
       await client.query('COMMIT');
       client.release();
     } catch (error) {
@@ -133,10 +140,8 @@ export class PgStore {
    * Puts and deletes of distinct keys in one transaction: all of them, or (on an error) none.
    * One round trip per kind, however many keys.
    */
-  async writeBatch(puts: readonly DbEntry[], deletes: readonly string[]): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+  writeBatch(puts: readonly DbEntry[], deletes: readonly string[]): Promise<void> {
+    return this.transaction(async (client) => {
       if (puts.length > 0) {
         await client.query(
           `INSERT INTO ${TABLE} (key, value, content_type, compressed, raw_bytes, expires_at, updated_at)
@@ -159,13 +164,7 @@ export class PgStore {
       if (deletes.length > 0) {
         await client.query(`DELETE FROM ${TABLE} WHERE key = ANY($1::text[])`, [deletes]);
       }
-      await client.query('COMMIT');
-      client.release();
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(error as Error);
-      throw error;
-    }
+    });
   }
 
   /** True when a row was deleted. */

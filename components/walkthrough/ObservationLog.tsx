@@ -135,7 +135,14 @@ function Entry({ observation: o, view }: { observation: Observation; view: Check
     case 'node-started':
       return (
         <p className={styles.answer}>
-          Started node <strong>{o.node.id}</strong> at {o.node.url}.
+          Started node <strong>{o.node.id}</strong> at {o.node.url}
+          {o.node.storage === null ? '' : `, writing ${o.node.storage.writeMode} to PostgreSQL`}.
+        </p>
+      );
+    case 'db':
+      return (
+        <p className={styles.answer}>
+          <strong>PostgreSQL</strong> {o.running ? 'is running.' : 'is stopped.'}
         </p>
       );
     case 'error':

@@ -64,8 +64,9 @@ export const LEVELS: readonly LevelInfo[] = [
     n: 3,
     title: 'PostgreSQL write-through',
     question: 'What happens when the cache must not lose a write?',
-    status: 'coming',
+    status: 'built',
     targetRate: '100 req/s',
+    minutes: 3,
     about:
       'Nodes gain an optional PostgreSQL store: a write is acknowledged once the database has ' +
       'it (write-through), or queued and flushed in batches (write-behind), and a miss can be ' +

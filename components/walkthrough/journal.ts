@@ -234,11 +234,21 @@ function actionContext(level: number, step: number, auto: boolean): ActionContex
     async stopLoad() {
       return loadSeen(await trpc.load.stop.mutate());
     },
-    async startNode(config?: Partial<NodeConfig>) {
-      const node = await trpc.node.start.mutate(config === undefined ? {} : { config });
+    async startNode(config?: Partial<NodeConfig>, storage?: { writeMode: 'through' | 'behind' }) {
+      const node = await trpc.node.start.mutate({ config, storage });
       useLive.getState().upsertNode(node);
       record(level, { ...base, kind: 'node-started', at: Date.now(), node });
       return node;
+    },
+    async restartNode(id: string) {
+      const node = await trpc.node.restart.mutate({ id });
+      useLive.getState().upsertNode(node);
+      record(level, { ...base, kind: 'node-started', at: Date.now(), node });
+      return node;
+    },
+    async setDatabase(running: boolean) {
+      const status = running ? await trpc.db.start.mutate() : await trpc.db.stop.mutate();
+      record(level, { ...base, kind: 'db', at: Date.now(), running: status.running });
     },
     answer(correct: boolean, explain: string) {
       record(level, { ...base, kind: 'answer', at: Date.now(), correct, explain });

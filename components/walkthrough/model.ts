@@ -68,6 +68,12 @@ export interface NodeStartedSeen extends Seen {
   readonly node: NodeInfo;
 }
 
+/** The embedded PostgreSQL, as the control plane answered a start or stop (Level 3). */
+export interface DbSeen extends Seen {
+  readonly kind: 'db';
+  readonly running: boolean;
+}
+
 /** An answer to a question about the live charts, judged against the live samples. */
 export interface AnswerSeen extends Seen {
   readonly kind: 'answer';
@@ -83,7 +89,7 @@ export interface ErrorSeen extends Seen {
 }
 
 export type Observation =
-  RestSeen | ConfigSeen | LoadSeen | NodeStartedSeen | AnswerSeen | ErrorSeen;
+  RestSeen | ConfigSeen | LoadSeen | NodeStartedSeen | DbSeen | AnswerSeen | ErrorSeen;
 
 /** What a check sees. */
 export interface CheckView {
@@ -123,7 +129,15 @@ export interface ActionContext {
   startLoad(settings: Partial<LoadSettings>): Promise<LoadStatus>;
   updateLoad(patch: Partial<LoadSettings>, tag?: LoadTag): Promise<LoadStatus>;
   stopLoad(): Promise<LoadStatus>;
-  startNode(config?: Partial<NodeConfig>): Promise<NodeInfo>;
+  /** `storage`: the node writes through (or behind) to the embedded PostgreSQL (Level 3). */
+  startNode(
+    config?: Partial<NodeConfig>,
+    storage?: { writeMode: 'through' | 'behind' },
+  ): Promise<NodeInfo>;
+  /** Restarts a node (recorded as a start: its memory is empty again). */
+  restartNode(id: string): Promise<NodeInfo>;
+  /** Starts or stops the embedded PostgreSQL. */
+  setDatabase(running: boolean): Promise<void>;
   /** Records an answer to a question, judged by the caller against `view()`. */
   answer(correct: boolean, explain: string): void;
   /** The live state right now. */

@@ -77,6 +77,7 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
         </span>
         <span className={styles.nodeRole}>
           {node.role} · shard {node.shard}
+          {node.storage !== null && ` · write-${node.storage.writeMode}`}
         </span>
       </div>
 

@@ -77,9 +77,13 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
         </span>
         <span className={styles.nodeRole}>
           {node.role} · shard {node.shard}
-          {node.storage !== null && ` · write-${node.storage.writeMode}`}
         </span>
       </div>
+      {node.storage !== null && (
+        <p className={styles.nodeStorage}>
+          Writes {node.storage.writeMode === 'through' ? 'through' : 'behind'} to PostgreSQL
+        </p>
+      )}
 
       <dl className={styles.nodeFacts}>
         <div>

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NodeProcess, request, runCli, spawnNode } from '../testing/processes.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded.ts';
@@ -293,4 +294,36 @@ describe('write-behind', () => {
     expect(await rows.get('q-0', Date.now())).not.toBeNull();
     expect(await rows.get('q-5', Date.now())).toBeNull();
   }, 30_000);
+});
+
+describe('a busy database', () => {
+  it('answers 503 when every pooled connection is taken, instead of hanging', async () => {
+    const database = await createTestDatabase();
+    const node = await spawnNode(['--database-url', database.url, '--db-pool', '1']);
+    const blocker = new pg.Client({ connectionString: database.url });
+    try {
+      expect((await put(node, 'locked', '0')).status).toBe(201);
+      // Another session holds the row: a PUT of it waits on the node's only connection.
+      await blocker.connect();
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT * FROM tinycache_entries WHERE key = 'locked' FOR UPDATE`);
+      const started = performance.now();
+      const [write, read] = await Promise.all([put(node, 'locked', '1'), get(node, 'elsewhere')]);
+      const ms = performance.now() - started;
+      expect(write.status).toBe(503); // its statement timed out
+      expect(read.status).toBe(503); // no connection came free in time
+      expect(ms).toBeLessThan(2500);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+      await node.stop();
+      await database.drop();
+    }
+  });
+
+  it('names --db-pool without a database as a bad option', async () => {
+    const run = await runCli(['node', '--db-pool', '2']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--db-pool');
+  });
 });

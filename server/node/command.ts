@@ -12,7 +12,7 @@ import {
 } from '../../core/config.ts';
 import { badOption, bytesOption, choiceOption, numberOption, parseOptions } from '../cli-args.ts';
 import { Persistence } from '../db/persistence.ts';
-import { PgStore } from '../db/store.ts';
+import { DB_DEFAULTS, PgStore } from '../db/store.ts';
 import { WRITE_BEHIND_DEFAULTS, WriteBehind } from '../db/write-behind.ts';
 import { startNode } from './server.ts';
 
@@ -42,6 +42,8 @@ Options:
                              is queued, flushed in batches         [through]
   --write-queue N            behind: keys queued at most; when full, writes
                              get 503                               [10000]
+  --db-pool N                database connections at most; a query waits
+                             1 s for one, then the request gets 503   [10]
   -h, --help                 this text
 `;
 
@@ -57,6 +59,7 @@ const OPTIONS = {
   'database-url': { type: 'string' },
   'write-mode': { type: 'string' },
   'write-queue': { type: 'string' },
+  'db-pool': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -68,6 +71,7 @@ export interface NodeCommandOptions {
   readonly databaseUrl: string | null;
   readonly writeMode: WriteMode;
   readonly writeQueue: number;
+  readonly dbPool: number;
 }
 
 export const WRITE_MODES = ['through', 'behind'] as const;
@@ -139,11 +143,19 @@ export function parseNodeOptions(
   const writeQueue = option('write-queue', WRITE_BEHIND_DEFAULTS.maxQueue, (t) =>
     numberOption('write-queue', t, { min: 1, max: 10_000_000, integer: true }),
   );
-  const given = values['write-mode'] ?? values['write-queue'];
-  if (databaseUrl === null && typeof given === 'string') {
-    badOption('write-mode', 'used with --database-url (or DATABASE_URL)', given);
+  const dbPool = option('db-pool', DB_DEFAULTS.maxClients, (t) =>
+    numberOption('db-pool', t, { min: 1, max: 1000, integer: true }),
+  );
+  if (databaseUrl === null) {
+    const needsDatabase = (['write-mode', 'write-queue', 'db-pool'] as const).find(
+      (name) => typeof values[name] === 'string',
+    );
+    if (needsDatabase !== undefined) {
+      const text = String(values[needsDatabase]);
+      badOption(needsDatabase, 'used with --database-url (or DATABASE_URL)', text);
+    }
   }
-  return { host, port, config, databaseUrl, writeMode, writeQueue };
+  return { host, port, config, databaseUrl, writeMode, writeQueue, dbPool };
 }
 
 export function describeConfig(config: NodeConfig): string {
@@ -165,7 +177,7 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
   let database: Persistence | undefined;
   if (parsed.databaseUrl !== null) {
     try {
-      database = await openDatabase(parsed.databaseUrl);
+      database = await openDatabase(parsed.databaseUrl, parsed.dbPool);
     } catch (error) {
       process.stderr.write(
         `tinycache node: cannot use the database at ${redact(parsed.databaseUrl)}: ${(error as Error).message}\n`,
@@ -221,9 +233,10 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
 }
 
 /** Connects, creates the table if need be, and starts sweeping expired rows. */
-async function openDatabase(url: string): Promise<Persistence> {
+async function openDatabase(url: string, maxClients: number): Promise<Persistence> {
   const store = new PgStore({
     url,
+    maxClients,
     onError: (error) => process.stderr.write(`tinycache node: database: ${error.message}\n`),
   });
   try {

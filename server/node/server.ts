@@ -343,34 +343,43 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     // Write-behind: a write not yet flushed is newer than the database's row.
     const pending = writeBehind?.pending(key);
     if (pending !== undefined) {
-      const now = clock();
-      const row = pending.op === 'put' ? pending.entry : null;
-      if (row === null || (row.expiresAt !== null && row.expiresAt <= now)) {
-        fail(res, 'get', start, notFound(key));
-        return;
-      }
-      store.set(key, storedValue(row), row.expiresAt, now);
-      answerEntry(req, res, { ...storedValue(row), expiresAt: row.expiresAt }, head, start, now);
+      if (pending.op === 'put') keep(key, pending.entry);
+      answerRow(req, res, key, pending.op === 'put' ? pending.entry : null, head, start);
       return;
     }
     let found: DbEntry | null;
     try {
-      found = await database!.readThrough(key, (row) => {
-        const now = clock();
-        // Memory may decline it (too big after a config change, expired meanwhile): the
-        // answer comes from the row either way.
-        store.set(key, storedValue(row), row.expiresAt, now);
-      });
+      found = await database!.readThrough(key, (row) => keep(key, row));
     } catch (error) {
       fail(res, 'get', start, dbRefusal(error));
       return;
     }
+    answerRow(req, res, key, found, head, start);
+  };
+
+  /**
+   * Puts a row from the database (or the write-behind queue) in memory. Memory may decline it
+   * (too big after a config change, expired meanwhile): the answer comes from the row anyway.
+   */
+  const keep = (key: string, row: DbEntry): void => {
+    store.set(key, storedValue(row), row.expiresAt, clock());
+  };
+
+  /** Answers with a row, or 404 when there is none or it has expired. */
+  const answerRow = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    row: DbEntry | null,
+    head: boolean,
+    start: number,
+  ): void => {
     const now = clock();
-    if (found === null || (found.expiresAt !== null && found.expiresAt <= now)) {
+    if (row === null || (row.expiresAt !== null && row.expiresAt <= now)) {
       fail(res, 'get', start, notFound(key));
       return;
     }
-    answerEntry(req, res, { ...storedValue(found), expiresAt: found.expiresAt }, head, start, now);
+    answerEntry(req, res, { ...storedValue(row), expiresAt: row.expiresAt }, head, start, now);
   };
 
   const handlePut = async (

@@ -89,6 +89,7 @@ describe('write-through and read-through', () => {
     await get(await node(), 'm'); // a read-through hit on a fresh node
     const second = nodes.at(-1)!;
     await get(second, 'absent');
+    await get(second, 'm'); // now from memory
     const text = await (await request(`${second.url}/metrics`)).text();
     const value = (series: string) =>
       Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
@@ -97,6 +98,9 @@ describe('write-through and read-through', () => {
     expect(value('tinycache_db_query_duration_seconds_count{op="read"}')).toBe(2);
     expect(value('tinycache_db_breaker_state{state="closed"}')).toBe(1);
     expect(value('tinycache_db_pool_clients{state="total"}')).toBeGreaterThanOrEqual(1);
+    // The read path side by side: one GET from memory, two read through (a row and a miss).
+    expect(value('tinycache_db_get_duration_seconds_count{source="memory"}')).toBe(1);
+    expect(value('tinycache_db_get_duration_seconds_count{source="database"}')).toBe(2);
     const firstText = await (await request(`${first.url}/metrics`)).text();
     expect(firstText).toMatch(/^tinycache_db_query_duration_seconds_count\{op="write"\} 1$/m);
   });

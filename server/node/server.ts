@@ -22,7 +22,7 @@ import { owned, readBody } from './body.ts';
 import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compression.ts';
 import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
-import { registerDbMetrics } from '../db/metrics.ts';
+import { type ReadSource, registerDbMetrics } from '../db/metrics.ts';
 import { DbUnavailable, type Persistence } from '../db/persistence.ts';
 import type { WriteBehind } from '../db/write-behind.ts';
 import type { DbEntry } from '../db/store.ts';
@@ -190,15 +190,25 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   });
   // Read from the store when scraped: the engine keeps the one count of everything.
   const metrics = createNodeMetrics(() => store.stats());
-  if (database !== undefined) registerDbMetrics(metrics.registry, database, writeBehind);
+  const timeRead =
+    database === undefined ? undefined : registerDbMetrics(metrics.registry, database, writeBehind);
   const requests = metrics.requests;
 
-  const finish = (op: Op, status: number, start: number): void => {
-    requests.record(op, status, (performance.now() - start) / 1000);
+  /** Counts an answer; a GET on a node with a database also says where its answer came from. */
+  const finish = (op: Op, status: number, start: number, source?: ReadSource): void => {
+    const seconds = (performance.now() - start) / 1000;
+    requests.record(op, status, seconds);
+    if (source !== undefined) timeRead?.(source, seconds);
   };
 
-  const fail = (res: ServerResponse, op: Op, start: number, error: CacheError): void => {
-    finish(op, sendError(res, error), start);
+  const fail = (
+    res: ServerResponse,
+    op: Op,
+    start: number,
+    error: CacheError,
+    source?: ReadSource,
+  ): void => {
+    finish(op, sendError(res, error), start, source);
   };
 
   /**
@@ -275,22 +285,23 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     head: boolean,
     start: number,
     now: number,
+    source: ReadSource,
   ): void => {
     if (!entry.compressed || acceptsGzip(req.headers['accept-encoding'])) {
       const body = entry.bytes;
       sendEntry(res, entry, head ? undefined : body, body.length, entry.compressed, now);
-      finish('get', 200, start);
+      finish('get', 200, start, source);
       return;
     }
     if (head) {
       sendEntry(res, entry, undefined, entry.rawBytes, false, now);
-      finish('get', 200, start);
+      finish('get', 200, start, source);
       return;
     }
     inflate(entry.bytes, entry.rawBytes).then(
       (raw) => {
         sendEntry(res, entry, raw, raw.length, false, now);
-        finish('get', 200, start);
+        finish('get', 200, start, source);
       },
       () =>
         fail(res, 'get', start, cacheError('internal_error', 'A stored value failed to inflate.')),
@@ -322,7 +333,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const now = clock();
     const entry = store.get(key, now);
     if (entry !== undefined) {
-      answerEntry(req, res, entry, head, start, now);
+      answerEntry(req, res, entry, head, start, now, 'memory');
       return;
     }
     if (database === undefined) {
@@ -344,7 +355,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const pending = writeBehind?.pending(key);
     if (pending !== undefined) {
       if (pending.op === 'put') keep(key, pending.entry);
-      answerRow(req, res, key, pending.op === 'put' ? pending.entry : null, head, start);
+      answerRow(req, res, key, pending.op === 'put' ? pending.entry : null, head, start, 'memory');
       return;
     }
     let found: DbEntry | null;
@@ -354,7 +365,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       fail(res, 'get', start, dbRefusal(error));
       return;
     }
-    answerRow(req, res, key, found, head, start);
+    answerRow(req, res, key, found, head, start, 'database');
   };
 
   /**
@@ -373,13 +384,15 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     row: DbEntry | null,
     head: boolean,
     start: number,
+    source: ReadSource,
   ): void => {
     const now = clock();
     if (row === null || (row.expiresAt !== null && row.expiresAt <= now)) {
-      fail(res, 'get', start, notFound(key));
+      fail(res, 'get', start, notFound(key), source);
       return;
     }
-    answerEntry(req, res, { ...storedValue(row), expiresAt: row.expiresAt }, head, start, now);
+    const entry = { ...storedValue(row), expiresAt: row.expiresAt };
+    answerEntry(req, res, entry, head, start, now, source);
   };
 
   const handlePut = async (

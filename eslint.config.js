@@ -10,6 +10,11 @@ import tseslint from 'typescript-eslint';
 const impureInCore =
   'core/ is pure; pass it in from server/ or sim/ (DESIGN.md, "Shape of the code").';
 
+// sim/ is pure in the same way, and more strictly deterministic: the same seed must print the same
+// report byte for byte, so the clock is the simulator's own and randomness a seeded stream.
+const impureInSim =
+  "sim/ is deterministic: time is its Scheduler's, randomness a seeded stream (sim/random.ts).";
+
 export default tseslint.config(
   {
     ignores: [
@@ -44,21 +49,30 @@ export default tseslint.config(
       'react-hooks/exhaustive-deps': 'error',
     },
   },
-  {
-    files: ['core/**/*.ts'],
+  pure(['core/**/*.ts'], impureInCore, {
+    group: ['../../server/*', '../../sim/*', '../../app/*', '../../components/*'],
+    message: 'core/ imports nothing from outside core/.',
+  }),
+  pure(['sim/**/*.ts'], impureInSim, {
+    group: ['server', 'app', 'components', 'bench'].flatMap((dir) => [
+      `../${dir}/*`,
+      `../../${dir}/*`,
+    ]),
+    message: 'sim/ drives core/ as server/node does; it imports nothing from server/ or the app.',
+  }),
+);
+
+/** The purity rules for `files`: no clock, timers, Math.random, process, Node I/O or `outside`. */
+function pure(files, message, outside) {
+  return {
+    files,
     languageOptions: { globals: { ...globals['shared-node-browser'] } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            { group: ['node:*'], message: impureInCore },
-            {
-              group: ['../../server/*', '../../sim/*', '../../app/*', '../../components/*'],
-              message: 'core/ imports nothing from outside core/.',
-            },
-          ],
+          patterns: [{ group: ['node:*'], message }, outside],
           paths: [
             'fs',
             'path',
@@ -70,7 +84,7 @@ export default tseslint.config(
             'child_process',
             'worker_threads',
             'timers',
-          ].map((name) => ({ name, message: impureInCore })),
+          ].map((name) => ({ name, message })),
         },
       ],
       'no-restricted-globals': [
@@ -84,23 +98,23 @@ export default tseslint.config(
           'performance',
           'Buffer',
           'require',
-        ].map((name) => ({ name, message: impureInCore })),
+        ].map((name) => ({ name, message })),
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: impureInCore },
-        { object: 'Math', property: 'random', message: impureInCore },
-        { object: 'globalThis', property: 'process', message: impureInCore },
-        { object: 'globalThis', property: 'setTimeout', message: impureInCore },
-        { object: 'globalThis', property: 'setInterval', message: impureInCore },
+        { object: 'Date', property: 'now', message },
+        { object: 'Math', property: 'random', message },
+        { object: 'globalThis', property: 'process', message },
+        { object: 'globalThis', property: 'setTimeout', message },
+        { object: 'globalThis', property: 'setInterval', message },
       ],
       'no-restricted-syntax': [
         'error',
         {
           selector: "NewExpression[callee.name='Date'][arguments.length=0]",
-          message: impureInCore,
+          message,
         },
       ],
     },
-  },
-);
+  };
+}

@@ -7,6 +7,7 @@ export default defineConfig({
       'server/**/*.test.ts',
       'bench/**/*.test.ts',
       'components/**/*.test.ts',
+      'sim/**/*.test.ts',
     ],
     // One real PostgreSQL for the run: DATABASE_URL, or an embedded one (server/db).
     globalSetup: ['server/db/test-database.ts'],

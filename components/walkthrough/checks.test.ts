@@ -11,6 +11,7 @@ import { LEVELS, parseLevel } from './catalog.ts';
 import { describeLoad } from './facts.ts';
 import { checkDeleted, checkExpired, checkRead, checkStored } from './level1.tsx';
 import { checkCompared, checkCounted, checkKnee, checkRate, checkStopped } from './level2.tsx';
+import { checkNothingLost, checkReadPath } from './level3.tsx';
 import {
   checkCompressed,
   checkEvicting,
@@ -71,6 +72,7 @@ function sample(
       memoryBytes: 0,
       memoryLimitBytes: 0,
       entries: 0,
+      reads: null,
       ...total,
     },
     load,
@@ -289,6 +291,83 @@ describe('Level 2', () => {
     expect(checkStopped(view({ samples })).done).toBe(true);
     expect(
       checkStopped(view({ samples: [sample(1, []), sample(2, []), sample(3, [])] })).done,
+    ).toBe(false);
+  });
+});
+
+describe('Level 3', () => {
+  const through: Observation = {
+    kind: 'node-started',
+    at: T0,
+    step: 1,
+    auto: false,
+    node: { ...nodeInfo('n3'), storage: { writeMode: 'through' } },
+  };
+  const loadStarted: Observation = {
+    kind: 'load',
+    at: T0 + 1000,
+    step: 4,
+    auto: false,
+    status: { ...IDLE_STATUS, running: true },
+    tag: null,
+  };
+  const path = (p50Ms: number | null) => ({ perSecond: 1, p50Ms, p99Ms: p50Ms });
+
+  it('compares the read paths once three seconds in a row had hits and read-throughs', () => {
+    const at = (s: number, memory: number | null, database: number | null) =>
+      sample(s, [node('n3', { reads: { memory: path(memory), database: path(database) } })]);
+    const journal = [through, loadStarted];
+    const gappy = [at(2, 0.2, 2), at(3, 0.2, null), at(4, 0.2, 2), at(5, 0.2, 2)];
+    expect(checkReadPath(view({ journal, samples: gappy })).done).toBe(false);
+    const steady = [...gappy, at(6, 0.2, 2)];
+    const done = checkReadPath(view({ journal, samples: steady }));
+    expect(done.done).toBe(true);
+    expect(done.detail).toMatch(/10× slower/);
+    // Samples from before the load started do not count.
+    expect(checkReadPath(view({ journal: [through], samples: steady })).done).toBe(false);
+  });
+
+  it('passes only when every acknowledged payment reads back after a restart, and no refused one', () => {
+    const pay = (i: number, status: number) =>
+      rest(
+        10 + i,
+        { method: 'PUT', key: `payment-${i}-${SESSION}`, value: `{"payment":${i}}` },
+        status,
+        { step: 5 },
+      );
+    const restart: Observation = { ...through, at: T0 + 30_000, step: 7 };
+    const read = (i: number, status: number, body = `{"payment":${i}}`) => ({
+      ...rest(40 + i, { method: 'GET', key: `payment-${i}-${SESSION}` }, status, {
+        step: 7,
+        body,
+      }),
+      request: { nodeId: 'n3', method: 'GET' as const, key: `payment-${i}-${SESSION}` },
+    });
+    const sent = [
+      through,
+      { ...pay(0, 201), request: { ...pay(0, 201).request, nodeId: 'n3' } },
+      { ...pay(1, 503), request: { ...pay(1, 503).request, nodeId: 'n3' } },
+    ];
+    expect(checkNothingLost(view({ journal: [...sent, restart, read(0, 200)] })).done).toBe(false);
+    const good = checkNothingLost(
+      view({ journal: [...sent, restart, read(0, 200), read(1, 404)] }),
+    );
+    expect(good.done).toBe(true);
+    expect(good.lines?.[0]).toMatch(/1 of 1/);
+    const lost = checkNothingLost(
+      view({ journal: [...sent, restart, read(0, 404), read(1, 404)] }),
+    );
+    expect(lost.done).toBe(false);
+    expect(lost.detail).toMatch(/1 acknowledged payments are missing/);
+    const halfWritten = checkNothingLost(
+      view({ journal: [...sent, restart, read(0, 200), read(1, 200)] }),
+    );
+    expect(halfWritten.detail).toMatch(/1 refused ones were stored/);
+    // Reads from before the restart prove nothing.
+    expect(
+      checkNothingLost(
+        view({ journal: [...sent, read(0, 200), read(1, 404), { ...restart, at: T0 + 50_000 }] }),
+      ).done,
     ).toBe(false);
   });
 });

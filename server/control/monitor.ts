@@ -8,9 +8,12 @@ import { request } from 'node:http';
 import type { LoadStatus } from '../load/settings.ts';
 import type { NodeInfo, NodeStatus, Supervisor } from './supervisor.ts';
 import {
+  type Histogram,
   type NodeReading,
   type NodeRates,
+  type PathRates,
   bucketsBetween,
+  countsBetween,
   histogramQuantile,
   lookupsBetween,
   ratesBetween,
@@ -191,8 +194,12 @@ class Totals {
   private expirationsPerSecond = 0;
   private hits = 0;
   private lookups = 0;
-  private bounds: readonly number[] = [];
-  private counts: number[] = [];
+  private readonly latency = new MergedHistogram();
+  /** Nodes with a database: their read paths, merged. */
+  private withDatabase = 0;
+  private readonly readsPerSecond = { memory: 0, database: 0 };
+  private readonly memoryReads = new MergedHistogram();
+  private readonly databaseReads = new MergedHistogram();
 
   add(sample: NodeSample, reading: NodeReading, before: NodeReading | null): void {
     this.nodesUp++;
@@ -207,13 +214,21 @@ class Totals {
     const { hits, lookups } = lookupsBetween(before, reading);
     this.hits += hits;
     this.lookups += lookups;
-    // Every node uses the same buckets (API.md §3); add their counts bucket by bucket.
-    const counts = bucketsBetween(before, reading);
-    if (this.bounds.length === 0) {
-      this.bounds = reading.bucketBounds;
-      this.counts = counts;
-    } else if (counts.length === this.counts.length) {
-      for (const [i, count] of counts.entries()) this.counts[i]! += count;
+    this.latency.add(reading.bucketBounds, bucketsBetween(before, reading));
+    if (reading.reads !== null) {
+      this.withDatabase++;
+      this.readsPerSecond.memory += sample.reads?.memory.perSecond ?? 0;
+      this.readsPerSecond.database += sample.reads?.database.perSecond ?? 0;
+      const empty = { bounds: [], counts: [] };
+      const between = (a: Histogram | undefined, b: Histogram) => countsBetween(a ?? empty, b);
+      this.memoryReads.add(
+        reading.reads.memory.bounds,
+        between(before.reads?.memory, reading.reads.memory),
+      );
+      this.databaseReads.add(
+        reading.reads.database.bounds,
+        between(before.reads?.database, reading.reads.database),
+      );
     }
   }
 
@@ -225,11 +240,49 @@ class Totals {
       evictionsPerSecond: this.evictionsPerSecond,
       expirationsPerSecond: this.expirationsPerSecond,
       hitRate: this.lookups > 0 ? this.hits / this.lookups : null,
-      p50Ms: histogramQuantile(0.5, this.bounds, this.counts),
-      p99Ms: histogramQuantile(0.99, this.bounds, this.counts),
+      p50Ms: this.latency.quantileMs(0.5),
+      p99Ms: this.latency.quantileMs(0.99),
       memoryBytes: this.memoryBytes,
       memoryLimitBytes: this.memoryLimitBytes,
       entries: this.entries,
+      reads:
+        this.withDatabase === 0
+          ? null
+          : {
+              memory: this.memoryReads.path(this.readsPerSecond.memory),
+              database: this.databaseReads.path(this.readsPerSecond.database),
+            },
+    };
+  }
+}
+
+/**
+ * Histograms of several nodes over one interval, added bucket by bucket: every node uses the
+ * same buckets (API.md §3), so the merged quantiles are of all their requests together.
+ */
+class MergedHistogram {
+  private bounds: readonly number[] = [];
+  private counts: number[] = [];
+
+  /** `counts`: what one node counted in the interval, cumulative per bucket of `bounds`. */
+  add(bounds: readonly number[], counts: readonly number[]): void {
+    if (this.bounds.length === 0) {
+      this.bounds = bounds;
+      this.counts = [...counts];
+    } else if (counts.length === this.counts.length) {
+      for (const [i, count] of counts.entries()) this.counts[i]! += count;
+    }
+  }
+
+  quantileMs(q: number): number | null {
+    return histogramQuantile(q, this.bounds, this.counts);
+  }
+
+  path(perSecond: number): PathRates {
+    return {
+      perSecond,
+      p50Ms: this.quantileMs(0.5),
+      p99Ms: this.quantileMs(0.99),
     };
   }
 }

@@ -66,6 +66,32 @@ describe('ratesBetween', () => {
   });
 });
 
+describe('the read path of a node with a database', () => {
+  const withReads = (memory: number, database: number) => `${page(0, 0, 0, 0)}
+tinycache_db_get_duration_seconds_bucket{le="0.0001",source="memory"} ${memory}
+tinycache_db_get_duration_seconds_bucket{le="0.0016",source="memory"} ${memory}
+tinycache_db_get_duration_seconds_bucket{le="+Inf",source="memory"} ${memory}
+tinycache_db_get_duration_seconds_bucket{le="0.0001",source="database"} 0
+tinycache_db_get_duration_seconds_bucket{le="0.0016",source="database"} ${database}
+tinycache_db_get_duration_seconds_bucket{le="+Inf",source="database"} ${database}
+`;
+
+  it('is null for a node without a database', () => {
+    expect(readMetrics(page(1, 1, 1, 0)).reads).toBeNull();
+    const reading = readMetrics(page(1, 1, 1, 0));
+    expect(ratesBetween(reading, reading, 1).reads).toBeNull();
+  });
+
+  it('gives memory hits and database read-throughs their own rate and percentiles', () => {
+    const rates = ratesBetween(readMetrics(withReads(100, 10)), readMetrics(withReads(300, 30)), 2);
+    expect(rates.reads?.memory.perSecond).toBe(100);
+    expect(rates.reads?.database.perSecond).toBe(10);
+    expect(rates.reads?.memory.p50Ms).toBeCloseTo(0.05, 6);
+    // Every database read took 0.1 to 1.6 ms: its median is halfway, by interpolation.
+    expect(rates.reads?.database.p50Ms).toBeCloseTo(0.85, 6);
+  });
+});
+
 describe('histogramQuantile', () => {
   it('interpolates inside the bucket, as Prometheus does', () => {
     expect(histogramQuantile(0.5, [1, 2, Infinity], [0, 10, 10])).toBe(1500);

@@ -24,6 +24,32 @@ export interface NodeReading {
   /** Request-duration histogram over every op: upper bounds (seconds) and cumulative counts. */
   readonly bucketBounds: readonly number[];
   readonly bucketCounts: readonly number[];
+  /** A node with a database: its GETs by where the answer came from; null without one. */
+  readonly reads: ReadPathReading | null;
+}
+
+/** A histogram as Prometheus gives it: upper bounds (seconds) and cumulative counts. */
+export interface Histogram {
+  readonly bounds: readonly number[];
+  readonly counts: readonly number[];
+}
+
+/** GETs answered from memory and GETs read through from the database (Level 3). */
+export interface ReadPathReading {
+  readonly memory: Histogram;
+  readonly database: Histogram;
+}
+
+/** One read path over an interval. */
+export interface PathRates {
+  readonly perSecond: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+export interface ReadPathRates {
+  readonly memory: PathRates;
+  readonly database: PathRates;
 }
 
 export interface NodeRates {
@@ -38,6 +64,8 @@ export interface NodeRates {
   readonly p99Ms: number | null;
   /** Share of one core the node's process used over the interval. */
   readonly cpu: number;
+  /** Memory hits against database read-throughs; null for a node without a database. */
+  readonly reads: ReadPathRates | null;
 }
 
 interface Sample {
@@ -73,8 +101,15 @@ export function readMetrics(text: string): NodeReading {
   const sums = new Map<string, number>();
   const add = (name: string, value: number) => sums.set(name, (sums.get(name) ?? 0) + value);
   const buckets = new Map<number, number>();
+  const readBuckets = { memory: new Map<number, number>(), database: new Map<number, number>() };
   let errors = 0;
   for (const { name, labels, value } of parseSamples(text)) {
+    if (name === 'tinycache_db_get_duration_seconds_bucket') {
+      if (labels.source === 'memory' || labels.source === 'database') {
+        readBuckets[labels.source].set(parseValue(labels.le ?? '+Inf'), value);
+      }
+      continue;
+    }
     // Cache traffic only: the scrapes themselves (op "other") would show as load.
     const cacheOp = labels.op === 'get' || labels.op === 'set' || labels.op === 'delete';
     if (name === 'tinycache_request_duration_seconds_bucket') {
@@ -90,7 +125,7 @@ export function readMetrics(text: string): NodeReading {
     }
     add(name, value);
   }
-  const bounds = [...buckets.keys()].sort((a, b) => a - b);
+  const histogram = toHistogram(buckets);
   const get = (name: string) => sums.get(name) ?? 0;
   return {
     requests: get('tinycache_requests_total'),
@@ -106,9 +141,18 @@ export function readMetrics(text: string): NodeReading {
     compressionSavedBytes: get('tinycache_compression_saved_bytes'),
     residentBytes: get('process_resident_memory_bytes'),
     cpuSeconds: get('process_cpu_seconds_total'),
-    bucketBounds: bounds,
-    bucketCounts: bounds.map((bound) => buckets.get(bound)!),
+    bucketBounds: histogram.bounds,
+    bucketCounts: histogram.counts,
+    reads:
+      readBuckets.memory.size === 0
+        ? null
+        : { memory: toHistogram(readBuckets.memory), database: toHistogram(readBuckets.database) },
   };
+}
+
+function toHistogram(buckets: ReadonlyMap<number, number>): Histogram {
+  const bounds = [...buckets.keys()].sort((a, b) => a - b);
+  return { bounds, counts: bounds.map((bound) => buckets.get(bound)!) };
 }
 
 /** What happened between two readings of the same process `seconds` apart. */
@@ -116,6 +160,14 @@ export function ratesBetween(before: NodeReading, after: NodeReading, seconds: n
   const per = (a: number, b: number) => Math.max(0, b - a) / seconds;
   const { hits, lookups } = lookupsBetween(before, after);
   const counts = bucketsBetween(before, after);
+  const path = (a: Histogram, b: Histogram): PathRates => {
+    const between = countsBetween(a, b);
+    return {
+      perSecond: (between.at(-1) ?? 0) / seconds,
+      p50Ms: histogramQuantile(0.5, b.bounds, between),
+      p99Ms: histogramQuantile(0.99, b.bounds, between),
+    };
+  };
   return {
     requestsPerSecond: per(before.requests, after.requests),
     errorsPerSecond: per(before.errors, after.errors),
@@ -125,8 +177,17 @@ export function ratesBetween(before: NodeReading, after: NodeReading, seconds: n
     p50Ms: histogramQuantile(0.5, after.bucketBounds, counts),
     p99Ms: histogramQuantile(0.99, after.bucketBounds, counts),
     cpu: per(before.cpuSeconds, after.cpuSeconds),
+    reads:
+      after.reads === null
+        ? null
+        : {
+            memory: path(before.reads?.memory ?? EMPTY, after.reads.memory),
+            database: path(before.reads?.database ?? EMPTY, after.reads.database),
+          },
   };
 }
+
+const EMPTY: Histogram = { bounds: [], counts: [] };
 
 export function lookupsBetween(
   before: NodeReading,
@@ -138,12 +199,18 @@ export function lookupsBetween(
 
 /** The requests between two readings, as cumulative counts per bucket of `after`. */
 export function bucketsBetween(before: NodeReading, after: NodeReading): number[] {
-  const same =
-    before.bucketBounds.length === after.bucketBounds.length &&
-    before.bucketBounds.every((bound, i) => bound === after.bucketBounds[i]);
-  return after.bucketCounts.map((count, i) =>
-    Math.max(0, count - (same ? (before.bucketCounts[i] ?? 0) : 0)),
+  return countsBetween(
+    { bounds: before.bucketBounds, counts: before.bucketCounts },
+    { bounds: after.bucketBounds, counts: after.bucketCounts },
   );
+}
+
+/** What a histogram counted between two readings, cumulative per bucket of `after`. */
+export function countsBetween(before: Histogram, after: Histogram): number[] {
+  const same =
+    before.bounds.length === after.bounds.length &&
+    before.bounds.every((bound, i) => bound === after.bounds[i]);
+  return after.counts.map((count, i) => Math.max(0, count - (same ? (before.counts[i] ?? 0) : 0)));
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { create } from 'zustand';
 import type { LiveSample } from '../server/control/monitor.ts';
-import type { LiveEvent } from '../server/control/playground.ts';
+import type { DatabaseStatus, LiveEvent } from '../server/control/playground.ts';
 import type { NodeInfo } from '../server/control/supervisor.ts';
 import { errorMessage, trpc } from './trpc.ts';
 
@@ -20,6 +20,8 @@ export interface LiveState {
   readonly nodes: readonly NodeInfo[];
   /** Oldest first; at most HISTORY_SECONDS. */
   readonly samples: readonly LiveSample[];
+  /** The embedded PostgreSQL (Level 3); null until the stream says. */
+  readonly database: DatabaseStatus | null;
   /** Puts a node the control plane just answered with in place (so buttons react at once). */
   readonly upsertNode: (node: NodeInfo) => void;
 }
@@ -29,6 +31,7 @@ export const useLive = create<LiveState>()((set) => ({
   connectionError: null,
   nodes: [],
   samples: [],
+  database: null,
   upsertNode: (node) => set((state) => ({ nodes: upsert(state.nodes, node) })),
 }));
 
@@ -44,7 +47,11 @@ function apply(event: LiveEvent): void {
   const set = useLive.setState;
   switch (event.kind) {
     case 'history':
-      set({ nodes: event.nodes, samples: event.samples.slice(-HISTORY_SECONDS) });
+      set({
+        nodes: event.nodes,
+        samples: event.samples.slice(-HISTORY_SECONDS),
+        database: event.database,
+      });
       break;
     case 'sample':
       set((state) => ({
@@ -62,6 +69,9 @@ function apply(event: LiveEvent): void {
       break;
     case 'node':
       set((state) => ({ nodes: upsert(state.nodes, event.node) }));
+      break;
+    case 'database':
+      set({ database: event.database });
       break;
   }
 }

@@ -14,15 +14,23 @@ export type LiveEvent =
       readonly kind: 'history';
       readonly samples: readonly LiveSample[];
       readonly nodes: NodeInfo[];
+      readonly database: DatabaseStatus;
     }
   | { readonly kind: 'sample'; readonly sample: LiveSample }
-  | { readonly kind: 'node'; readonly node: NodeInfo };
+  | { readonly kind: 'node'; readonly node: NodeInfo }
+  | { readonly kind: 'database'; readonly database: DatabaseStatus };
 
+export type DatabaseState = 'stopped' | 'starting' | 'running' | 'stopping';
+
+/** The embedded PostgreSQL (Level 3). */
 export interface DatabaseStatus {
+  readonly state: DatabaseState;
   readonly running: boolean;
   /** Null until it first starts. */
   readonly port: number | null;
   readonly dataDir: string;
+  /** Why the last start or stop failed; null once one succeeds. */
+  readonly error: string | null;
 }
 
 export class Playground {
@@ -39,7 +47,11 @@ export class Playground {
   });
   private closing: Promise<void> | null = null;
   private database: EmbeddedDatabase | null = null;
-  private databaseStarting: Promise<EmbeddedDatabase> | null = null;
+  /** Set while a start or stop is under way. */
+  private databaseMoving: 'starting' | 'stopping' | null = null;
+  private databaseError: string | null = null;
+  private databaseQueue: Promise<unknown> = Promise.resolve();
+  private readonly databaseListeners = new Set<(status: DatabaseStatus) => void>();
 
   /** `dataDir`: where the embedded PostgreSQL keeps its files (Level 3). */
   constructor(private readonly dataDir: string) {
@@ -56,39 +68,90 @@ export class Playground {
       kind: 'history',
       samples: this.monitor.samples(),
       nodes: this.supervisor.list(),
+      database: this.databaseStatus(),
     });
     const offSample = this.monitor.subscribe((sample) => listener({ kind: 'sample', sample }));
     const offNode = this.supervisor.subscribe((node) => listener({ kind: 'node', node }));
+    const onDatabase = (database: DatabaseStatus) => listener({ kind: 'database', database });
+    this.databaseListeners.add(onDatabase);
     return () => {
       offSample();
       offNode();
+      this.databaseListeners.delete(onDatabase);
     };
   }
 
   /** The embedded PostgreSQL: running or not, and where. */
   databaseStatus(): DatabaseStatus {
     const db = this.database;
-    return { running: db?.running ?? false, port: db?.port ?? null, dataDir: this.dataDir };
+    const running = db?.running ?? false;
+    return {
+      state: this.databaseMoving ?? (running ? 'running' : 'stopped'),
+      running,
+      port: db?.port ?? null,
+      dataDir: this.dataDir,
+      error: this.databaseError,
+    };
   }
 
   /** Starts the embedded PostgreSQL (its files kept under dataDir); its URL once it runs. */
-  async startDatabase(): Promise<string> {
-    if (this.closing !== null) throw new Error('The playground is closing.');
-    if (this.database !== null) {
-      await this.database.start();
-      return this.database.url;
+  startDatabase(): Promise<string> {
+    if (this.closing !== null) return Promise.reject(new Error('The playground is closing.'));
+    if (this.database?.running === true && this.databaseMoving === null) {
+      return Promise.resolve(this.database.url);
     }
-    this.databaseStarting ??= startEmbeddedDatabase({
-      dir: `${this.dataDir}/postgres`,
-      persistent: true,
-    }).finally(() => (this.databaseStarting = null));
-    this.database = await this.databaseStarting;
-    return this.database.url;
+    return this.moveDatabase('starting', async () => {
+      if (this.database !== null) {
+        await this.database.start();
+        return this.database.url;
+      }
+      this.database = await startEmbeddedDatabase({
+        dir: `${this.dataDir}/postgres`,
+        persistent: true,
+      });
+      return this.database.url;
+    });
   }
 
   /** Stops the embedded PostgreSQL; its data stays for the next start. */
   async stopDatabase(): Promise<void> {
-    await this.database?.stop();
+    await this.moveDatabase('stopping', async () => {
+      await this.database?.stop();
+    });
+  }
+
+  /**
+   * Runs a start or stop after any under way (a stop clicked during a start waits for it),
+   * telling every listener as it begins and as it ends.
+   */
+  private moveDatabase<T>(how: 'starting' | 'stopping', run: () => Promise<T>): Promise<T> {
+    const move = this.databaseQueue.then(() => this.runDatabaseMove(how, run));
+    this.databaseQueue = move.catch(() => undefined);
+    return move;
+  }
+
+  private async runDatabaseMove<T>(
+    how: 'starting' | 'stopping',
+    run: () => Promise<T>,
+  ): Promise<T> {
+    this.databaseMoving = how;
+    this.emitDatabase();
+    try {
+      const result = await run();
+      this.databaseError = null;
+      return result;
+    } catch (error) {
+      this.databaseError = error instanceof Error ? error.message : String(error);
+      throw error;
+    } finally {
+      this.databaseMoving = null;
+      this.emitDatabase();
+    }
+  }
+
+  private emitDatabase(): void {
+    const status = this.databaseStatus();
+    for (const listener of this.databaseListeners) listener(status);
   }
 
   /** Stops the load, the sampling, every node and the database; safe to call twice. */

@@ -6,6 +6,7 @@
  *
  * Used by the dashboard and by the guided walkthroughs:
  *   <ThroughputChart />  <HitRateChart />  <LatencyChart />  <MemoryChart />  <EvictionsChart />
+ *   <ReadPathChart /> (nodes with a database: a hit from memory against a miss read through)
  * each with props `{ windowSeconds?, height?, nodeId? }`.
  */
 import { type ReactNode, useMemo } from 'react';
@@ -258,6 +259,63 @@ export function LatencyChart(props: ChartProps) {
       label={nodeId === undefined ? 'Latency' : `Latency of ${nodeId}`}
       legendLines={nodeId === undefined ? 2 : 1}
       idle={{ text: 'No requests in this window.', when: 'null' }}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={formatMs}
+      left={axis}
+    />
+  );
+}
+
+/**
+ * Level 3's comparison: GETs answered from memory (hits) against GETs read through from
+ * PostgreSQL (misses), p50 and p99 each, over the nodes that have a database. Log scale: the
+ * two paths are an order of magnitude apart.
+ */
+export function ReadPathChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const view = useMemo<View>(
+    () => ({
+      series: [
+        { key: 'memoryP50', name: 'p50 memory', color: SERIES.memoryRead, kind: 'line' },
+        {
+          key: 'memoryP99',
+          name: 'p99 memory',
+          color: SERIES.memoryRead,
+          kind: 'line',
+          dashed: true,
+        },
+        { key: 'databaseP50', name: 'p50 database', color: SERIES.databaseRead, kind: 'line' },
+        {
+          key: 'databaseP99',
+          name: 'p99 database',
+          color: SERIES.databaseRead,
+          kind: 'line',
+          dashed: true,
+        },
+      ],
+      points: samples.map((s) => {
+        const reads = (nodeId === undefined ? s.total : nodeOf(s, nodeId))?.reads ?? null;
+        return {
+          t: s.t,
+          memoryP50: positive(reads?.memory.p50Ms),
+          memoryP99: positive(reads?.memory.p99Ms),
+          databaseP50: positive(reads?.database.p50Ms),
+          databaseP99: positive(reads?.database.p99Ms),
+        };
+      }),
+    }),
+    [samples, nodeId],
+  );
+  const axis = useMemo(() => logAxis(view), [view]);
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Read path' : `Read path of ${nodeId}`}
+      idle={{
+        text: 'No GETs on a node with a database in this window.',
+        when: 'null',
+      }}
       view={view}
       windowSeconds={windowSeconds}
       height={props.height}

@@ -44,4 +44,6 @@ export const SERIES = {
   saved: '#0d9488',
   evictions: '#ea580c',
   expirations: '#64748b',
+  memoryRead: '#16a34a',
+  databaseRead: '#0369a1',
 } as const;

@@ -6,6 +6,7 @@ import {
   HitRateChart,
   LatencyChart,
   MemoryChart,
+  ReadPathChart,
   ThroughputChart,
 } from '../charts.tsx';
 import { useLive } from '../live-store.ts';
@@ -31,6 +32,8 @@ export function ChartsPanel({ windowSeconds, onWindowChange, scope, onScopeChang
   const nodeId = scope !== null && nodes.some((n) => n.id === scope) ? scope : undefined;
   const props = { windowSeconds, nodeId };
   const who = nodeId ?? 'each node';
+  // Level 3's chart, once a node has a database (it stays while one has, even down).
+  const withDatabase = nodes.some((n) => n.storage !== null);
 
   return (
     <section className={styles.panel} aria-labelledby="charts-title">
@@ -117,6 +120,15 @@ export function ChartsPanel({ windowSeconds, onWindowChange, scope, onScopeChang
         >
           <EvictionsChart {...props} height={150} />
         </ChartCard>
+        {withDatabase && (
+          <ChartCard
+            wide
+            title="Read path: memory against PostgreSQL"
+            hint="GETs on nodes with a database: a hit answered from memory, and a miss read through from PostgreSQL. Time inside the node; log scale."
+          >
+            <ReadPathChart {...props} height={150} />
+          </ChartCard>
+        )}
       </div>
     </section>
   );

@@ -12,6 +12,7 @@ import {
   HitRateChart,
   LatencyChart,
   MemoryChart,
+  ReadPathChart,
   ThroughputChart,
 } from '../charts.tsx';
 import { connectLive, useLive } from '../live-store.ts';
@@ -40,6 +41,7 @@ const CHARTS: Record<ChartKind, { title: string; Chart: typeof ThroughputChart }
   latency: { title: 'Latency', Chart: LatencyChart },
   memory: { title: 'Memory', Chart: MemoryChart },
   evictions: { title: 'Evictions and expirations per second', Chart: EvictionsChart },
+  readPath: { title: 'Read path: memory hit against database read-through', Chart: ReadPathChart },
 };
 
 export function Walkthrough({ n }: { n: number }) {

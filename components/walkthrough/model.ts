@@ -159,7 +159,7 @@ export interface Poll {
   readonly run: (ctx: ActionContext) => Promise<void>;
 }
 
-export type ChartKind = 'throughput' | 'hitRate' | 'latency' | 'memory' | 'evictions';
+export type ChartKind = 'throughput' | 'hitRate' | 'latency' | 'memory' | 'evictions' | 'readPath';
 
 export interface ChartSpec {
   readonly chart: ChartKind;

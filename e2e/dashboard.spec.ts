@@ -3,7 +3,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { isGone } from '../server/testing/processes.ts';
-import { baseUrl, figure, mutate, nodeState, screenshot } from './support.ts';
+import { baseUrl, clusterState, figure, mutate, nodeState, screenshot } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -96,4 +96,41 @@ test('the REST console sends a request to a node and shows it as curl', async ({
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByTestId('rest-status')).toContainText('200');
   await expect(page.getByTestId('rest-body')).toContainText('"hello":"world"');
+});
+
+test('the PostgreSQL panel starts a write-through node, draws its read path, and stops the database', async ({
+  page,
+}) => {
+  await page.goto(baseUrl());
+  const panel = page.getByTestId('database');
+  const before = new Set((await clusterState()).nodes.map((n) => n.id));
+  await panel.getByRole('button', { name: 'Add write-through node' }).click();
+  await expect(page.getByTestId('database-state')).toContainText('Running on :', {
+    timeout: 30_000,
+  });
+  const added = (await clusterState()).nodes.find((n) => !before.has(n.id));
+  expect(added).toBeDefined();
+  const card = page.getByTestId(`node-card-${added!.id}`);
+  await expect(card).toHaveAttribute('data-status', 'up');
+  await expect(card).toContainText('Writes through to PostgreSQL');
+
+  // More keys than 256 KiB holds: hits from memory and misses read through, side by side.
+  await mutate('config.set', { id: added!.id, patch: { maxMemoryBytes: 256 * 1024 } });
+  await mutate('load.start', { rate: 600, keys: 5000, readRatio: 0.9, distribution: 'zipf' });
+  await expect(page.getByText('Read path: memory against PostgreSQL')).toBeVisible();
+  for (const id of ['database-memory-p50', 'database-fallback-p50']) {
+    await expect
+      .poll(async () => figure(await page.getByTestId(id).textContent()), { timeout: 15_000 })
+      .toBeGreaterThan(0);
+  }
+  await page.getByText('Read path: memory against PostgreSQL').scrollIntoViewIfNeeded();
+  await page.waitForTimeout(3000);
+  await screenshot(page, 'dashboard-read-path');
+
+  await panel.getByRole('button', { name: 'Stop database' }).click();
+  await expect(page.getByTestId('database-state')).toHaveAttribute('data-state', 'stopped');
+  await panel.getByRole('button', { name: 'Start database' }).click();
+  await expect(page.getByTestId('database-state')).toHaveAttribute('data-state', 'running');
+  await mutate('load.stop');
+  await mutate('node.stop', { id: added!.id });
 });

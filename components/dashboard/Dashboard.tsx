@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import { connectLive, useLive } from '../live-store.ts';
 import { ChartsPanel } from './ChartsPanel.tsx';
 import { ConfigPanel } from './ConfigPanel.tsx';
+import { DatabasePanel } from './DatabasePanel.tsx';
 import styles from './dashboard.module.css';
 import { ConnectionBanner, Header, KpiStrip } from './Header.tsx';
 import { LoadPanel } from './LoadPanel.tsx';
@@ -43,6 +44,7 @@ export function Dashboard() {
           <aside className={styles.sidebar} aria-label="Controls">
             <LoadPanel />
             <ConfigPanel nodeId={selectedId} onSelect={setSelected} onWatch={setScope} />
+            <DatabasePanel onSelect={setSelected} />
             <RestConsole />
           </aside>
         </div>

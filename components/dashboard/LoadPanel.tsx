@@ -13,7 +13,7 @@ import { formatCount, formatDuration, formatMs, formatPercent } from '../format.
 import { latest, useLive } from '../live-store.ts';
 import { errorMessage, trpc } from '../trpc.ts';
 import styles from './dashboard.module.css';
-import { type Choice, Message, NumberField, SelectField } from './fields.tsx';
+import { type Choice, Figure, Message, NumberField, SelectField } from './fields.tsx';
 import { useAction } from './use-action.ts';
 
 const DISTRIBUTIONS: readonly Choice<LoadSettings['distribution']>[] = [
@@ -371,14 +371,5 @@ function LoadNote({
       Most failures: <code>{topError}</code>
       {why !== null && ` (${why})`}
     </p>
-  );
-}
-
-function Figure({ label, value, bad = false }: { label: string; value: string; bad?: boolean }) {
-  return (
-    <div className={styles.figure}>
-      <div className={bad ? styles.figureValueBad : styles.figureValue}>{value}</div>
-      <div className={styles.figureLabel}>{label}</div>
-    </div>
   );
 }

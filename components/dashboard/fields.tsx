@@ -52,6 +52,26 @@ export function NumberField({
   );
 }
 
+/** One figure in a strip of them (a value over its label); `bad` draws it in red. */
+export function Figure({
+  label,
+  value,
+  bad = false,
+  testId,
+}: {
+  label: string;
+  value: string;
+  bad?: boolean;
+  testId?: string;
+}) {
+  return (
+    <div className={styles.figure} data-testid={testId}>
+      <div className={bad ? styles.figureValueBad : styles.figureValue}>{value}</div>
+      <div className={styles.figureLabel}>{label}</div>
+    </div>
+  );
+}
+
 /** A line under a form: an error (red) or a note; always takes its space, so nothing jumps. */
 export function Message({ error, children }: { error: string | null; children?: ReactNode }) {
   return error !== null ? (

@@ -66,7 +66,7 @@ export const LEVELS: readonly LevelInfo[] = [
     question: 'What happens when the cache must not lose a write?',
     status: 'built',
     targetRate: '100 req/s',
-    minutes: 3,
+    minutes: 5,
     about:
       'Nodes gain an optional PostgreSQL store: a write is acknowledged once the database has ' +
       'it (write-through), or queued and flushed in batches (write-behind), and a miss can be ' +

@@ -3,8 +3,21 @@
  * answers, reads a miss through from it, and refuses (503) rather than loses a write while
  * the database is down. Every check reads the nodes' own answers.
  */
+import { DEFAULT_CONFIG } from '../../core/config.ts';
 import type { NodeInfo } from '../../server/control/supervisor.ts';
-import { exchangesFor, isSuccess, keyOf } from './facts.ts';
+import type { LoadSettings } from '../../server/load/settings.ts';
+import { formatMs } from '../format.ts';
+import {
+  exchangesFor,
+  inARow,
+  isSuccess,
+  keyOf,
+  loadSeen,
+  median,
+  nodeIn,
+  restSeen,
+  samplesSeen,
+} from './facts.ts';
 import type {
   ActionContext,
   CheckView,
@@ -19,6 +32,27 @@ const ORDER = JSON.stringify({ id: 1001, items: ['tea', 'scones'], total: 12.5 }
 const orderKey = (view: Pick<CheckView, 'session'>) => keyOf(view, 'order');
 const downKey = (view: Pick<CheckView, 'session'>) => keyOf(view, 'while-down');
 const backKey = (view: Pick<CheckView, 'session'>) => keyOf(view, 'after');
+
+/** The writes sent while PostgreSQL stops: `payment-7-k3x9`, each with its own value. */
+const PAYMENT_PREFIX = 'payment-';
+const paymentKey = (view: Pick<CheckView, 'session'>, i: number) =>
+  keyOf(view, `${PAYMENT_PREFIX}${i}`);
+const paymentValue = (i: number) => JSON.stringify({ payment: i, amount: 10 + i });
+/** At most this many writes while the database stops; they stop once a few were refused. */
+const MAX_PAYMENTS = 60;
+
+/** Small memory on the write-through node, so a steady share of reads goes to PostgreSQL. */
+const SMALL_MEMORY_BYTES = 256 * 1024;
+/** Mostly reads over more keys than that memory holds: hits and read-throughs side by side. */
+const READ_PATH_LOAD: Partial<LoadSettings> = {
+  mode: 'open',
+  rate: 600,
+  readRatio: 0.9,
+  keys: 5000,
+  distribution: 'zipf',
+  valueBytes: 256,
+  compressible: false,
+};
 
 /** The write-through node this visit started, as last started (a restart counts). */
 function throughNode(view: CheckView): NodeStartedSeen | undefined {
@@ -123,6 +157,142 @@ export function checkRecovered(view: CheckView): StepCheck {
   return { done: false, detail: 'Not yet: PostgreSQL is starting; the write is retried.' };
 }
 
+/** The read path of the write-through node, in the samples since the read-path load started. */
+export function checkReadPath(view: CheckView): StepCheck {
+  const through = throughNode(view)?.node.id;
+  const started = loadSeen(view.journal).find((o) => o.step === 4 && o.status.running);
+  if (through === undefined || started === undefined) {
+    return { done: false, detail: 'Not yet: start the read load.' };
+  }
+  const samples = samplesSeen(view, started.at);
+  const readsOf = (sample: (typeof samples)[number]) => nodeIn(sample, through)?.reads ?? null;
+  const both = (sample: (typeof samples)[number]) => {
+    const reads = readsOf(sample);
+    return (reads?.memory.p50Ms ?? null) !== null && (reads?.database.p50Ms ?? null) !== null;
+  };
+  if (!inARow(samples, 3, both)) {
+    return {
+      done: false,
+      detail: 'Not yet: waiting for three seconds with both hits and read-throughs.',
+    };
+  }
+  const seen = samples.filter(both).map(readsOf);
+  const memory = median(seen.map((r) => r!.memory.p50Ms!))!;
+  const database = median(seen.map((r) => r!.database.p50Ms!))!;
+  return {
+    done: true,
+    detail: `On ${through}, a hit took ${formatMs(memory)} at the median and a read-through from PostgreSQL ${formatMs(database)}: ${Math.round(database / memory)}× slower.`,
+  };
+}
+
+/** The payments the visit sent while PostgreSQL stopped, by answer. */
+function payments(view: CheckView): { acknowledged: RestSeen[]; refused: RestSeen[] } {
+  const sent = restSeen(
+    view.journal,
+    (o) =>
+      o.request.method === 'PUT' &&
+      o.request.key.startsWith(PAYMENT_PREFIX) &&
+      o.request.key.endsWith(`-${view.session}`),
+  );
+  return {
+    acknowledged: sent.filter((o) => isSuccess(o.exchange)),
+    refused: sent.filter((o) => o.exchange.status === 503),
+  };
+}
+
+export function checkRefusedUnderLoad(view: CheckView): StepCheck {
+  const refused = checkRefused(view);
+  if (!refused.done) return refused;
+  const { acknowledged, refused: turnedAway } = payments(view);
+  if (acknowledged.length === 0 || turnedAway.length === 0) {
+    return { done: false, detail: 'Not yet: send payments while the database stops.' };
+  }
+  return {
+    ...refused,
+    lines: [
+      `Payments sent while it stopped: ${acknowledged.length} acknowledged (2xx), ${turnedAway.length} refused (503).`,
+    ],
+  };
+}
+
+/** After the last restart of the write-through node, every acknowledged payment reads back. */
+export function checkNothingLost(view: CheckView): StepCheck {
+  const restart = throughNode(view);
+  const { acknowledged, refused } = payments(view);
+  if (restart === undefined || acknowledged.length === 0) {
+    return { done: false, detail: 'Not yet: do the steps before this one.' };
+  }
+  const readBack = (key: string) =>
+    exchangesFor(view.journal, key, 'GET').find(
+      (o) => o.request.nodeId === restart.node.id && o.sentAt > restart.at,
+    );
+  const lost: string[] = [];
+  let read = 0;
+  for (const put of acknowledged) {
+    const got = readBack(put.request.key);
+    if (got === undefined) continue;
+    read++;
+    if (got.exchange.status !== 200 || got.exchange.body !== put.request.value) {
+      lost.push(put.request.key);
+    }
+  }
+  const refusedRead = refused.filter((put) => readBack(put.request.key) !== undefined);
+  const applied = refusedRead.filter((put) => readBack(put.request.key)?.exchange.status === 200);
+  const total = acknowledged.length + refused.length;
+  if (read + refusedRead.length < total) {
+    return {
+      done: false,
+      detail: `Not yet: restart the node and read the payments back (${read + refusedRead.length} of ${total} read).`,
+    };
+  }
+  const lines = [
+    `Acknowledged and read back from PostgreSQL: ${read - lost.length} of ${acknowledged.length}.`,
+    `Refused with 503 and not in the database: ${refused.length - applied.length} of ${refused.length}.`,
+  ];
+  if (lost.length > 0 || applied.length > 0) {
+    return {
+      done: false,
+      detail: `Something is wrong: ${lost.length} acknowledged payments are missing or different, and ${applied.length} refused ones were stored.`,
+      lines,
+    };
+  }
+  return {
+    done: true,
+    detail:
+      'Every write that was acknowledged survived the outage and a restart; none that was refused was half-written.',
+    lines,
+  };
+}
+
+/**
+ * Sends payments to `nodeId` one after another while `stopping` runs, until it has ended and
+ * a few were refused (or MAX_PAYMENTS went out).
+ */
+async function paymentsWhile(
+  ctx: ActionContext,
+  nodeId: string,
+  stopping: Promise<void>,
+): Promise<void> {
+  let stopped = false;
+  void stopping.then(
+    () => (stopped = true),
+    () => (stopped = true),
+  );
+  let refusedAfterStop = 0;
+  for (let i = 0; i < MAX_PAYMENTS && refusedAfterStop < 3; i++) {
+    const answer = await ctx.rest({
+      nodeId,
+      method: 'PUT',
+      key: paymentKey(ctx, i),
+      value: paymentValue(i),
+      contentType: 'application/json',
+    });
+    if (stopped && answer.status === 503) refusedAfterStop++;
+    await ctx.sleep(30);
+  }
+  await stopping;
+}
+
 export const LEVEL_3: LevelWalkthrough = {
   n: 3,
   steps: [
@@ -220,13 +390,51 @@ export const LEVEL_3: LevelWalkthrough = {
       charts: [{ chart: 'latency', windowSeconds: 60 }],
     },
     {
-      title: 'Stop the database',
+      title: 'Put the read path under load',
       explain: (
         <>
           <p>
-            With PostgreSQL stopped, the node cannot commit a write, so it refuses it with{' '}
-            <code>503</code> and <code>Retry-After</code>, at once (a circuit breaker stops it
-            waiting on a dead database). Keys already in memory are still served.
+            The button shrinks the write-through node&apos;s memory to 256 KiB and starts a
+            read-mostly load over 5,000 keys, more than that memory holds. Every hit is answered
+            from memory; every miss goes to PostgreSQL. The chart draws the two paths side by side.
+          </p>
+          <p>
+            <strong>Why it matters:</strong> the hit rate decides what a backend really waits for. A
+            read-through is a network round trip and a query, an order of magnitude slower than a
+            hit, so a few points of hit rate move the average a long way.
+          </p>
+        </>
+      ),
+      actions: [
+        {
+          label: 'Shrink its memory and start a read load',
+          run: async (ctx) => {
+            const node = await throughNodeNow(ctx);
+            await ctx.setConfig({ maxMemoryBytes: SMALL_MEMORY_BYTES }, node.id);
+            await ctx.startLoad(READ_PATH_LOAD);
+          },
+        },
+      ],
+      check: checkReadPath,
+      charts: [
+        {
+          chart: 'readPath',
+          windowSeconds: 60,
+          caption: 'Nodes with a database: memory hits (green) against PostgreSQL (blue).',
+        },
+      ],
+      undo: <p>The last step stops the load and gives the node its default memory back.</p>,
+    },
+    {
+      title: 'Stop the database under load',
+      explain: (
+        <>
+          <p>
+            The button stops PostgreSQL while it sends numbered payments to the write-through node,
+            one after another. Those sent before the stop are acknowledged; after it, the node
+            cannot commit, so it refuses them with <code>503</code> and <code>Retry-After</code> at
+            once (a circuit breaker stops it waiting on a dead database). Keys already in memory are
+            still served, and the load&apos;s misses and writes show as errors.
           </p>
           <p>
             <strong>Why it matters:</strong> a write that was acknowledged must never be lost; a
@@ -236,10 +444,11 @@ export const LEVEL_3: LevelWalkthrough = {
       ),
       actions: [
         {
-          label: 'Stop PostgreSQL, then write and read',
+          label: 'Stop PostgreSQL while writing',
           run: async (ctx) => {
             const node = await throughNodeNow(ctx);
-            await ctx.setDatabase(false);
+            const stopping = ctx.sleep(150).then(() => ctx.setDatabase(false));
+            await paymentsWhile(ctx, node.id, stopping);
             await ctx.rest({
               nodeId: node.id,
               method: 'PUT',
@@ -251,7 +460,7 @@ export const LEVEL_3: LevelWalkthrough = {
           },
         },
       ],
-      check: checkRefused,
+      check: checkRefusedUnderLoad,
       charts: [{ chart: 'throughput', windowSeconds: 60, caption: 'Errors are the 503s.' }],
     },
     {
@@ -290,6 +499,39 @@ export const LEVEL_3: LevelWalkthrough = {
       ],
       check: checkRecovered,
       charts: [{ chart: 'throughput', windowSeconds: 60 }],
+    },
+    {
+      title: 'Count what was lost',
+      explain: (
+        <>
+          <p>
+            The button stops the load, restarts the write-through node (its memory is empty again)
+            and reads every payment back, so each answer comes from PostgreSQL.
+          </p>
+          <p>
+            <strong>Why it matters:</strong> this is the promise of write-through, checked: an
+            acknowledged write is in the database, whatever happened after; a refused one is not
+            there at all.
+          </p>
+        </>
+      ),
+      actions: [
+        {
+          label: 'Restart the node and read every payment',
+          run: async (ctx) => {
+            await ctx.stopLoad();
+            const node = await throughNodeNow(ctx);
+            const back = await ctx.restartNode(node.id);
+            await ctx.setConfig({ maxMemoryBytes: DEFAULT_CONFIG.maxMemoryBytes }, back.id);
+            const { acknowledged, refused } = payments(ctx.view());
+            for (const put of [...acknowledged, ...refused]) {
+              await ctx.rest({ nodeId: back.id, method: 'GET', key: put.request.key });
+            }
+          },
+        },
+      ],
+      check: checkNothingLost,
+      charts: [{ chart: 'readPath', windowSeconds: 60 }],
     },
   ],
 };

@@ -50,13 +50,20 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     });
   });
   process.env.TINYCACHE_URL = url;
-  // Every node pid the run has seen, so the teardown can prove they are all gone.
+  // Every node and database pid the run has seen, so the teardown can prove they are all gone.
   const seen = new Set<number>();
+  const query = async <T>(path: string): Promise<T | null> => {
+    const res = await fetch(`${url}/api/trpc/${path}`).catch(() => null);
+    if (res === null || !res.ok) return null;
+    return ((await res.json()) as { result: { data: T } }).result.data;
+  };
   const record = async () => {
-    const res = await fetch(`${url}/api/trpc/cluster.state`).catch(() => null);
-    if (res === null || !res.ok) return;
-    const { result } = (await res.json()) as { result: { data: ClusterState } };
-    for (const node of result.data.nodes) if (node.pid !== null) seen.add(node.pid);
+    const [cluster, database] = await Promise.all([
+      query<ClusterState>('cluster.state'),
+      query<{ pid: number | null }>('db.status'),
+    ]);
+    for (const node of cluster?.nodes ?? []) if (node.pid !== null) seen.add(node.pid);
+    if (database?.pid != null) seen.add(database.pid);
   };
   await record();
   const watcher = setInterval(() => void record(), 500);
@@ -70,7 +77,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     const left = () => [...seen].filter((pid) => !isGone(pid));
     if (!(await waitUntil(() => left().length === 0, 5000))) {
       for (const pid of left()) process.kill(pid, 'SIGKILL');
-      throw new Error(`Node processes outlived the playground: ${left().join(', ')}`);
+      throw new Error(`Processes outlived the playground: ${left().join(', ')}`);
     }
   };
 }

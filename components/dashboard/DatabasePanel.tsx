@@ -51,6 +51,11 @@ export function DatabasePanel({ onSelect }: { readonly onSelect: (id: string) =>
           data-running={running}
           data-state={state}
           data-testid="database-state"
+          title={
+            database === null
+              ? undefined
+              : `${database.pid === null ? 'Not running' : `pid ${database.pid}`}; files under ${database.dataDir}`
+          }
         >
           <span className={styles.statusDot} aria-hidden />
           {STATE_TEXT[state]}

@@ -28,6 +28,8 @@ export interface DatabaseStatus {
   readonly running: boolean;
   /** Null until it first starts. */
   readonly port: number | null;
+  /** The postmaster's pid while it runs. */
+  readonly pid: number | null;
   readonly dataDir: string;
   /** Why the last start or stop failed; null once one succeeds. */
   readonly error: string | null;
@@ -89,6 +91,7 @@ export class Playground {
       state: this.databaseMoving ?? (running ? 'running' : 'stopped'),
       running,
       port: db?.port ?? null,
+      pid: db?.pid ?? null,
       dataDir: this.dataDir,
       error: this.databaseError,
     };

@@ -4,7 +4,7 @@
  * it runs the server as a user of its own, since PostgreSQL refuses to run as root.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -15,6 +15,8 @@ export interface EmbeddedDatabase {
   readonly url: string;
   readonly port: number;
   readonly running: boolean;
+  /** The postmaster's pid while it runs (from its postmaster.pid), else null. */
+  readonly pid: number | null;
   /** Starts it again after stop() (persistent data only). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -64,6 +66,9 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     get running() {
       return running;
     },
+    get pid() {
+      return running ? postmasterPid(`${dir}/data`) : null;
+    },
     start: async () => {
       if (running) return;
       await server.start();
@@ -93,6 +98,16 @@ function reachableDir(dir: string, log: (line: string) => void): string {
       return instead;
     }
     if (parent === dirname(parent)) return dir;
+  }
+}
+
+/** The first line of a data directory's postmaster.pid; null when it has none. */
+function postmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
   }
 }
 

@@ -1,6 +1,7 @@
 /** Consistent hashing with virtual nodes: the ring, its default hash and what moves. */
 export {
   DEFAULT_VNODES,
+  MAX_SHARDS,
   MAX_TOTAL_VNODES,
   MAX_VNODES,
   movedRanges,

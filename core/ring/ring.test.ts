@@ -116,6 +116,11 @@ describe('Ring refuses what it cannot build', () => {
     expect(() => new Ring(shards, options)).toThrow(message);
   });
 
+  it('refuses more shards than its Uint16Array of owners can index', () => {
+    const ids = Array.from({ length: 2 ** 16 + 1 }, (_, i) => `s${i}`);
+    expect(() => new Ring(ids, { vnodes: 1 })).toThrow(/at most 65536 shards/);
+  });
+
   it('adding a shard twice or removing a missing one is an error', () => {
     const ring = new Ring(['a', 'b']);
     expect(() => ring.withShard('a')).toThrow(/already/);

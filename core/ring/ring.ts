@@ -39,6 +39,8 @@ export const MAX_VNODES = 4096;
 /** Vnodes are sorted by a composite key `position * 2^21 + index`, exact in a double. */
 const INDEX_BITS = 21;
 export const MAX_TOTAL_VNODES = 2 ** INDEX_BITS;
+/** Shard indexes are stored in a Uint16Array. */
+export const MAX_SHARDS = 2 ** 16;
 
 export interface RingOptions {
   /** Points per shard on the circle (default DEFAULT_VNODES). */
@@ -112,6 +114,9 @@ export class Ring {
       if (ids[s] === ids[s - 1]) throw new TypeError(`shard ${ids[s]} is given twice`);
     }
     if (ids.length === 0) throw new TypeError('a ring needs at least one shard');
+    if (ids.length > MAX_SHARDS) {
+      throw new TypeError(`a ring holds at most ${MAX_SHARDS} shards, got ${ids.length}`);
+    }
     if (ids.length * vnodes > MAX_TOTAL_VNODES) {
       throw new TypeError(
         `shards x vnodes must be at most ${MAX_TOTAL_VNODES}, got ${ids.length} x ${vnodes}`,

@@ -6,7 +6,7 @@
  */
 import type { DelayDistribution } from './distributions.ts';
 import type { LinkOptions } from './network/network.ts';
-import type { CacheScenarioResult } from './scenarios/cache.ts';
+import type { CacheScenarioResult, Fault } from './scenarios/cache.ts';
 import type { KeyDistribution } from '../core/workload/samplers.ts';
 
 export function formatCacheReport(result: CacheScenarioResult): string {
@@ -24,6 +24,7 @@ export function formatCacheReport(result: CacheScenarioResult): string {
   );
   lines.push(`  service ${delay(o.serviceTime)}; load on miss ${delay(o.loadTime)}`);
   lines.push(`  links ${link(o.link)}`);
+  lines.push(`  faults ${o.faults.length === 0 ? 'none' : o.faults.map(fault).join('; ')}`);
   lines.push('');
 
   lines.push(
@@ -154,6 +155,18 @@ function link(l: LinkOptions): string {
     `${delay(l.latency)}, loss ${percent(l.lossProbability)}, ` +
     `duplicates ${percent(l.duplicateProbability)}, ${l.reorder ? 'reordering' : 'FIFO'}`
   );
+}
+
+function fault(f: Fault): string {
+  const at = `at ${givenMs(f.atMs)}`;
+  switch (f.kind) {
+    case 'isolate':
+      return `isolate ${f.address} ${at}`;
+    case 'partition':
+      return `partition ${f.side.join(',')} | ${f.other.join(',')} ${at}`;
+    case 'heal':
+      return `heal ${at}`;
+  }
 }
 
 /** Rows of cells, the first a header; columns after the first right-aligned. */

@@ -75,6 +75,31 @@ describe('the cache scenario', () => {
     expect(r.workload.hitRate).toBeGreaterThan(0.3);
   });
 
+  it('a node cut off by a partition fails its requests by timeout until the partition heals', () => {
+    const calm = runCacheScenario({ ...small, seed: 11, durationMs: 2000, timeoutMs: 50 });
+    const r = runCacheScenario({
+      ...small,
+      seed: 11,
+      durationMs: 2000,
+      timeoutMs: 50,
+      faults: [
+        { atMs: 300, kind: 'isolate', address: 'node-1' },
+        { atMs: 800, kind: 'heal' },
+      ],
+    });
+    expect(calm.workload.errors).toBe(0);
+    expect(r.network.cut).toBeGreaterThan(0);
+    const [first, second] = r.workload.series;
+    // About a quarter of the requests of half a second go to node-1 and time out.
+    expect(first!.errors).toBeGreaterThan(100);
+    expect(first!.errors).toBeLessThan(500);
+    expect(second!.errors).toBe(0);
+    expect(formatCacheReport(r)).toContain('faults isolate node-1 at 300 ms; heal at 800 ms');
+    expect(() =>
+      runCacheScenario({ ...small, seed: 1, faults: [{ atMs: 1, kind: 'isolate', address: 'x' }] }),
+    ).toThrow(/no node or client/);
+  });
+
   it('sends each key where the route says', () => {
     const r = runCacheScenario({ ...small, seed: 1 }, () => 'node-2');
     expect(r.nodes.map((n) => n.served > 0)).toEqual([false, false, true, false]);

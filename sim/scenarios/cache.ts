@@ -57,7 +57,23 @@ export interface CacheScenarioOptions {
   readonly timeoutMs: number;
   /** Requests a node holds, the one in service included, before it refuses more. */
   readonly maxQueueDepth: number;
+  /** Network faults at fixed virtual times (plain data, so a schedule replays with its seed). */
+  readonly faults: readonly Fault[];
 }
+
+/**
+ * A change to the network at `atMs`. Addresses are `node-<i>` and `client-<i>`. A fault
+ * lasts until a `heal`, which mends every cut link.
+ */
+export type Fault =
+  | { readonly atMs: number; readonly kind: 'isolate'; readonly address: string }
+  | {
+      readonly atMs: number;
+      readonly kind: 'partition';
+      readonly side: readonly string[];
+      readonly other: readonly string[];
+    }
+  | { readonly atMs: number; readonly kind: 'heal' };
 
 /** Which node serves `key`: an address from `nodeAddresses(nodes)`. */
 export type Route = (key: string) => string;
@@ -84,6 +100,7 @@ export const DEFAULT_CACHE_SCENARIO: Omit<CacheScenarioOptions, 'seed'> = {
   link: { ...DEFAULT_LINK, latency: { kind: 'exponential', meanMs: 0.05, baseMs: 0.05 } },
   timeoutMs: 1000,
   maxQueueDepth: 1024,
+  faults: [],
 };
 
 export interface NodeSummary {
@@ -113,6 +130,11 @@ export interface CacheScenarioResult {
 /** `node-0` … `node-<count - 1>`. */
 export function nodeAddresses(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `node-${i}`);
+}
+
+/** `client-0` … `client-<count - 1>`. */
+export function clientNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `client-${i}`);
 }
 
 /** The default route: FNV-1a of the key, modulo the node count (no ring: every node moves). */
@@ -155,8 +177,15 @@ export function runCacheScenario(
 
   const nodes = addresses.map((address) => new CacheNode(world, network, address, o));
   const stopUs = usFromMs(o.durationMs);
-  const loops = Array.from({ length: o.clients }, (_, i) => {
-    const name = `client-${i}`;
+  const known = new Set([...addresses, ...clientNames(o.clients)]);
+  for (const fault of o.faults) {
+    for (const address of faultAddresses(fault)) {
+      if (!known.has(address))
+        throw new RangeError(`A fault names ${address}, which is no node or client.`);
+    }
+    scheduler.at(usFromMs(fault.atMs), () => applyFault(network, fault));
+  }
+  const loops = clientNames(o.clients).map((name) => {
     const client = new CacheClient(world, network, name, o);
     const loop = new OpenLoop(
       scheduler,
@@ -432,6 +461,31 @@ function timedOut(p: Pending): void {
   p.client.end(p, 'error');
 }
 
+function faultAddresses(fault: Fault): readonly string[] {
+  switch (fault.kind) {
+    case 'isolate':
+      return [fault.address];
+    case 'partition':
+      return [...fault.side, ...fault.other];
+    case 'heal':
+      return [];
+  }
+}
+
+function applyFault(network: Network<CacheMessage>, fault: Fault): void {
+  switch (fault.kind) {
+    case 'isolate':
+      network.isolate(fault.address);
+      return;
+    case 'partition':
+      network.partition(fault.side, fault.other);
+      return;
+    case 'heal':
+      network.healAll();
+      return;
+  }
+}
+
 function checkOptions(o: CacheScenarioOptions): void {
   const whole = (name: string, value: number, min: number, max: number): void => {
     if (!(Number.isInteger(value) && value >= min && value <= max)) {
@@ -442,6 +496,11 @@ function checkOptions(o: CacheScenarioOptions): void {
   whole('clients', o.clients, 1, 10_000);
   whole('valueBytes', o.valueBytes, 0, 1 << 20);
   whole('maxQueueDepth', o.maxQueueDepth, 1, 1 << 20);
+  for (const fault of o.faults) {
+    if (!(fault.atMs >= 0 && fault.atMs <= o.durationMs + o.timeoutMs)) {
+      throw new RangeError(`A fault's atMs must be from 0 to the run's end (got ${fault.atMs}).`);
+    }
+  }
   if (!(o.durationMs > 0 && o.durationMs <= 24 * 3600 * 1000)) {
     throw new RangeError(`durationMs must be above 0 and at most a day (got ${o.durationMs}).`);
   }

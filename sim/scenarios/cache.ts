@@ -361,16 +361,41 @@ interface Pending {
   readonly read: boolean;
   readonly issuedUs: number;
   phase: 'get' | 'load' | 'set';
-  timeout: EventHandle;
   done: boolean;
 }
 
+/** Stands in the window for a request that has ended, so the request itself can be collected. */
+const ENDED: Pending = {
+  client: undefined as unknown as CacheClient,
+  id: -1,
+  key: '',
+  read: false,
+  issuedUs: 0,
+  phase: 'get',
+  done: true,
+};
+
+/** Ended requests the window keeps before it drops them from its front. */
+const COMPACT_AFTER = 4096;
+
 class CacheClient {
   private readonly transport: Transport<CacheMessage>;
-  private readonly pending = new Map<number, Pending>();
   private readonly load: DelaySampler;
   private readonly loadRng: Rng;
-  private nextId = 0;
+  /**
+   * Requests by id, from id `firstId`, in issue order. Ids are consecutive, so an answer finds
+   * its request by subtraction; and as every request has the same timeout, deadlines come in
+   * this order too, so one timer per client (armed for the oldest request still open) replaces
+   * a timer per request: no event and no cancel for the requests that end in time.
+   */
+  private window: Pending[] = [];
+  private firstId = 0;
+  /** window[0, oldest) have ended. */
+  private oldest = 0;
+  /** Requests not yet ended. */
+  private open = 0;
+  /** The timer's event, or -1 when none is armed. */
+  private timer: EventHandle = -1;
 
   constructor(
     private readonly world: World,
@@ -388,16 +413,16 @@ class CacheClient {
     const key = (world.keyNames[keyId] ??= keyName(keyId));
     const p: Pending = {
       client: this,
-      id: this.nextId++,
+      id: this.firstId + this.window.length,
       key,
       read,
       issuedUs: world.scheduler.nowUs,
       phase: read ? 'get' : 'set',
-      timeout: -1,
       done: false,
     };
-    p.timeout = world.scheduler.after(world.timeoutUs, timedOut, p);
-    this.pending.set(p.id, p);
+    this.window.push(p);
+    this.open++;
+    if (this.timer === -1) this.armTimer(p);
     this.send(p);
   }
 
@@ -411,7 +436,7 @@ class CacheClient {
 
   private receive(message: CacheMessage): void {
     if (message.kind !== 'reply') return;
-    const p = this.pending.get(message.id);
+    const p = this.window[message.id - this.firstId];
     // Late (after a timeout) or duplicated: the request has ended already.
     if (p === undefined || p.done) return;
     switch (message.status) {
@@ -439,11 +464,42 @@ class CacheClient {
     this.send(p);
   }
 
-  end(p: Pending, outcome: Outcome): void {
-    p.done = true;
-    this.pending.delete(p.id);
+  /** Ends every request whose deadline has come, then waits for the next deadline. */
+  expire(): void {
+    this.timer = -1;
     const world = this.world;
-    world.scheduler.cancel(p.timeout); // false when it is the timeout that ends it
+    const window = this.window;
+    let oldest = this.oldest;
+    while (oldest < window.length) {
+      const p = window[oldest]!;
+      if (!p.done) {
+        if (p.issuedUs + world.timeoutUs > world.scheduler.nowUs) break;
+        this.end(p, 'error');
+      }
+      oldest++;
+    }
+    if (oldest >= COMPACT_AFTER && oldest * 2 >= window.length) {
+      this.window = window.slice(oldest);
+      this.firstId += oldest;
+      oldest = 0;
+    }
+    this.oldest = oldest;
+    if (this.open > 0) this.armTimer(this.window[oldest]!);
+  }
+
+  private armTimer(p: Pending): void {
+    this.timer = this.world.scheduler.at(p.issuedUs + this.world.timeoutUs, expire, this);
+  }
+
+  private end(p: Pending, outcome: Outcome): void {
+    p.done = true;
+    this.window[p.id - this.firstId] = ENDED;
+    const world = this.world;
+    // With nothing open the timer has nothing to end; cancelled, it does not outlive the run.
+    if (--this.open === 0 && this.timer !== -1) {
+      world.scheduler.cancel(this.timer);
+      this.timer = -1;
+    }
     const latencyUs = world.scheduler.nowUs - p.issuedUs;
     world.recorder.record(outcome, latencyUs, world.scheduler.nowUs);
     world.trace.addWord(OUTCOME_CODES[outcome]);
@@ -457,8 +513,8 @@ function loaded(p: Pending): void {
   p.client.loaded(p);
 }
 
-function timedOut(p: Pending): void {
-  p.client.end(p, 'error');
+function expire(client: CacheClient): void {
+  client.expire();
 }
 
 function faultAddresses(fault: Fault): readonly string[] {

@@ -176,11 +176,13 @@ export function HitRateChart(props: ChartProps) {
     return {
       series: [
         { key: 'hitRate', name: 'cluster', color: SERIES.hitRate, kind: 'area' },
-        ...perNode.map((id): Series => ({
+        ...perNode.map((id, i): Series => ({
           key: `node:${id}`,
           name: id,
           color: nodeColor(id),
           kind: 'line',
+          // Past two nodes the legend takes a second row, so every node's figure shows.
+          newRow: i === 2,
         })),
       ],
       points: samples.map((s) => {
@@ -193,6 +195,7 @@ export function HitRateChart(props: ChartProps) {
   return (
     <TimeChart
       label={nodeId === undefined ? 'Hit rate' : `Hit rate of ${nodeId}`}
+      legendLines={view.series.length > 3 ? 2 : 1}
       idle={{ text: 'No reads in this window.', when: 'null' }}
       view={view}
       windowSeconds={windowSeconds}

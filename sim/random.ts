@@ -5,25 +5,21 @@
  * other draws. The generator itself is core's sfc32 (`createRng`); this only names streams.
  */
 import { createRng, type Rng } from '../core/random.ts';
+import { TraceHash } from './trace.ts';
 
 /**
- * The seed of stream `name` under `seed` (any safe integer): FNV-1a over the seed's two
- * 32-bit words and the name's UTF-16 code units, then murmur3's finaliser so that names
- * differing in one character give unrelated seeds.
+ * The seed of stream `name` under `seed` (any safe integer): FNV-1a (the trace's hash) over
+ * the seed and the name's UTF-16 code units, then murmur3's finaliser so that names differing
+ * in one character give unrelated seeds.
  */
 export function streamSeed(seed: number, name: string): number {
   if (!Number.isSafeInteger(seed)) {
     throw new RangeError(`A seed must be a whole number (got ${seed}).`);
   }
-  let h = 0x811c9dc5;
-  const mix = (word: number): void => {
-    for (let shift = 0; shift < 32; shift += 8) {
-      h = Math.imul(h ^ ((word >>> shift) & 0xff), 0x01000193);
-    }
-  };
-  mix(seed >>> 0);
-  mix(Math.floor(seed / 2 ** 32) >>> 0);
-  for (let i = 0; i < name.length; i++) mix(name.charCodeAt(i));
+  const hash = new TraceHash();
+  hash.addInteger(seed);
+  for (let i = 0; i < name.length; i++) hash.addWord(name.charCodeAt(i));
+  let h = hash.value;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;

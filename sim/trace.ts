@@ -16,7 +16,7 @@ export class TraceHash {
     this.h = h;
   }
 
-  /** Mixes in a whole number up to 2^53 (a time in µs) as two words. */
+  /** Mixes in a safe integer (a time in µs, a seed) as two words; negatives stay distinct. */
   addInteger(n: number): void {
     this.addWord(n >>> 0);
     this.addWord(Math.floor(n / 2 ** 32) >>> 0);

@@ -58,6 +58,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
   });
   // A cluster made by an earlier start (persistent data) needs no initdb.
   if (!existsSync(`${dir}/data/PG_VERSION`)) await server.initialise();
+  await stopOrphan(`${dir}/data`, log);
   await server.start();
   let running = true;
   return {
@@ -100,6 +101,32 @@ function reachableDir(dir: string, log: (line: string) => void): string {
     if (parent === dirname(parent)) return dir;
   }
 }
+
+/**
+ * A server an earlier playground started on these files and never stopped (it was killed with
+ * SIGKILL) holds their lock, so this one could not start. It is ours, and it is found by the
+ * data directory on its command line, so it is stopped (a fast shutdown: SIGINT) first.
+ */
+async function stopOrphan(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pid = postmasterPid(dataDir);
+  if (pid === null) return;
+  let command: string;
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return; // gone (or not Linux): PostgreSQL removes a stale lock file by itself
+  }
+  if (!command.includes(dataDir)) return;
+  log(`stopping PostgreSQL pid ${pid}, left running on ${dataDir} by an earlier run`);
+  process.kill(pid, 'SIGINT');
+  for (let waitedMs = 0; waitedMs < ORPHAN_STOP_MS; waitedMs += 50) {
+    if (!existsSync(`/proc/${pid}`)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`PostgreSQL pid ${pid} on ${dataDir} did not stop in ${ORPHAN_STOP_MS} ms`);
+}
+
+const ORPHAN_STOP_MS = 10_000;
 
 /** The first line of a data directory's postmaster.pid; null when it has none. */
 function postmasterPid(dataDir: string): number | null {

@@ -15,19 +15,27 @@
  * `client/<client>/load`.
  */
 import type { PolicyName } from '../../core/config.ts';
-import { Store, type StoredValue } from '../../core/engine/index.ts';
+import { Store } from '../../core/engine/index.ts';
 import type { Rng } from '../../core/random.ts';
-import { keyName } from '../../core/workload/keys.ts';
 import type { KeyDistribution } from '../../core/workload/samplers.ts';
 import { type DelayDistribution, delaySampler, type DelaySampler } from '../distributions.ts';
 import { DEFAULT_LINK, type LinkOptions, Network, type NetworkStats } from '../network/network.ts';
 import type { Transport } from '../network/transport.ts';
+import { ServerQueue } from '../node/server-queue.ts';
 import { streamRng } from '../random.ts';
-import { type EventHandle, Scheduler } from '../scheduler.ts';
+import { Scheduler } from '../scheduler.ts';
 import { msFromUs, usFromMs } from '../time.ts';
 import { TraceHash } from '../trace.ts';
+import {
+  CacheAsideClient,
+  type CacheAsideWorld,
+  type KeyMessage,
+  type KeyRequest,
+  type KeyStatus,
+} from '../workload/cache-aside.ts';
 import { OpenLoop } from '../workload/open-loop.ts';
-import { type Outcome, Recorder, type WorkloadSummary } from '../workload/recorder.ts';
+import { Recorder, type WorkloadSummary } from '../workload/recorder.ts';
+import { drain, type Progress } from './drain.ts';
 
 export interface CacheScenarioOptions {
   readonly seed: number;
@@ -150,12 +158,13 @@ export function moduloRoute(addresses: readonly string[]): Route {
 export function runCacheScenario(
   options: Partial<CacheScenarioOptions> & { readonly seed: number },
   route?: Route,
+  onProgress?: Progress,
 ): CacheScenarioResult {
   const o: CacheScenarioOptions = { ...DEFAULT_CACHE_SCENARIO, ...options };
   checkOptions(o);
   const scheduler = new Scheduler();
   const trace = new TraceHash();
-  const network = new Network<CacheMessage>(scheduler, { seed: o.seed, link: o.link, trace });
+  const network = new Network<KeyMessage>(scheduler, { seed: o.seed, link: o.link, trace });
   const recorder = new Recorder();
   const addresses = nodeAddresses(o.nodes);
   const routeOf = route ?? moduloRoute(addresses);
@@ -173,6 +182,7 @@ export function runCacheScenario(
     ttlUs: o.ttlMs === null ? null : usFromMs(o.ttlMs),
     timeoutUs: usFromMs(o.timeoutMs),
     keyNames: [],
+    history: null,
   };
 
   const nodes = addresses.map((address) => new CacheNode(world, network, address, o));
@@ -186,7 +196,7 @@ export function runCacheScenario(
     scheduler.at(usFromMs(fault.atMs), () => applyFault(network, fault));
   }
   const loops = clientNames(o.clients).map((name) => {
-    const client = new CacheClient(world, network, name, o);
+    const client = new CacheAsideClient(world, network, name, { ...o, deleteRatio: 0 });
     const loop = new OpenLoop(
       scheduler,
       o.seed,
@@ -209,12 +219,7 @@ export function runCacheScenario(
   // schedules without end (about 8 events make a request; duplicates add a few).
   const expected = (o.ratePerSecond * o.durationMs) / 1000;
   const maxEvents = Math.ceil(expected * 64) + 1_000_000;
-  scheduler.runUntilIdle(maxEvents);
-  if (scheduler.pending > 0) {
-    throw new Error(
-      `The cache scenario with seed ${o.seed} ran ${maxEvents} events without draining.`,
-    );
-  }
+  drain(scheduler, maxEvents, `The cache scenario with seed ${o.seed}`, stopUs, onProgress);
   const issued = loops.reduce((sum, loop) => sum + loop.issued, 0);
   const endUs = scheduler.nowUs;
   const workload = recorder.finish(Math.max(endUs, stopUs));
@@ -232,54 +237,22 @@ export function runCacheScenario(
   };
 }
 
-/** A request to a node, and a node's answer to it. */
-type CacheMessage = CacheRequest | CacheReply;
-
-interface CacheRequest {
-  readonly kind: 'get' | 'set';
-  readonly id: number;
-  readonly key: string;
-  /** The value, for a set. */
-  readonly value: StoredValue | null;
-}
-
-interface CacheReply {
-  readonly kind: 'reply';
-  readonly id: number;
-  readonly status: 'hit' | 'miss' | 'stored' | 'error';
-}
-
-/** What the scenario's parts share. */
-interface World {
-  readonly scheduler: Scheduler;
-  readonly recorder: Recorder;
-  readonly trace: TraceHash;
-  readonly route: Route;
-  /** Every write stores this value (its bytes are never read, so one buffer serves). */
-  readonly value: StoredValue;
+/** What the scenario's nodes share with its clients. */
+interface World extends CacheAsideWorld {
   readonly ttlUs: number | null;
-  readonly timeoutUs: number;
-  /** keyName(id), made once per key on first use. */
-  readonly keyNames: (string | undefined)[];
 }
 
 class CacheNode {
   private readonly store: Store;
-  private readonly transport: Transport<CacheMessage>;
+  private readonly transport: Transport<KeyMessage>;
   private readonly service: DelaySampler;
   private readonly rng: Rng;
-  /** The bounded FIFO: senders and requests in two rings of `capacity`. */
-  private readonly senders: string[];
-  private readonly requests: (CacheRequest | undefined)[];
-  private head = 0;
-  private queued = 0;
-  private busyUntilUs = 0;
-  private served = 0;
+  private readonly queue: ServerQueue<KeyRequest>;
   private refused = 0;
 
   constructor(
     private readonly world: World,
-    network: Network<CacheMessage>,
+    network: Network<KeyMessage>,
     readonly address: string,
     options: CacheScenarioOptions,
   ) {
@@ -291,230 +264,51 @@ class CacheNode {
     });
     this.service = delaySampler(options.serviceTime);
     this.rng = streamRng(options.seed, `node/${address}/service`);
-    this.senders = new Array<string>(options.maxQueueDepth).fill('');
-    this.requests = new Array<CacheRequest | undefined>(options.maxQueueDepth).fill(undefined);
+    this.queue = new ServerQueue(world.scheduler, options.maxQueueDepth, (from, request) =>
+      this.serve(from, request),
+    );
     this.transport = network.listen(address, (from, message) => this.receive(from, message));
   }
 
-  private receive(from: string, message: CacheMessage): void {
+  private receive(from: string, message: KeyMessage): void {
     if (message.kind === 'reply') return;
-    const capacity = this.requests.length;
-    if (this.queued === capacity) {
+    if (this.queue.full) {
       this.refused++;
-      this.transport.send(from, { kind: 'reply', id: message.id, status: 'error' });
+      this.transport.send(from, { kind: 'reply', id: message.id, status: 'error', value: null });
       return;
     }
-    const tail = (this.head + this.queued) % capacity;
-    this.senders[tail] = from;
-    this.requests[tail] = message;
-    this.queued++;
-    // FIFO and one at a time: this request ends one service time after the previous one.
-    const startUs = Math.max(this.world.scheduler.nowUs, this.busyUntilUs);
-    this.busyUntilUs = startUs + this.service(this.rng);
-    this.world.scheduler.at(this.busyUntilUs, serveNext, this);
+    this.queue.offer(from, message, this.service(this.rng));
   }
 
-  /** Answers the request at the head of the queue (its service time has passed). */
-  serve(): void {
-    const head = this.head;
-    const from = this.senders[head]!;
-    const request = this.requests[head]!;
-    this.requests[head] = undefined;
-    this.head = (head + 1) % this.requests.length;
-    this.queued--;
-    this.served++;
+  /** Answers a request whose service time has passed. */
+  private serve(from: string, request: KeyRequest): void {
     const nowMs = this.world.scheduler.nowMs;
-    let status: CacheReply['status'];
+    let status: KeyStatus;
     if (request.kind === 'get') {
       status = this.store.get(request.key, nowMs) === undefined ? 'miss' : 'hit';
-    } else {
+    } else if (request.kind === 'set') {
       const ttlUs = this.world.ttlUs;
       const expiresAt = ttlUs === null ? null : msFromUs(this.world.scheduler.nowUs + ttlUs);
       const result = this.store.set(request.key, request.value!, expiresAt, nowMs);
       status = result.ok ? 'stored' : 'error';
+    } else {
+      this.store.delete(request.key, nowMs);
+      status = 'deleted';
     }
-    this.transport.send(from, { kind: 'reply', id: request.id, status });
+    this.transport.send(from, { kind: 'reply', id: request.id, status, value: null });
   }
 
   summary(): NodeSummary {
     const stats = this.store.stats();
     return {
       address: this.address,
-      served: this.served,
+      served: this.queue.served,
       refused: this.refused,
       entries: stats.entries,
       memoryBytes: stats.memoryBytes,
       evictions: stats.evictions,
     };
   }
-}
-
-function serveNext(node: CacheNode): void {
-  node.serve();
-}
-
-/** A request in flight: a GET, the load after its miss, then the SET that fills the cache. */
-interface Pending {
-  readonly client: CacheClient;
-  readonly id: number;
-  readonly key: string;
-  readonly read: boolean;
-  readonly issuedUs: number;
-  phase: 'get' | 'load' | 'set';
-  done: boolean;
-}
-
-/** Stands in the window for a request that has ended, so the request itself can be collected. */
-const ENDED: Pending = {
-  client: undefined as unknown as CacheClient,
-  id: -1,
-  key: '',
-  read: false,
-  issuedUs: 0,
-  phase: 'get',
-  done: true,
-};
-
-/** Ended requests the window keeps before it drops them from its front. */
-const COMPACT_AFTER = 4096;
-
-class CacheClient {
-  private readonly transport: Transport<CacheMessage>;
-  private readonly load: DelaySampler;
-  private readonly loadRng: Rng;
-  /**
-   * Requests by id, from id `firstId`, in issue order. Ids are consecutive, so an answer finds
-   * its request by subtraction; and as every request has the same timeout, deadlines come in
-   * this order too, so one timer per client (armed for the oldest request still open) replaces
-   * a timer per request: no event and no cancel for the requests that end in time.
-   */
-  private window: Pending[] = [];
-  private firstId = 0;
-  /** window[0, oldest) have ended. */
-  private oldest = 0;
-  /** Requests not yet ended. */
-  private open = 0;
-  /** The timer's event, or -1 when none is armed. */
-  private timer: EventHandle = -1;
-
-  constructor(
-    private readonly world: World,
-    network: Network<CacheMessage>,
-    address: string,
-    options: CacheScenarioOptions,
-  ) {
-    this.load = delaySampler(options.loadTime);
-    this.loadRng = streamRng(options.seed, `client/${address}/load`);
-    this.transport = network.listen(address, (_from, message) => this.receive(message));
-  }
-
-  issue(keyId: number, read: boolean): void {
-    const world = this.world;
-    const key = (world.keyNames[keyId] ??= keyName(keyId));
-    const p: Pending = {
-      client: this,
-      id: this.firstId + this.window.length,
-      key,
-      read,
-      issuedUs: world.scheduler.nowUs,
-      phase: read ? 'get' : 'set',
-      done: false,
-    };
-    this.window.push(p);
-    this.open++;
-    if (this.timer === -1) this.armTimer(p);
-    this.send(p);
-  }
-
-  private send(p: Pending): void {
-    const request: CacheRequest =
-      p.phase === 'get'
-        ? { kind: 'get', id: p.id, key: p.key, value: null }
-        : { kind: 'set', id: p.id, key: p.key, value: this.world.value };
-    this.transport.send(this.world.route(p.key), request);
-  }
-
-  private receive(message: CacheMessage): void {
-    if (message.kind !== 'reply') return;
-    const p = this.window[message.id - this.firstId];
-    // Late (after a timeout) or duplicated: the request has ended already.
-    if (p === undefined || p.done) return;
-    switch (message.status) {
-      case 'hit':
-        if (p.phase === 'get') this.end(p, 'hit');
-        return;
-      case 'miss':
-        if (p.phase !== 'get') return;
-        p.phase = 'load';
-        this.world.scheduler.after(this.load(this.loadRng), loaded, p);
-        return;
-      case 'stored':
-        if (p.phase === 'set') this.end(p, p.read ? 'miss' : 'write');
-        return;
-      case 'error':
-        this.end(p, 'error');
-        return;
-    }
-  }
-
-  /** The backing store answered: fill the cache. */
-  loaded(p: Pending): void {
-    if (p.done) return;
-    p.phase = 'set';
-    this.send(p);
-  }
-
-  /** Ends every request whose deadline has come, then waits for the next deadline. */
-  expire(): void {
-    this.timer = -1;
-    const world = this.world;
-    const window = this.window;
-    let oldest = this.oldest;
-    while (oldest < window.length) {
-      const p = window[oldest]!;
-      if (!p.done) {
-        if (p.issuedUs + world.timeoutUs > world.scheduler.nowUs) break;
-        this.end(p, 'error');
-      }
-      oldest++;
-    }
-    if (oldest >= COMPACT_AFTER && oldest * 2 >= window.length) {
-      this.window = window.slice(oldest);
-      this.firstId += oldest;
-      oldest = 0;
-    }
-    this.oldest = oldest;
-    if (this.open > 0) this.armTimer(this.window[oldest]!);
-  }
-
-  private armTimer(p: Pending): void {
-    this.timer = this.world.scheduler.at(p.issuedUs + this.world.timeoutUs, expire, this);
-  }
-
-  private end(p: Pending, outcome: Outcome): void {
-    p.done = true;
-    this.window[p.id - this.firstId] = ENDED;
-    const world = this.world;
-    // With nothing open the timer has nothing to end; cancelled, it does not outlive the run.
-    if (--this.open === 0 && this.timer !== -1) {
-      world.scheduler.cancel(this.timer);
-      this.timer = -1;
-    }
-    const latencyUs = world.scheduler.nowUs - p.issuedUs;
-    world.recorder.record(outcome, latencyUs, world.scheduler.nowUs);
-    world.trace.addWord(OUTCOME_CODES[outcome]);
-    world.trace.addInteger(latencyUs);
-  }
-}
-
-const OUTCOME_CODES: Record<Outcome, number> = { hit: 1, miss: 2, write: 3, error: 4 };
-
-function loaded(p: Pending): void {
-  p.client.loaded(p);
-}
-
-function expire(client: CacheClient): void {
-  client.expire();
 }
 
 function faultAddresses(fault: Fault): readonly string[] {
@@ -528,7 +322,7 @@ function faultAddresses(fault: Fault): readonly string[] {
   }
 }
 
-function applyFault(network: Network<CacheMessage>, fault: Fault): void {
+function applyFault(network: Network<KeyMessage>, fault: Fault): void {
   switch (fault.kind) {
     case 'isolate':
       network.isolate(fault.address);

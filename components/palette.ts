@@ -2,6 +2,7 @@
  * Colours with one meaning each, shared by the charts and the dashboard: a node keeps its colour
  * everywhere (its card, its series), a status is always the same colour.
  */
+import { xxh32 } from '../core/ring/hash.ts';
 import type { NodeStatus } from '../server/control/supervisor.ts';
 
 /** Node series: blues, teals and violets, so they never read as a status (green/amber/red). */
@@ -20,6 +21,34 @@ const NODE_COLORS = [
 export function nodeColor(id: string): string {
   const n = Number(/\d+/.exec(id)?.[0] ?? 0);
   return NODE_COLORS[(Math.max(1, n) - 1) % NODE_COLORS.length]!;
+}
+
+/**
+ * Shards on the ring: ten hues that stay clear of the status colours (no green, amber or red)
+ * and, in this order, put a light or warm one beside a dark or cool one, so neighbouring shards
+ * s1, s2, s3 … are told apart in a thin band.
+ */
+const SHARD_COLORS = [
+  '#4f46e5',
+  '#22d3ee',
+  '#c026d3',
+  '#0f766e',
+  '#f472b6',
+  '#1e3a8a',
+  '#a78bfa',
+  '#0891b2',
+  '#7e22ce',
+  '#64748b',
+] as const;
+
+/**
+ * The colour of shard `id`: `s1`, `s2`, … take the palette in order; any other id a colour by
+ * its hash. Stable across reloads and across moves, since it depends on the id alone.
+ */
+export function shardColor(id: string): string {
+  const numbered = /^s(\d+)$/.exec(id);
+  const index = numbered ? Math.max(1, Number(numbered[1])) - 1 : xxh32(id);
+  return SHARD_COLORS[index % SHARD_COLORS.length]!;
 }
 
 export const STATUS_COLORS: Readonly<Record<NodeStatus, string>> = {

@@ -48,6 +48,15 @@ export interface KeyReply {
 
 export type KeyMessage = KeyRequest | KeyReply;
 
+/** What a History keeps of a read while it is in flight. */
+export interface ReadFence {
+  readonly issuedUs: number;
+  /** The latest issue time of a write acknowledged before the read was issued. */
+  readonly setUs: number;
+  /** The latest issue time of a delete acknowledged before the read was issued. */
+  readonly deleteUs: number;
+}
+
 /** What a client tells a checker: every write, delete and read, with virtual times. */
 export interface History {
   /** A SET is about to be sent for `keyId`: the value it writes (a fresh version). */
@@ -56,10 +65,10 @@ export interface History {
   setAcknowledged(keyId: number, value: StoredValue, sentUs: number, nowUs: number): void;
   /** A DELETE issued at `issuedUs` was acknowledged. */
   deleteAcknowledged(keyId: number, issuedUs: number, nowUs: number): void;
-  /** A read is issued: what it must not be older than, as one opaque number. */
-  readFence(keyId: number): number;
+  /** A read is issued: what it must not be older than (the history's own record). */
+  readIssued(keyId: number, nowUs: number): ReadFence;
   /** A read issued with `fence` returned `value`. */
-  readReturned(keyId: number, fence: number, value: StoredValue, nowUs: number): void;
+  readReturned(keyId: number, fence: ReadFence, value: StoredValue, nowUs: number): void;
 }
 
 /** What the clients of a scenario share. */
@@ -92,7 +101,7 @@ type Op = 'read' | 'write' | 'delete';
 
 /** A request in flight: a GET, the load after its miss, then the SET that fills the cache. */
 interface Pending extends WindowedRequest {
-  readonly client: CacheAsideClient;
+  readonly client: CacheAsideClient<{ readonly kind: string }>;
   readonly keyId: number;
   readonly key: string;
   readonly op: Op;
@@ -101,14 +110,18 @@ interface Pending extends WindowedRequest {
   value: StoredValue | null;
   /** When the SET was first sent. */
   setSentUs: number;
-  /** The history's fence for a read. */
-  fence: number;
+  /** The history's record of a read. */
+  fence: ReadFence | null;
   /** Sends of the current phase. */
   sends: number;
 }
 
-export class CacheAsideClient {
-  private readonly transport: Transport<KeyMessage>;
+/**
+ * A client on a network that may carry more than the key protocol (`M`: a scenario's own
+ * messages between nodes); it sends KeyRequests and reads only KeyReplies.
+ */
+export class CacheAsideClient<M extends { readonly kind: string } = KeyMessage> {
+  private readonly transport: Transport<M | KeyMessage>;
   private readonly load: DelaySampler;
   private readonly loadRng: Rng;
   private readonly deleteRng: Rng;
@@ -117,7 +130,7 @@ export class CacheAsideClient {
 
   constructor(
     private readonly world: CacheAsideWorld,
-    network: Network<KeyMessage>,
+    network: Network<M | KeyMessage>,
     address: string,
     options: CacheAsideOptions,
   ) {
@@ -153,7 +166,10 @@ export class CacheAsideClient {
       done: false,
       value: null,
       setSentUs: 0,
-      fence: op === 'read' && world.history !== null ? world.history.readFence(keyId) : 0,
+      fence:
+        op === 'read' && world.history !== null
+          ? world.history.readIssued(keyId, world.scheduler.nowUs)
+          : null,
       sends: 0,
     };
     this.window.add(p);
@@ -182,8 +198,9 @@ export class CacheAsideClient {
     this.transport.send(world.route(p.key), request);
   }
 
-  private receive(message: KeyMessage): void {
-    if (message.kind !== 'reply') return;
+  private receive(received: M | KeyMessage): void {
+    if (received.kind !== 'reply') return;
+    const message = received as KeyReply;
     const p = this.window.find(message.id);
     // Late (after a timeout) or duplicated: the request has ended already.
     if (p === undefined) return;
@@ -191,7 +208,7 @@ export class CacheAsideClient {
     switch (message.status) {
       case 'hit':
         if (p.phase !== 'get') return;
-        if (world.history !== null && message.value !== null) {
+        if (world.history !== null && p.fence !== null && message.value !== null) {
           world.history.readReturned(p.keyId, p.fence, message.value, world.scheduler.nowUs);
         }
         this.end(p, 'hit');

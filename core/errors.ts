@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'bad_request'
   | 'headers_too_large'
   | 'expectation_failed'
+  | 'stale_map'
+  | 'map_conflict'
+  | 'forward_loop'
   | 'internal_error';
 
 export interface CacheError {

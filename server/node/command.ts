@@ -14,6 +14,7 @@ import { badOption, bytesOption, choiceOption, numberOption, parseOptions } from
 import { Persistence } from '../db/persistence.ts';
 import { DB_DEFAULTS, PgStore } from '../db/store.ts';
 import { WRITE_BEHIND_DEFAULTS, WriteBehind } from '../db/write-behind.ts';
+import { DEFAULT_TRANSFER_KEYS_PER_SECOND } from './cluster.ts';
 import { startNode } from './server.ts';
 
 export const NODE_USAGE = `Usage: tinycache node --port P [options]
@@ -44,6 +45,10 @@ Options:
                              get 503                               [10000]
   --db-pool N                database connections at most; a query waits
                              1 s for one, then the request gets 503   [10]
+  --node-id ID               this node's id in a cluster map (PUT
+                             /v1/cluster); a node alone needs none  [host:port]
+  --transfer-rate N          keys a second this node copies in at most
+                             when a new cluster map gives it keys   [50000]
   -h, --help                 this text
 `;
 
@@ -60,6 +65,8 @@ const OPTIONS = {
   'write-mode': { type: 'string' },
   'write-queue': { type: 'string' },
   'db-pool': { type: 'string' },
+  'node-id': { type: 'string' },
+  'transfer-rate': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -72,6 +79,9 @@ export interface NodeCommandOptions {
   readonly writeMode: WriteMode;
   readonly writeQueue: number;
   readonly dbPool: number;
+  /** Undefined: host:port. */
+  readonly nodeId: string | undefined;
+  readonly transferKeysPerSecond: number;
 }
 
 export const WRITE_MODES = ['through', 'behind'] as const;
@@ -155,7 +165,25 @@ export function parseNodeOptions(
       badOption(needsDatabase, 'used with --database-url (or DATABASE_URL)', text);
     }
   }
-  return { host, port, config, databaseUrl, writeMode, writeQueue, dbPool };
+  const nodeId = option<string | undefined>('node-id', undefined, (t) =>
+    /^[A-Za-z0-9._:-]{1,200}$/.test(t)
+      ? t
+      : badOption('node-id', 'letters, digits, ".", "_", ":" or "-", 1 to 200 of them', t),
+  );
+  const transferKeysPerSecond = option('transfer-rate', DEFAULT_TRANSFER_KEYS_PER_SECOND, (t) =>
+    numberOption('transfer-rate', t, { min: 1, max: 10_000_000, integer: true }),
+  );
+  return {
+    host,
+    port,
+    config,
+    databaseUrl,
+    writeMode,
+    writeQueue,
+    dbPool,
+    nodeId,
+    transferKeysPerSecond,
+  };
 }
 
 export function describeConfig(config: NodeConfig): string {

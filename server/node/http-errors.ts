@@ -18,6 +18,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   key_too_long: 414,
   unsupported_encoding: 415,
   expectation_failed: 417,
+  // A cluster node that does not own the key under its map, and will not forward it again.
+  stale_map: 421,
+  map_conflict: 409,
+  forward_loop: 508,
   headers_too_large: 431,
   out_of_memory: 507,
   unavailable: 503,

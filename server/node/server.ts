@@ -23,11 +23,28 @@ import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compre
 import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
 import { type ReadSource, registerDbMetrics } from '../db/metrics.ts';
+import type { Arrival, Decision, Target } from '../../core/cluster/index.ts';
+import { CLUSTER_HEADERS, ClusterRole } from './cluster.ts';
+import { registerClusterMetrics } from './cluster-metrics.ts';
+import { type PeerRequest, PeerUnreachable } from './peer-client.ts';
 import { DbUnavailable, type Persistence } from '../db/persistence.ts';
 import type { WriteBehind } from '../db/write-behind.ts';
 import type { DbEntry } from '../db/store.ts';
 
 const KEYS_PREFIX = '/v1/keys/';
+const TRANSFER_PREFIX = '/v1/transfer';
+/** Largest cluster map or transfer request body (a map of a thousand shards fits). */
+const MAX_CLUSTER_BODY_BYTES = 4 * 1024 * 1024;
+/** Headers of one connection, not of the answer: not relayed from a peer (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'upgrade']);
+
+/** A key request this node serves in a cluster: how it came, under which map, and the move. */
+interface Routed {
+  readonly arrival: Arrival;
+  readonly epoch: number;
+  /** The key's old owner while it moves here; null when it is not in transit. */
+  readonly fallback: Target | null;
+}
 const KEY_METHODS = 'GET, HEAD, PUT, DELETE';
 /** Largest `PATCH /v1/config` body; a config is a few hundred bytes. */
 const MAX_CONFIG_BODY_BYTES = 64 * 1024;
@@ -87,12 +104,22 @@ export interface NodeOptions {
   readonly database?: Persistence;
   /** With `database`: acknowledge writes once queued here, and flush them in batches. */
   readonly writeBehind?: WriteBehind;
+  /**
+   * Level 5: this node's id in cluster maps (`PUT /v1/cluster`). Default `host:port`. Until
+   * it is sent a map, the node is a lone cache.
+   */
+  readonly nodeId?: string;
+  /** Level 5: keys a second this node copies at most when it gains keys in a move. */
+  readonly transferKeysPerSecond?: number;
+  /** Where the node's own notes go (a map adopted, keys moved). Default: stdout. */
+  readonly log?: (line: string) => void;
 }
 
 export interface CacheNode {
   readonly url: string;
   readonly port: number;
   readonly store: Store;
+  readonly cluster: ClusterRole;
   readonly metrics: NodeMetrics;
   config(): NodeConfig;
   /** Stops accepting, lets requests in flight finish (up to a grace period), then closes. */
@@ -172,6 +199,24 @@ function dbEntry(key: string, value: StoredValue, expiresAt: number | null): DbE
   };
 }
 
+/** `[[start, end], ...]` with whole positions 0 <= start < end <= 2^32. */
+function isRangeList(value: unknown): value is [number, number][] {
+  return (
+    Array.isArray(value) &&
+    value.length <= 1_000_000 &&
+    value.every(
+      (r) =>
+        Array.isArray(r) &&
+        r.length === 2 &&
+        Number.isInteger(r[0]) &&
+        Number.isInteger(r[1]) &&
+        r[0] >= 0 &&
+        r[0] < r[1] &&
+        r[1] <= 2 ** 32,
+    )
+  );
+}
+
 function showKey(key: string): string {
   return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}…` : JSON.stringify(key);
 }
@@ -193,6 +238,11 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const timeRead =
     database === undefined ? undefined : registerDbMetrics(metrics.registry, database, writeBehind);
   const requests = metrics.requests;
+  // Level 5. Made once the port is known (its default id is host:port); no request is
+  // handled before that.
+  let clusterRole: ClusterRole | undefined;
+  const onForward = registerClusterMetrics(metrics.registry, () => clusterRole);
+  const log = options.log ?? ((line: string) => console.log(line));
 
   /** Counts an answer; a GET on a node with a database also says where its answer came from. */
   const finish = (op: Op, status: number, start: number, source?: ReadSource): void => {
@@ -329,6 +379,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     key: string,
     head: boolean,
     start: number,
+    fallback: Target | null,
   ): Promise<void> | undefined => {
     const now = clock();
     const entry = store.get(key, now);
@@ -336,12 +387,48 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       answerEntry(req, res, entry, head, start, now, 'memory');
       return;
     }
+    if (fallback !== null) return readInTransit(req, res, key, head, start, fallback);
     if (database === undefined) {
       fail(res, 'get', start, notFound(key));
       return;
     }
     return readThrough(req, res, key, head, start);
   };
+
+  /**
+   * A miss of a key moving here from `fallback` (resharding): read it from the old owner
+   * unless it was settled here, keep it as the move's copy, and answer with it.
+   */
+  const readInTransit = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    head: boolean,
+    start: number,
+    fallback: Target,
+  ): Promise<void> => {
+    let entry: Entry | null;
+    try {
+      entry = await clusterRole!.readThrough(key, fallback);
+    } catch (error) {
+      fail(res, 'get', start, peerRefusal(fallback, error));
+      return;
+    }
+    if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= clock())) {
+      fail(res, 'get', start, notFound(key));
+      return;
+    }
+    answerEntry(req, res, entry, head, start, clock(), 'memory');
+  };
+
+  /** A peer that could not be asked, as the client sees it: 503 with Retry-After. */
+  const peerRefusal = (to: Target, error: unknown): CacheError =>
+    cacheError(
+      'unavailable',
+      error instanceof PeerUnreachable
+        ? `Shard ${to.shard} (${error.message}); try again shortly.`
+        : `Shard ${to.shard} (${to.node.url}) failed: ${String(error)}`,
+    );
 
   /** A miss with a database: load the key from it, keep it in memory, answer with it. */
   const readThrough = async (
@@ -402,6 +489,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     query: string,
     expectsContinue: boolean,
     start: number,
+    routed: Routed | null,
   ): Promise<void> => {
     let ttlSeconds = config.defaultTtlSeconds;
     if (query !== '') {
@@ -507,12 +595,30 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const stored = owned(packed ?? raw);
     const value = { bytes: stored, contentType, compressed: packed !== null, rawBytes: raw.length };
     let created: boolean;
+    if (routed !== null && clusterRole!.epoch !== routed.epoch) {
+      // The map changed while the body arrived: if the key moved away meanwhile, this node
+      // must not take the write (the move's copy may have left already); its owner does.
+      const decision = clusterRole!.decide(key, routed.arrival);
+      if (decision !== null && decision.action !== 'serve') {
+        const path = `${KEYS_PREFIX}${encodeURIComponent(key)}${query === '' ? '' : `?${query}`}`;
+        const request = {
+          method: 'PUT' as const,
+          path,
+          headers: { 'content-type': contentType },
+          body: raw,
+        };
+        return relay(res, 'set', key, decision, routed.arrival, request, start);
+      }
+      routed = { ...routed, fallback: decision?.fallback ?? null };
+    }
     if (database === undefined) {
       const result = store.set(key, value, expiresAt, now);
       if (!result.ok) {
         fail(res, 'set', start, result.error);
         return;
       }
+      // A write here of a key moving here wins over the old owner's copy (core/cluster).
+      if (routed?.fallback != null) clusterRole!.settle(key);
       created = result.value.created;
     } else {
       // The same refusals with or without a database, before the database sees the write.
@@ -629,11 +735,25 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         return;
       }
     }
+    let routed: Routed | null = null;
+    const cluster = clusterRole!;
+    if (cluster.map !== null) {
+      const arrival = cluster.arrival(req);
+      const decision = cluster.decide(key, arrival)!;
+      if (decision.action !== 'serve') {
+        return forwardKey(req, res, op, url, key, decision, arrival, start);
+      }
+      if (cluster.shard !== null) res.setHeader(CLUSTER_HEADERS.shard, cluster.shard);
+      routed = { arrival, epoch: cluster.epoch, fallback: decision.fallback };
+    }
+    const fallback = routed?.fallback ?? null;
     if (op === 'get') {
-      return handleGet(req, res, key, method === 'HEAD', start);
+      return handleGet(req, res, key, method === 'HEAD', start, fallback);
     } else if (op === 'set') {
-      return handlePut(req, res, key, q === -1 ? '' : url.slice(q + 1), expectsContinue, start);
+      const query = q === -1 ? '' : url.slice(q + 1);
+      return handlePut(req, res, key, query, expectsContinue, start, routed);
     } else {
+      if (fallback !== null) return deleteInTransit(res, key, start, fallback);
       if (database !== undefined) return deleteThrough(res, key, start);
       const removed = store.delete(key, clock());
       if (!removed) {
@@ -644,6 +764,118 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       res.end();
       finish(op, 204, start);
     }
+  };
+
+  /**
+   * DELETE of a key moving here from `fallback`: it existed if this node or the old owner
+   * (not yet copied) held it; either way it is settled here, so no copy brings it back.
+   */
+  const deleteInTransit = async (
+    res: ServerResponse,
+    key: string,
+    start: number,
+    fallback: Target,
+  ): Promise<void> => {
+    let elsewhere: boolean;
+    try {
+      elsewhere = await clusterRole!.oldOwnerHolds(key, fallback);
+    } catch (error) {
+      fail(res, 'delete', start, peerRefusal(fallback, error));
+      return;
+    }
+    clusterRole!.settle(key);
+    const removed = store.delete(key, clock());
+    if (!removed && !elsewhere) {
+      fail(res, 'delete', start, notFound(key));
+      return;
+    }
+    res.writeHead(204);
+    res.end();
+    finish('delete', 204, start);
+  };
+
+  /**
+   * A key request this node does not serve: forward it to the owner (the body read first,
+   * so it can be sent again after the maps are brought up to date), or refuse it.
+   */
+  const forwardKey = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: Op,
+    url: string,
+    key: string,
+    decision: Exclude<Decision, { action: 'serve' }>,
+    arrival: Arrival,
+    start: number,
+  ): Promise<void> => {
+    if (decision.action === 'refuse') {
+      res.setHeader(CLUSTER_HEADERS.epoch, String(clusterRole!.epoch));
+      refuse(req, res, op, start, cacheError(decision.error.code, decision.error.message));
+      return;
+    }
+    let body: Uint8Array | undefined;
+    if (op === 'set') {
+      const read = await readBody(req, config.maxValueBytes);
+      if (read.kind === 'aborted') {
+        finish(op, CLIENT_CLOSED_REQUEST, start);
+        return;
+      }
+      if (read.kind === 'too_large') {
+        refuse(
+          req,
+          res,
+          op,
+          start,
+          cacheError('value_too_large', `The value is over ${config.maxValueBytes} bytes.`),
+        );
+        return;
+      }
+      body = read.body;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'content-encoding', 'accept-encoding']) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const method = (req.method ?? 'GET') as 'GET' | 'HEAD' | 'PUT' | 'DELETE';
+    return relay(res, op, key, decision, arrival, { method, path: url, headers, body }, start);
+  };
+
+  /** Sends a key request to its owner and answers with the owner's answer. */
+  const relay = async (
+    res: ServerResponse,
+    op: Op,
+    key: string,
+    decision: Exclude<Decision, { action: 'serve' }>,
+    arrival: Arrival,
+    request: PeerRequest,
+    start: number,
+  ): Promise<void> => {
+    const cluster = clusterRole!;
+    if (decision.action === 'refuse') {
+      res.setHeader(CLUSTER_HEADERS.epoch, String(cluster.epoch));
+      fail(res, op, start, cacheError(decision.error.code, decision.error.message));
+      return;
+    }
+    let answer;
+    try {
+      answer = await cluster.forward(decision.to, request, () => cluster.decide(key, arrival));
+    } catch (error) {
+      fail(res, op, start, peerRefusal(decision.to, error));
+      return;
+    }
+    if ('refused' in answer) {
+      fail(res, op, start, answer.refused);
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!HOP_BY_HOP.has(name)) headers[name] = value;
+    }
+    headers[CLUSTER_HEADERS.forwardedBy] = cluster.nodeId;
+    res.writeHead(answer.status, headers);
+    res.end(request.method === 'HEAD' ? undefined : answer.body);
+    finish(op, answer.status, start);
   };
 
   /** DELETE with a database: gone from the database first, then from memory. */
@@ -735,6 +967,203 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     finish('other', 200, start);
   };
 
+  /**
+   * `PUT /v1/cluster`: a cluster map from the control plane or a peer, adopted when newer.
+   * `PATCH /v1/cluster`: `{ "keysPerSecond": n }`, the pace of the keys this node copies in.
+   */
+  const handleClusterWrite = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+  ): Promise<void> => {
+    const body = await readJsonBody(req, res, start);
+    if (body === undefined) return;
+    const cluster = clusterRole!;
+    if (req.method === 'PATCH') {
+      const pace = (body as { keysPerSecond?: unknown } | null)?.keysPerSecond;
+      if (typeof pace !== 'number' || !Number.isInteger(pace) || pace < 1 || pace > 10_000_000) {
+        fail(
+          res,
+          'other',
+          start,
+          cacheError(
+            'bad_request',
+            'Send {"keysPerSecond": n}, a whole number from 1 to 10,000,000.',
+          ),
+        );
+        return;
+      }
+      cluster.setKeysPerSecond(pace);
+      sendJson(res, 200, JSON.stringify(cluster.info()), false);
+      finish('other', 200, start);
+      return;
+    }
+    const adopted = cluster.adopt(body);
+    if (!adopted.ok) {
+      fail(res, 'other', start, adopted.error);
+      return;
+    }
+    sendJson(res, 200, JSON.stringify(adopted.value), false);
+    finish('other', 200, start);
+  };
+
+  /** A small JSON body, or undefined once a refusal has been sent. */
+  const readJsonBody = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+  ): Promise<unknown> => {
+    const read = await readBody(req, MAX_CLUSTER_BODY_BYTES);
+    if (read.kind === 'aborted') {
+      finish('other', CLIENT_CLOSED_REQUEST, start);
+      return undefined;
+    }
+    if (read.kind === 'too_large') {
+      refuse(
+        req,
+        res,
+        'other',
+        start,
+        cacheError('bad_request', `The body passes ${MAX_CLUSTER_BODY_BYTES} bytes.`),
+      );
+      return undefined;
+    }
+    try {
+      return JSON.parse(Buffer.from(read.body).toString('utf8')) as unknown;
+    } catch {
+      fail(res, 'other', start, cacheError('invalid_json', 'The body is not valid JSON.'));
+      return undefined;
+    }
+  };
+
+  /**
+   * The old owner's side of a move (node to node, not for clients):
+   *   POST   /v1/transfer               {"ranges": [[start, end], ...]}: a snapshot of those keys
+   *   GET    /v1/transfer/{id}?offset=&limit=   a page of its entries, as they are now
+   *   DELETE /v1/transfer/{id}
+   *   GET    /v1/transfer/keys/{key}    one key in transit, from this node's own store
+   * A sender with a newer map than this node's gets 421 and this node's epoch, and sends it.
+   */
+  const handleTransfer = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    url: string,
+    start: number,
+  ): Promise<void> => {
+    const cluster = clusterRole!;
+    const stale = (message: string) => {
+      res.setHeader(CLUSTER_HEADERS.epoch, String(cluster.epoch));
+      refuse(req, res, 'other', start, cacheError('stale_map', message));
+    };
+    const senderEpoch = Number(req.headers[CLUSTER_HEADERS.epoch]);
+    if (Number.isInteger(senderEpoch) && senderEpoch > cluster.epoch) {
+      stale(
+        `This node has cluster map epoch ${cluster.epoch}, older than the sender's ${senderEpoch}.`,
+      );
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const rest = path.slice(TRANSFER_PREFIX.length);
+    if (rest === '' && method === 'POST') {
+      const body = await readJsonBody(req, res, start);
+      if (body === undefined) return;
+      const ranges = (body as { ranges?: unknown } | null)?.ranges;
+      if (!isRangeList(ranges)) {
+        fail(
+          res,
+          'other',
+          start,
+          cacheError(
+            'bad_request',
+            'Send {"ranges": [[start, end], ...]} with 0 <= start < end <= 2^32.',
+          ),
+        );
+        return;
+      }
+      sendJson(res, 200, JSON.stringify(cluster.openSnapshot(ranges)), false);
+      finish('other', 200, start);
+      return;
+    }
+    if (rest.startsWith('/keys/') && method === 'GET') {
+      let key: string;
+      try {
+        key = decodeURIComponent(rest.slice('/keys/'.length));
+      } catch {
+        fail(
+          res,
+          'other',
+          start,
+          cacheError('invalid_key', 'The key has malformed percent-encoding.'),
+        );
+        return;
+      }
+      const decision = cluster.decide(key, { ...cluster.arrival(req), transfer: true });
+      if (decision?.action === 'refuse') {
+        stale(decision.error.message);
+        return;
+      }
+      const entry = cluster.readOwn(key);
+      if (entry === null) {
+        fail(res, 'other', start, notFound(key));
+        return;
+      }
+      sendJson(res, 200, JSON.stringify(entry), false);
+      finish('other', 200, start);
+      return;
+    }
+    const id = rest.slice(1);
+    if (rest.startsWith('/') && id !== '' && !id.includes('/')) {
+      if (method === 'DELETE') {
+        const closed = cluster.closeSnapshot(id);
+        if (closed) {
+          res.writeHead(204);
+          res.end();
+        }
+        return closed
+          ? void finish('other', 204, start)
+          : fail(res, 'other', start, noSnapshot(id));
+      }
+      if (method === 'GET') {
+        const params = new URLSearchParams(
+          url.includes('?') ? url.slice(url.indexOf('?') + 1) : '',
+        );
+        const offset = Number(params.get('offset') ?? 0);
+        const limit = Number(params.get('limit') ?? 500);
+        if (
+          !Number.isInteger(offset) ||
+          offset < 0 ||
+          !Number.isInteger(limit) ||
+          limit < 1 ||
+          limit > 10_000
+        ) {
+          fail(
+            res,
+            'other',
+            start,
+            cacheError('bad_request', 'offset >= 0 and limit from 1 to 10,000.'),
+          );
+          return;
+        }
+        const page = cluster.readSnapshot(id, offset, limit);
+        if (page === null) return fail(res, 'other', start, noSnapshot(id));
+        sendJson(res, 200, JSON.stringify(page), false);
+        finish('other', 200, start);
+        return;
+      }
+    }
+    refuse(
+      req,
+      res,
+      'other',
+      start,
+      cacheError('not_found', `No transfer route ${method} ${path}.`),
+    );
+  };
+
+  const noSnapshot = (id: string) =>
+    cacheError('not_found', `No transfer ${JSON.stringify(id)} (done, or idle for a minute).`);
+
   /** Everything that is not a key: stats, config, metrics, health. */
   const handleAdmin = (
     req: IncomingMessage,
@@ -760,7 +1189,14 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         start,
       );
     };
+    if (path.startsWith(TRANSFER_PREFIX)) return handleTransfer(req, res, path, url, start);
     switch (path) {
+      case '/v1/cluster':
+        if (method === 'PUT' || method === 'PATCH') return handleClusterWrite(req, res, start);
+        if (!read) return void allow('GET, HEAD, PUT, PATCH');
+        sendJson(res, 200, JSON.stringify(clusterRole!.info()), method === 'HEAD');
+        finish('other', 200, start);
+        return;
       case '/v1/keys':
         refuse(
           req,
@@ -792,6 +1228,13 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
             status: 'ok',
             role: 'leader',
             uptime: Math.floor((clock() - startedAt) / 1000),
+            ...(clusterRole!.map === null
+              ? {}
+              : {
+                  node: clusterRole!.nodeId,
+                  shard: clusterRole!.shard,
+                  epoch: clusterRole!.epoch,
+                }),
           }),
           method === 'HEAD',
         );
@@ -820,7 +1263,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
           start,
           cacheError(
             'not_found',
-            `No route ${path}; the routes are /v1/keys/{key}, /v1/stats, /v1/config, /metrics and /healthz.`,
+            `No route ${path}; the routes are /v1/keys/{key}, /v1/stats, /v1/config, /v1/cluster, /metrics and /healthz.`,
           ),
         );
     }
@@ -984,22 +1427,34 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
       server.off('error', reject);
+      const bound = (server.address() as AddressInfo).port;
+      clusterRole = new ClusterRole({
+        nodeId: options.nodeId ?? `${options.host}:${bound}`,
+        store,
+        clock,
+        log,
+        onForward,
+        keysPerSecond: options.transferKeysPerSecond,
+      });
       resolve();
     });
   });
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const cluster = clusterRole!;
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     port,
     store,
+    cluster,
     metrics,
     config: () => config,
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(expiry);
+        cluster.close();
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         force.unref();
         server.close(() => {

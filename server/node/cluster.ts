@@ -1,0 +1,655 @@
+/**
+ * A node's part in a cluster (Level 5): the cluster map it holds, the routing decision for
+ * each key (core/cluster's `decide`), forwarding to the owner over pooled keep-alive
+ * connections, swapping maps with peers, and moving keys when shards are added or removed.
+ *
+ * The rules of a move are core/cluster's (cluster-map.ts, rules 1-5); this file is their
+ * I/O. The new owner pulls the ranges it gains from each old owner, page by page, at a
+ * throttled rate, and applies a copy only when its Handoff says so. The old owner answers
+ * from a snapshot of the keys in those ranges, and serves transfer reads of single keys for
+ * the new owner. When the map leaves `moving`, the old owner drops the keys it gave away.
+ *
+ * A node without a map is a lone cache: it serves every key and adds no headers.
+ */
+import type { IncomingMessage } from 'node:http';
+import {
+  type Arrival,
+  type ClusterMap,
+  type Decision,
+  FROM_CLIENT,
+  Handoff,
+  type Target,
+  adopt as adoptMap,
+  decide as decideRoute,
+  parseClusterMap,
+  previousRingOf,
+  ringOf,
+} from '../../core/cluster/index.ts';
+import type { Store } from '../../core/engine/store.ts';
+import type { Entry, StoredValue } from '../../core/engine/types.ts';
+import { type CacheError, type Result, cacheError, ok } from '../../core/errors.ts';
+import { movedRanges } from '../../core/ring/index.ts';
+import { type PeerAnswer, PeerClient, type PeerRequest, PeerUnreachable } from './peer-client.ts';
+
+/** Request and answer headers of the cluster (API.md §2). */
+export const CLUSTER_HEADERS = {
+  /** On every key answer of a node in a cluster: the shard that served it. */
+  shard: 'x-tinycache-shard',
+  /** On a forwarded request and its answer: the node that forwarded it. */
+  forwardedBy: 'x-tinycache-forwarded-by',
+  /** On a forwarded request: the times it was forwarded. */
+  hops: 'x-tinycache-hops',
+  /** On a node's request to a peer, and on a 421: the sender's (or refuser's) map epoch. */
+  epoch: 'x-tinycache-epoch',
+} as const;
+
+/** Keys per page of a transfer at most; a slow pace takes smaller pages (ten a second). */
+export const TRANSFER_PAGE_KEYS = 500;
+/** Keys a new owner copies per second at most, unless told otherwise. */
+export const DEFAULT_TRANSFER_KEYS_PER_SECOND = 50_000;
+/** A snapshot nobody has read for this long is dropped. */
+const SNAPSHOT_IDLE_MS = 60_000;
+/** Attempts at one page of a transfer before the move is reported failed. */
+const TRANSFER_ATTEMPTS = 20;
+
+/** A key as it travels between nodes: its stored bytes, type, compression and expiry. */
+export interface WireEntry {
+  readonly key: string;
+  /** Base64 of the stored bytes (gzip bytes when `compressed`). */
+  readonly value: string;
+  readonly contentType: string;
+  readonly compressed: boolean;
+  readonly rawBytes: number;
+  /** Absolute, epoch ms; null for none. */
+  readonly expiresAt: number | null;
+}
+
+/** A new owner's view of the move it takes part in. */
+export interface TransferProgress {
+  /** The map epoch of the move. */
+  readonly epoch: number;
+  /** The shards keys come from. */
+  readonly from: readonly string[];
+  /** Keys in the ranges this node gains, as the old owners counted them (grows per source). */
+  readonly totalKeys: number;
+  /** Keys received so far (applied or not). */
+  readonly movedKeys: number;
+  /** Received keys not applied: written, deleted or already copied here during the move. */
+  readonly skippedKeys: number;
+  readonly movedBytes: number;
+  readonly keysPerSecond: number;
+  readonly startedAt: number;
+  /** Null while keys still move. */
+  readonly finishedAt: number | null;
+  readonly error: string | null;
+}
+
+export interface ClusterInfo {
+  readonly node: string;
+  /** The shard that lists this node in the map; null without a map or when none does. */
+  readonly shard: string | null;
+  readonly map: ClusterMap | null;
+  readonly transfer: TransferProgress | null;
+}
+
+/** What a node counts about its cluster work (read by its metrics at scrape time). */
+export interface ClusterCounters {
+  transferredKeys: number;
+  transferredBytes: number;
+  servedKeys: number;
+  droppedKeys: number;
+}
+
+interface Snapshot {
+  readonly keys: readonly string[];
+  lastUsed: number;
+}
+
+interface Move {
+  readonly signature: string;
+  readonly handoff: Handoff;
+  progress: TransferProgress;
+  cancelled: boolean;
+}
+
+export interface ClusterRoleOptions {
+  readonly nodeId: string;
+  readonly store: Store;
+  /** Called for every forwarded request, with the owner's shard and the round trip. */
+  readonly onForward?: (shard: string, seconds: number) => void;
+  readonly clock: () => number;
+  readonly log?: (line: string) => void;
+  readonly peers?: PeerClient;
+  readonly keysPerSecond?: number;
+}
+
+export class ClusterRole {
+  readonly nodeId: string;
+  readonly counters: ClusterCounters = {
+    transferredKeys: 0,
+    transferredBytes: 0,
+    servedKeys: 0,
+    droppedKeys: 0,
+  };
+  private current: ClusterMap | null = null;
+  /** This node's shard in `current` (cached per map). */
+  private myShard: string | null = null;
+  private readonly onForward: (shard: string, seconds: number) => void;
+  private move: Move | null = null;
+  private readonly snapshots = new Map<string, Snapshot>();
+  private nextSnapshot = 1;
+  private keysPerSecond: number;
+  private readonly peers: PeerClient;
+  private readonly store: Store;
+  private readonly clock: () => number;
+  private readonly log: (line: string) => void;
+  private readonly janitor: NodeJS.Timeout;
+  private sweeping = false;
+  private closed = false;
+
+  constructor(options: ClusterRoleOptions) {
+    this.nodeId = options.nodeId;
+    this.onForward = options.onForward ?? (() => {});
+    this.store = options.store;
+    this.clock = options.clock;
+    this.log = options.log ?? (() => {});
+    this.peers = options.peers ?? new PeerClient();
+    this.keysPerSecond = options.keysPerSecond ?? DEFAULT_TRANSFER_KEYS_PER_SECOND;
+    this.janitor = setInterval(() => this.dropIdleSnapshots(), SNAPSHOT_IDLE_MS / 2);
+    this.janitor.unref();
+  }
+
+  get map(): ClusterMap | null {
+    return this.current;
+  }
+
+  get epoch(): number {
+    return this.current?.epoch ?? 0;
+  }
+
+  /** The shard that lists this node (on the ring, or leaving it); null when none does. */
+  get shard(): string | null {
+    return this.myShard;
+  }
+
+  info(): ClusterInfo {
+    return {
+      node: this.nodeId,
+      shard: this.shard,
+      map: this.current,
+      transfer: this.move?.progress ?? null,
+    };
+  }
+
+  /** Takes a map from the control plane or a peer: adopts it when newer. */
+  adopt(input: unknown): Result<{ epoch: number; changed: boolean }> {
+    const parsed = parseClusterMap(input);
+    if (!parsed.ok) return parsed;
+    const adopted = adoptMap(this.current, parsed.value);
+    if (!adopted.ok)
+      return { ok: false, error: cacheError(adopted.error.code, adopted.error.message) };
+    if (adopted.changed) {
+      this.current = adopted.map;
+      const all = [...adopted.map.shards, ...(adopted.map.moving?.leaving ?? [])];
+      this.myShard = all.find((s) => s.nodes.some((n) => n.id === this.nodeId))?.id ?? null;
+      this.log(`cluster map epoch ${adopted.map.epoch}: ${describe(adopted.map)}`);
+      this.onMapChanged(adopted.map);
+    }
+    return ok({ epoch: adopted.map.epoch, changed: adopted.changed });
+  }
+
+  /** What to do with a request for `key`; null for a lone node (serve it). */
+  decide(key: string, arrival: Arrival): Decision | null {
+    if (this.current === null) return null;
+    // A node the map does not list owns nothing: it forwards every key.
+    const me = { shard: this.myShard ?? '', node: this.nodeId };
+    return decideRoute(this.current, me, key, arrival);
+  }
+
+  /** The cluster headers of a request as it arrives. */
+  arrival(req: IncomingMessage): Arrival {
+    const by = req.headers[CLUSTER_HEADERS.forwardedBy];
+    if (by === undefined) return FROM_CLIENT;
+    const hops = Number(req.headers[CLUSTER_HEADERS.hops] ?? 1);
+    const epoch = Number(req.headers[CLUSTER_HEADERS.epoch]);
+    return {
+      hops: Number.isInteger(hops) && hops >= 1 ? hops : 1,
+      forwardedBy: String(by),
+      senderEpoch: Number.isInteger(epoch) ? epoch : null,
+      transfer: false,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The new owner's side of a move: what it settles, and reads of keys not yet copied.
+
+  /** A write or delete of `key` landed here while it is in transit: it wins from now on. */
+  settle(key: string): void {
+    this.move?.handoff.settle(key);
+  }
+
+  /**
+   * A read here found nothing for a key in transit from `fallback`: if the key is not
+   * settled, read it from the old owner, keep it (as a copy) and return it.
+   */
+  async readThrough(key: string, fallback: Target): Promise<Entry | null> {
+    const move = this.move;
+    if (move === null || !move.handoff.readsThrough(key)) return null;
+    const answer = await this.transferRead(fallback, key);
+    if (answer.status === 421 && this.move !== move) {
+      // The move ended meanwhile (the map moved on): every key was copied here, this one too
+      // if it was still there.
+      return this.store.get(key, this.clock()) ?? null;
+    }
+    if (answer.status === 404) return null;
+    if (answer.status !== 200) {
+      throw new PeerUnreachable(fallback.node.url, `HTTP ${answer.status}`);
+    }
+    const entry = fromWire(JSON.parse(answer.body.toString('utf8')) as WireEntry);
+    if (move.handoff.acceptCopy(key)) this.keep(key, entry);
+    return entry;
+  }
+
+  /**
+   * Whether the old owner (`fallback`) still holds `key`, in transit and not settled here
+   * (so not yet copied): a DELETE here must count that value as existing.
+   */
+  async oldOwnerHolds(key: string, fallback: Target): Promise<boolean> {
+    const move = this.move;
+    if (move === null || !move.handoff.readsThrough(key)) return false;
+    const answer = await this.transferRead(fallback, key);
+    if (answer.status === 421 && this.move !== move) return false; // copied here by now
+    if (answer.status !== 200 && answer.status !== 404) {
+      throw new PeerUnreachable(fallback.node.url, `HTTP ${answer.status}`);
+    }
+    return answer.status === 200;
+  }
+
+  /** Asks the old owner for its own entry of `key`, again once the maps agree after a 421. */
+  private async transferRead(fallback: Target, key: string): Promise<PeerAnswer> {
+    const request: PeerRequest = {
+      method: 'GET',
+      path: `/v1/transfer/keys/${encodeURIComponent(key)}`,
+    };
+    const answer = await this.exchange(fallback.node.url, request);
+    return answer.status === 421 ? this.exchange(fallback.node.url, request) : answer;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Forwarding.
+
+  /**
+   * Sends a key request to its owner and returns the owner's answer. A 421 from the owner
+   * means one of the two maps is stale: the older side gets the newer map and the request
+   * is decided again, once. `redecide` answers with the new decision.
+   */
+  async forward(
+    to: Target,
+    req: PeerRequest,
+    redecide: () => Decision | null,
+  ): Promise<PeerAnswer | { readonly refused: CacheError }> {
+    let target = to;
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      const answer = await this.exchange(target.node.url, {
+        ...req,
+        headers: { ...req.headers, ...this.peerHeaders(), [CLUSTER_HEADERS.hops]: '1' },
+      });
+      this.countForward(target.shard, (performance.now() - started) / 1000);
+      if (answer.status !== 421 || attempt > 0) return answer;
+      const decision = redecide();
+      if (decision === null || decision.action === 'serve') {
+        return {
+          refused: cacheError(
+            'unavailable',
+            'The cluster map changed while the request was on its way; retry.',
+          ),
+        };
+      }
+      if (decision.action === 'refuse') return { refused: decision.error };
+      target = decision.to;
+    }
+  }
+
+  /**
+   * One request to a peer. A 421 naming a newer epoch fetches the peer's map; one naming an
+   * older epoch sends ours; either way the 421 is returned for the caller to retry.
+   */
+  private async exchange(url: string, req: PeerRequest): Promise<PeerAnswer> {
+    const answer = await this.peers.send(url, {
+      ...req,
+      headers: { ...this.peerHeaders(), ...req.headers },
+    });
+    if (answer.status === 421)
+      await this.syncWith(url, Number(answer.headers[CLUSTER_HEADERS.epoch]));
+    return answer;
+  }
+
+  /** Brings this node and the peer at `url` to the newer of their maps. */
+  private async syncWith(url: string, peerEpoch: number): Promise<void> {
+    if (!Number.isInteger(peerEpoch)) return;
+    try {
+      if (peerEpoch > this.epoch) {
+        const answer = await this.peers.send(url, { method: 'GET', path: '/v1/cluster' });
+        const info = JSON.parse(answer.body.toString('utf8')) as ClusterInfo;
+        if (info.map !== null) this.adopt(info.map);
+      } else if (peerEpoch < this.epoch && this.current !== null) {
+        await this.peers.send(url, {
+          method: 'PUT',
+          path: '/v1/cluster',
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(JSON.stringify(this.current)),
+        });
+      }
+    } catch (error) {
+      this.log(`cluster: could not exchange maps with ${url}: ${String(error)}`);
+    }
+  }
+
+  private peerHeaders(): Record<string, string> {
+    return {
+      [CLUSTER_HEADERS.forwardedBy]: this.nodeId,
+      [CLUSTER_HEADERS.epoch]: String(this.epoch),
+    };
+  }
+
+  private countForward(shard: string, seconds: number): void {
+    this.onForward(shard, seconds);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The old owner's side: snapshots of ranges, pages of them, and single-key reads.
+
+  /**
+   * Starts a transfer of the keys whose ring position is in `ranges` ([start, end) pairs):
+   * their names now, their values when each page is read.
+   */
+  openSnapshot(ranges: readonly (readonly [number, number])[]): {
+    id: string;
+    keys: number;
+    bytes: number;
+  } {
+    const map = this.current;
+    const ring = map === null ? null : (previousRingOf(map) ?? ringOf(map));
+    const keys: string[] = [];
+    let bytes = 0;
+    const now = this.clock();
+    if (ring !== null) {
+      for (const key of this.store.keys()) {
+        const h = ring.position(key);
+        if (!ranges.some(([start, end]) => h >= start && h < end)) continue;
+        const entry = this.store.peek(key, now);
+        if (entry === undefined) continue;
+        keys.push(key);
+        bytes += entry.bytes.length;
+      }
+    }
+    const id = String(this.nextSnapshot++);
+    this.snapshots.set(id, { keys, lastUsed: now });
+    return { id, keys: keys.length, bytes };
+  }
+
+  /** Entries `offset` to `offset + limit` of snapshot `id`, as they are now. */
+  readSnapshot(
+    id: string,
+    offset: number,
+    limit: number,
+  ): { entries: WireEntry[]; next: number | null } | null {
+    const snapshot = this.snapshots.get(id);
+    if (snapshot === undefined) return null;
+    const now = this.clock();
+    snapshot.lastUsed = now;
+    const end = Math.min(snapshot.keys.length, offset + limit);
+    const entries: WireEntry[] = [];
+    for (let i = offset; i < end; i++) {
+      const key = snapshot.keys[i]!;
+      const entry = this.store.peek(key, now);
+      if (entry !== undefined) entries.push(toWire(key, entry));
+    }
+    this.counters.servedKeys += entries.length;
+    return { entries, next: end < snapshot.keys.length ? end : null };
+  }
+
+  closeSnapshot(id: string): boolean {
+    return this.snapshots.delete(id);
+  }
+
+  /** A transfer read: the entry for `key` from this node's own store, or null. */
+  readOwn(key: string): WireEntry | null {
+    const entry = this.store.peek(key, this.clock());
+    return entry === undefined ? null : toWire(key, entry);
+  }
+
+  private dropIdleSnapshots(): void {
+    const now = this.clock();
+    for (const [id, snapshot] of this.snapshots) {
+      if (now - snapshot.lastUsed > SNAPSHOT_IDLE_MS) this.snapshots.delete(id);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // A map change: start or stop a move, drop what is no longer ours.
+
+  /** Pages of a tenth of a second's keys, so the pace is smooth and a change bites soon. */
+  private pageKeys(): number {
+    return Math.max(1, Math.min(TRANSFER_PAGE_KEYS, Math.floor(this.keysPerSecond / 10)));
+  }
+
+  setKeysPerSecond(keysPerSecond: number): void {
+    this.keysPerSecond = keysPerSecond;
+    if (this.move !== null) this.move.progress = { ...this.move.progress, keysPerSecond };
+  }
+
+  private onMapChanged(map: ClusterMap): void {
+    if (map.moving === null) {
+      if (this.move !== null && this.move.progress.finishedAt === null) {
+        this.log('cluster: the move ended before this node had every key; it stops pulling');
+      }
+      if (this.move !== null) this.move.cancelled = true;
+      this.move = null;
+      void this.dropForeignKeys();
+      return;
+    }
+    const previous = previousRingOf(map)!;
+    const ring = ringOf(map);
+    const signature = JSON.stringify([[...map.moving.fromRing].sort(), ring.shards]);
+    if (this.move?.signature === signature) return; // the same move, a later epoch
+    if (this.move !== null) this.move.cancelled = true;
+    const incoming = movedRanges(previous, ring).filter((r) => r.to === this.myShard);
+    if (incoming.length === 0) {
+      this.move = null;
+      return;
+    }
+    const from = [...new Set(incoming.map((r) => r.from))].sort();
+    const move: Move = {
+      signature,
+      handoff: new Handoff(),
+      cancelled: false,
+      progress: {
+        epoch: map.epoch,
+        from,
+        totalKeys: 0,
+        movedKeys: 0,
+        skippedKeys: 0,
+        movedBytes: 0,
+        keysPerSecond: this.keysPerSecond,
+        startedAt: this.clock(),
+        finishedAt: null,
+        error: null,
+      },
+    };
+    this.move = move;
+    void this.pull(move, map, incoming).catch((error: unknown) => {
+      move.progress = { ...move.progress, error: String(error) };
+      this.log(`cluster: the move stopped: ${String(error)}`);
+    });
+  }
+
+  /** Copies every range this node gains, one old owner after another. */
+  private async pull(
+    move: Move,
+    map: ClusterMap,
+    incoming: readonly { from: string; start: number; end: number }[],
+  ): Promise<void> {
+    for (const source of move.progress.from) {
+      const ranges = incoming.filter((r) => r.from === source).map((r) => [r.start, r.end]);
+      const shard =
+        map.shards.find((s) => s.id === source) ?? map.moving?.leaving.find((s) => s.id === source);
+      const url = shard?.nodes[0]?.url;
+      if (url === undefined) throw new Error(`the map has no node for shard ${source}`);
+      const opened = await this.retrying(move, () =>
+        this.exchange(url, {
+          method: 'POST',
+          path: '/v1/transfer',
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(JSON.stringify({ ranges })),
+        }),
+      );
+      if (opened === null) return;
+      const { id, keys } = JSON.parse(opened.body.toString('utf8')) as { id: string; keys: number };
+      move.progress = { ...move.progress, totalKeys: move.progress.totalKeys + keys };
+      let offset: number | null = 0;
+      while (offset !== null) {
+        const started = performance.now();
+        const page = await this.retrying(move, () =>
+          this.exchange(url, {
+            method: 'GET',
+            path: `/v1/transfer/${id}?offset=${offset}&limit=${this.pageKeys()}`,
+          }),
+        );
+        if (page === null) return;
+        const { entries, next } = JSON.parse(page.body.toString('utf8')) as {
+          entries: WireEntry[];
+          next: number | null;
+        };
+        this.apply(move, entries);
+        offset = next;
+        // Throttle: a page of n keys takes at least n / keysPerSecond seconds.
+        const minimumMs = (entries.length / this.keysPerSecond) * 1000;
+        const waitMs = minimumMs - (performance.now() - started);
+        if (waitMs > 0) await sleep(waitMs);
+      }
+      await this.peers.send(url, { method: 'DELETE', path: `/v1/transfer/${id}` }).catch(() => {});
+    }
+    move.progress = { ...move.progress, finishedAt: this.clock() };
+    this.log(
+      `cluster: moved ${move.progress.movedKeys} keys (${move.progress.skippedKeys} settled here first) from ${move.progress.from.join(', ')}`,
+    );
+  }
+
+  /** Applies copied entries that the Handoff lets through (rule 3). */
+  private apply(move: Move, entries: readonly WireEntry[]): void {
+    let skipped = 0;
+    let bytes = 0;
+    for (const wire of entries) {
+      bytes += wire.value.length;
+      if (!move.handoff.acceptCopy(wire.key)) {
+        skipped++;
+        continue;
+      }
+      this.keep(wire.key, fromWire(wire));
+    }
+    const raw = Math.round((bytes * 3) / 4);
+    this.counters.transferredKeys += entries.length;
+    this.counters.transferredBytes += raw;
+    const p = move.progress;
+    move.progress = {
+      ...p,
+      movedKeys: p.movedKeys + entries.length,
+      skippedKeys: p.skippedKeys + skipped,
+      movedBytes: p.movedBytes + raw,
+    };
+  }
+
+  private keep(key: string, entry: Entry): void {
+    const now = this.clock();
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return;
+    const value: StoredValue = entry;
+    this.store.set(key, value, entry.expiresAt, now);
+  }
+
+  /** Runs `attempt` until it answers 200 or the move is cancelled; null when cancelled. */
+  private async retrying(
+    move: Move,
+    attempt: () => Promise<PeerAnswer>,
+  ): Promise<PeerAnswer | null> {
+    let last = '';
+    for (let i = 0; i < TRANSFER_ATTEMPTS; i++) {
+      if (move.cancelled || this.closed) return null;
+      try {
+        const answer = await attempt();
+        if (answer.status === 200) return answer;
+        last = `HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 200)}`;
+        if (answer.status === 421) continue; // maps exchanged: try again at once
+      } catch (error) {
+        last = String(error);
+      }
+      await sleep(Math.min(2000, 50 * 2 ** i));
+    }
+    throw new Error(`a transfer request kept failing: ${last}`);
+  }
+
+  /** After a move: the keys this node no longer owns go, a batch per turn of the event loop. */
+  private async dropForeignKeys(): Promise<void> {
+    if (this.sweeping || this.current === null || this.myShard === null) return;
+    this.sweeping = true;
+    try {
+      const map = this.current;
+      const ring = ringOf(map);
+      const keys = [...this.store.keys()];
+      for (let i = 0; i < keys.length; i += 1000) {
+        if (this.current !== map || this.closed) return;
+        const now = this.clock();
+        for (const key of keys.slice(i, i + 1000)) {
+          if (ring.owner(key) !== this.myShard && this.store.delete(key, now)) {
+            this.counters.droppedKeys++;
+          }
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.move !== null) this.move.cancelled = true;
+    clearInterval(this.janitor);
+    this.peers.close();
+  }
+}
+
+function describe(map: ClusterMap): string {
+  const shards = map.shards.map((s) => `${s.id}=${s.nodes.map((n) => n.id).join('+')}`);
+  const moving = map.moving === null ? '' : ` (moving from ${map.moving.fromRing.join(', ')})`;
+  return `${shards.join(' ')}${moving}`;
+}
+
+export function toWire(key: string, entry: Entry): WireEntry {
+  return {
+    key,
+    value: Buffer.from(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.length).toString(
+      'base64',
+    ),
+    contentType: entry.contentType,
+    compressed: entry.compressed,
+    rawBytes: entry.rawBytes,
+    expiresAt: entry.expiresAt,
+  };
+}
+
+export function fromWire(wire: WireEntry): Entry {
+  const bytes = Buffer.from(wire.value, 'base64');
+  return {
+    bytes: new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)),
+    contentType: wire.contentType,
+    compressed: wire.compressed,
+    rawBytes: wire.rawBytes,
+    expiresAt: wire.expiresAt,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './cli-args.ts';
 import { runBenchCommand } from './load/command.ts';
 import { runNodeCommand } from './node/command.ts';
+import { runSimCommand } from './sim-command.ts';
 
 const { version: VERSION } = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
@@ -16,6 +17,7 @@ const USAGE = `Usage: tinycache <command> [options]
 Commands:
   node    run one cache node in the foreground         (tinycache node --port 7001)
   bench   load a node like wrk or vegeta would         (tinycache bench --duration 10s)
+  sim     run a scenario in the simulator, replayable  (tinycache sim resharding --seed 7)
 
 Run \`tinycache <command> --help\` for a command's options, \`tinycache --version\` for the version.
 `;
@@ -23,6 +25,7 @@ Run \`tinycache <command> --help\` for a command's options, \`tinycache --versio
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   node: runNodeCommand,
   bench: runBenchCommand,
+  sim: runSimCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

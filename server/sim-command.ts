@@ -49,7 +49,7 @@ Scenarios:
 Options of both:
   --seed N              decides the whole run                              [1]
   --duration D          how long clients send, in virtual time: 10, 10s,
-                        500ms, 2m                        [${R.durationMs / 1000}s; cache ${C.durationMs / 1000}s]
+                        500ms, 2m                                          [${R.durationMs / 1000}s]
   --rate R              requests per virtual second, all clients together
                                                          [${R.ratePerSecond}; cache ${C.ratePerSecond}]
   --clients N           clients                                            [${R.clients}]

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './cli-args.ts';
+import { runClusterCommand } from './control/cluster-command.ts';
 import { runBenchCommand } from './load/command.ts';
 import { runNodeCommand } from './node/command.ts';
 import { runSimCommand } from './sim-command.ts';
@@ -17,6 +18,7 @@ const USAGE = `Usage: tinycache <command> [options]
 Commands:
   node    run one cache node in the foreground         (tinycache node --port 7001)
   bench   load a node like wrk or vegeta would         (tinycache bench --duration 10s)
+  cluster a local cluster of nodes, one per shard      (tinycache cluster --shards 3)
   sim     run a scenario in the simulator, replayable  (tinycache sim resharding --seed 7)
 
 Run \`tinycache <command> --help\` for a command's options, \`tinycache --version\` for the version.
@@ -25,6 +27,7 @@ Run \`tinycache <command> --help\` for a command's options, \`tinycache --versio
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   node: runNodeCommand,
   bench: runBenchCommand,
+  cluster: runClusterCommand,
   sim: runSimCommand,
 };
 

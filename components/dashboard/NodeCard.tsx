@@ -76,7 +76,7 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
           {STATUS_TEXT[status]}
         </span>
         <span className={styles.nodeRole}>
-          {node.role} · shard {node.shard}
+          {node.shard === null ? 'lone node' : `${node.role} · shard ${node.shard}`}
         </span>
       </div>
       {node.storage !== null && (

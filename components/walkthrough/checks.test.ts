@@ -87,7 +87,7 @@ function nodeInfo(id: string): NodeInfo {
     port: 7000,
     status: 'up',
     role: 'leader',
-    shard: 0,
+    shard: null,
     startedAt: T0,
     config: DEFAULT_CONFIG,
     storage: null,

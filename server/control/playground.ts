@@ -5,6 +5,7 @@
  */
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../db/embedded.ts';
 import { LoadManager } from '../load/manager.ts';
+import { ClusterManager, type ClusterState } from './cluster.ts';
 import { type LiveSample, Monitor } from './monitor.ts';
 import { type NodeInfo, Supervisor } from './supervisor.ts';
 
@@ -15,10 +16,12 @@ export type LiveEvent =
       readonly samples: readonly LiveSample[];
       readonly nodes: NodeInfo[];
       readonly database: DatabaseStatus;
+      readonly cluster: ClusterState;
     }
   | { readonly kind: 'sample'; readonly sample: LiveSample }
   | { readonly kind: 'node'; readonly node: NodeInfo }
-  | { readonly kind: 'database'; readonly database: DatabaseStatus };
+  | { readonly kind: 'database'; readonly database: DatabaseStatus }
+  | { readonly kind: 'cluster'; readonly cluster: ClusterState };
 
 export type DatabaseState = 'stopped' | 'starting' | 'running' | 'stopping';
 
@@ -37,6 +40,7 @@ export interface DatabaseStatus {
 
 export class Playground {
   readonly supervisor = new Supervisor();
+  readonly cluster = new ClusterManager(this.supervisor);
   readonly load = new LoadManager(() =>
     this.supervisor
       .list()
@@ -71,14 +75,17 @@ export class Playground {
       samples: this.monitor.samples(),
       nodes: this.supervisor.list(),
       database: this.databaseStatus(),
+      cluster: this.cluster.state(),
     });
     const offSample = this.monitor.subscribe((sample) => listener({ kind: 'sample', sample }));
     const offNode = this.supervisor.subscribe((node) => listener({ kind: 'node', node }));
     const onDatabase = (database: DatabaseStatus) => listener({ kind: 'database', database });
     this.databaseListeners.add(onDatabase);
+    const offCluster = this.cluster.subscribe((cluster) => listener({ kind: 'cluster', cluster }));
     return () => {
       offSample();
       offNode();
+      offCluster();
       this.databaseListeners.delete(onDatabase);
     };
   }

@@ -34,9 +34,10 @@ export interface NodeInfo {
   /** 0 until the node listens. */
   readonly port: number;
   readonly status: NodeStatus;
-  /** A lone node leads its own shard until clusters arrive (Level 5). */
+  /** Until replication (Level 6) a node leads its shard, or itself when alone. */
   readonly role: 'leader';
-  readonly shard: number;
+  /** The cluster shard the node serves (Level 5); null for a lone node outside the cluster. */
+  readonly shard: string | null;
   /** When the current process was spawned, in ms since the epoch. */
   readonly startedAt: number;
   readonly config: NodeConfig;
@@ -48,7 +49,13 @@ export interface NodeInfo {
 }
 
 export type ControlErrorCode =
-  'unknown_node' | 'node_down' | 'node_starting' | 'invalid_config' | 'start_failed';
+  | 'unknown_node'
+  | 'unknown_shard'
+  | 'node_down'
+  | 'node_starting'
+  | 'invalid_config'
+  | 'busy'
+  | 'start_failed';
 
 /** A refused supervisor request; `code` is what a control-plane API maps to its own errors. */
 export class ControlError extends Error {
@@ -80,6 +87,8 @@ interface Entry {
   /** What the node starts with, and restarts with: kept up to date by setConfig(). */
   config: NodeConfig;
   readonly storage: NodeStorage | null;
+  /** Set by the cluster (Level 5): the shard the node serves, or null. */
+  shard: string | null;
   readonly log: LogRing;
   child: ChildProcess | null;
   status: NodeStatus;
@@ -94,9 +103,16 @@ interface Entry {
   exited: Promise<void>;
 }
 
-function nodeArgs(port: number, config: NodeConfig, storage: NodeStorage | null): string[] {
+function nodeArgs(
+  id: string,
+  port: number,
+  config: NodeConfig,
+  storage: NodeStorage | null,
+): string[] {
   const args = [
     'node',
+    '--node-id',
+    id,
     '--port',
     String(port),
     '--policy',
@@ -143,6 +159,7 @@ export class Supervisor {
       id,
       config: { ...DEFAULT_CONFIG, ...patch.value },
       storage,
+      shard: null,
       log: new LogRing(LOG_LINES),
       child: null,
       status: 'down',
@@ -186,6 +203,16 @@ export class Supervisor {
     const entry = this.entry(id);
     entry.config = { ...config };
     this.emit(entry);
+    return this.info(entry);
+  }
+
+  /** Records the cluster shard the node serves (null: a lone node), for every view of it. */
+  setShard(id: string, shard: string | null): NodeInfo {
+    const entry = this.entry(id);
+    if (entry.shard !== shard) {
+      entry.shard = shard;
+      this.emit(entry);
+    }
     return this.info(entry);
   }
 
@@ -274,7 +301,7 @@ export class Supervisor {
       port: entry.port,
       status: entry.status,
       role: 'leader',
-      shard: 0,
+      shard: entry.shard,
       startedAt: entry.startedAt,
       config: { ...entry.config },
       storage: entry.storage === null ? null : { writeMode: entry.storage.writeMode },
@@ -324,10 +351,14 @@ export class Supervisor {
     // The node's database is what the supervisor says, never one inherited from our env.
     const env = { ...process.env };
     delete env.DATABASE_URL;
-    const child = spawn(process.execPath, [BIN, ...nodeArgs(port, entry.config, entry.storage)], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env,
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, ...nodeArgs(entry.id, port, entry.config, entry.storage)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        env,
+      },
+    );
     entry.child = child;
     entry.url = '';
     entry.port = 0;

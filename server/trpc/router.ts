@@ -87,6 +87,8 @@ async function act<T>(action: () => T | Promise<T>): Promise<T> {
 
 const CODES = {
   unknown_node: 'NOT_FOUND',
+  unknown_shard: 'NOT_FOUND',
+  busy: 'CONFLICT',
   node_down: 'CONFLICT',
   node_starting: 'CONFLICT',
   invalid_config: 'BAD_REQUEST',
@@ -178,20 +180,31 @@ async function sendRest(node: NodeInfo, input: z.infer<typeof restInput>): Promi
   };
 }
 
-/** The cluster as API.md §4 describes it. Until sharding (Level 5) every node is shard 0. */
+/**
+ * The cluster as API.md §4 describes it: every node (a lone node has shard null), the shards
+ * of the cluster map and its epoch, the move in progress and, beyond API.md, the map itself
+ * and the last move (what the ring picture draws).
+ */
 function clusterState(playground: Playground) {
-  const nodes = playground.supervisor.list();
-  return {
-    nodes,
-    shards: [{ id: 0, nodes: nodes.map((node) => node.id) }],
-    epoch: 0,
-    resharding: null,
-  };
+  return { nodes: playground.supervisor.list(), ...playground.cluster.state() };
 }
 
 export const appRouter = router({
   cluster: router({
     state: query.query(({ ctx }) => clusterState(ctx.playground)),
+    /** Level 5: a new node becomes a shard and its keys start moving to it at once. */
+    addShard: mutation
+      .input(z.object({}).strict().optional())
+      .mutation(({ ctx }) => act(() => ctx.playground.cluster.addShard())),
+    removeShard: mutation
+      .input(z.object({ shard: z.string().min(1).max(200) }).strict())
+      .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.removeShard(input.shard))),
+    /** How fast keys move: keys a second each new owner copies, now and for later moves. */
+    throttle: mutation
+      .input(z.object({ keysPerSecond: z.number().int().min(1).max(10_000_000) }).strict())
+      .mutation(({ ctx, input }) =>
+        act(() => ctx.playground.cluster.throttle(input.keysPerSecond)),
+      ),
   }),
   node: router({
     start: mutation

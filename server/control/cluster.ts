@@ -1,0 +1,457 @@
+/**
+ * The control plane's cluster (Level 5): which of the supervisor's nodes serve which shard,
+ * the cluster map it publishes to them, and adding or removing a shard as two map changes
+ * (core/cluster, "Resharding"): epoch e+1 moves keys, e+2 once every new owner has them.
+ *
+ * The control plane is not on the data path. Nodes keep their map and keep routing if it
+ * dies; it only makes maps, hands them out (new owners first, so a key is never sent to a
+ * node that does not know it gains it), and watches the moves to say how far they are.
+ *
+ * Nodes the cluster does not list are lone caches, as in Levels 1-4.
+ */
+import {
+  type ClusterMap,
+  type ClusterShard,
+  previousRingOf,
+  ringOf,
+} from '../../core/cluster/index.ts';
+import { DEFAULT_VNODES, movedRanges } from '../../core/ring/index.ts';
+import type { TransferProgress } from '../node/cluster.ts';
+import { fetchText } from './monitor.ts';
+import type { NodeInfo, Supervisor } from './supervisor.ts';
+import { ControlError } from './supervisor.ts';
+
+/** How often a move's progress is read from the new owners. */
+const PROGRESS_INTERVAL_MS = 250;
+/** A node that does not take a map in this long is reported, and the publish fails. */
+const PUBLISH_TIMEOUT_MS = 3000;
+/** A move that makes no progress for this long is reported failed. */
+const STALLED_MS = 60_000;
+
+/** A move in progress, as `cluster.state` shows it (API.md §4). */
+export interface Resharding {
+  /** The shard being removed, if any. */
+  readonly fromShard?: string;
+  /** The shard being added, if any. */
+  readonly toShard?: string;
+  readonly movedKeys: number;
+  readonly totalKeys: number;
+  readonly movedBytes: number;
+  /** Keys a second each new owner copies at most. */
+  readonly keysPerSecond: number;
+  /** Share of the key space that changes owner (the moved arcs of the ring), 0-1. */
+  readonly movedShare: number;
+  readonly startedAt: number;
+  /** Keys a second over the move so far. */
+  readonly rate: number;
+  /** Seconds left at that rate; null until known. */
+  readonly etaSeconds: number | null;
+}
+
+/** The last move, kept once it is over so the dashboard can say how it went. */
+export interface FinishedMove {
+  readonly fromShard?: string;
+  readonly toShard?: string;
+  readonly movedKeys: number;
+  readonly movedBytes: number;
+  readonly movedShare: number;
+  readonly seconds: number;
+  /** The map before the move: with the current one, it draws what moved. */
+  readonly before: ClusterMap;
+  readonly error: string | null;
+}
+
+export interface ClusterState {
+  readonly epoch: number;
+  readonly map: ClusterMap | null;
+  readonly shards: readonly { readonly id: string; readonly nodes: readonly string[] }[];
+  readonly resharding: Resharding | null;
+  readonly lastMove: FinishedMove | null;
+}
+
+export type ClusterListener = (state: ClusterState) => void;
+
+export class ClusterManager {
+  private map: ClusterMap | null = null;
+  private resharding: Resharding | null = null;
+  private lastMove: FinishedMove | null = null;
+  private busy = false;
+  private keysPerSecond = 50_000;
+  private readonly listeners = new Set<ClusterListener>();
+
+  constructor(private readonly supervisor: Supervisor) {
+    // A cluster node that comes back (restart) starts without a map: give it the map, with
+    // its new URL if it moved.
+    supervisor.subscribe((node) => {
+      if (node.status === 'up' && node.shard !== null) void this.rejoin(node);
+    });
+  }
+
+  state(): ClusterState {
+    const map = this.map;
+    return {
+      epoch: map?.epoch ?? 0,
+      map,
+      shards: (map?.shards ?? []).map((s) => ({ id: s.id, nodes: s.nodes.map((n) => n.id) })),
+      resharding: this.resharding,
+      lastMove: this.lastMove,
+    };
+  }
+
+  subscribe(listener: ClusterListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Makes a cluster of the given nodes, one shard each (s1, s2, ...): `tinycache cluster`. */
+  async form(ids: readonly string[]): Promise<ClusterState> {
+    this.claim();
+    try {
+      const nodes = ids.map((id) => this.supervisor.get(id));
+      const map: ClusterMap = {
+        epoch: (this.map?.epoch ?? 0) + 1,
+        vnodes: DEFAULT_VNODES,
+        shards: nodes.map((n, i) => ({ id: `s${i + 1}`, nodes: [{ id: n.id, url: n.url }] })),
+        moving: null,
+      };
+      await this.publish(map, ids);
+      nodes.forEach((n, i) => this.supervisor.setShard(n.id, `s${i + 1}`));
+      return this.state();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Adds a shard served by a new node; resolves once its keys have started moving. Without
+   * a cluster yet, the first node that is up becomes shard s1 and the new one s2.
+   */
+  async addShard(): Promise<{ shard: string }> {
+    this.claim();
+    try {
+      let current = this.map;
+      if (current === null) {
+        const first = this.supervisor.list().find((n) => n.status === 'up');
+        if (first === undefined) {
+          throw new ControlError('node_down', 'No node is up to start the cluster from.');
+        }
+        current = {
+          epoch: 1,
+          vnodes: DEFAULT_VNODES,
+          shards: [{ id: 's1', nodes: [{ id: first.id, url: first.url }] }],
+          moving: null,
+        };
+        await this.publish(current, [first.id]);
+        this.supervisor.setShard(first.id, 's1');
+      }
+      const shard = nextShardId(current);
+      const node = await this.supervisor.start({});
+      const moving: ClusterMap = {
+        epoch: current.epoch + 1,
+        vnodes: current.vnodes,
+        shards: [...current.shards, { id: shard, nodes: [{ id: node.id, url: node.url }] }],
+        moving: { fromRing: current.shards.map((s) => s.id), leaving: [] },
+      };
+      this.supervisor.setShard(node.id, shard);
+      await this.startMove(current, moving, { toShard: shard });
+      return { shard };
+    } catch (error) {
+      this.busy = false;
+      throw error;
+    }
+  }
+
+  /** Removes a shard: its keys drain to the others, then its nodes stop. */
+  async removeShard(shard: string): Promise<{ shard: string }> {
+    this.claim();
+    try {
+      const current = this.map;
+      const leaving = current?.shards.find((s) => s.id === shard);
+      if (current === null || leaving === undefined) {
+        const known = current?.shards.map((s) => s.id).join(', ') || 'none';
+        throw new ControlError('unknown_shard', `No shard ${shard}; the shards are ${known}.`);
+      }
+      if (current.shards.length === 1) {
+        throw new ControlError(
+          'busy',
+          `Shard ${shard} is the only one; a cluster needs a shard to hold its keys.`,
+        );
+      }
+      const moving: ClusterMap = {
+        epoch: current.epoch + 1,
+        vnodes: current.vnodes,
+        shards: current.shards.filter((s) => s.id !== shard),
+        moving: { fromRing: current.shards.map((s) => s.id), leaving: [leaving] },
+      };
+      await this.startMove(current, moving, { fromShard: shard });
+      return { shard };
+    } catch (error) {
+      this.busy = false;
+      throw error;
+    }
+  }
+
+  /** The pace of moves: keys a second each new owner copies, now and for later moves. */
+  async throttle(keysPerSecond: number): Promise<ClusterState> {
+    this.keysPerSecond = keysPerSecond;
+    const receivers = this.map === null ? [] : this.receivers(this.map);
+    await Promise.all(
+      receivers.map((node) =>
+        send(node.url, 'PATCH', '/v1/cluster', { keysPerSecond }).catch(() => undefined),
+      ),
+    );
+    if (this.resharding !== null) this.resharding = { ...this.resharding, keysPerSecond };
+    this.emit();
+    return this.state();
+  }
+
+  private claim(): void {
+    if (this.busy) {
+      throw new ControlError(
+        'busy',
+        'A shard is being added or removed; wait until its keys have moved.',
+      );
+    }
+    this.busy = true;
+  }
+
+  /** Publishes e+1 (new owners first), then watches the move until it can publish e+2. */
+  private async startMove(
+    before: ClusterMap,
+    moving: ClusterMap,
+    which: { fromShard?: string; toShard?: string },
+  ): Promise<void> {
+    const receivers = this.receivers(moving);
+    // Their pace first, so the first page already keeps it.
+    await Promise.all(
+      receivers.map((n) =>
+        send(n.url, 'PATCH', '/v1/cluster', { keysPerSecond: this.keysPerSecond }),
+      ),
+    );
+    const others = this.members(moving).filter((n) => !receivers.some((r) => r.id === n.id));
+    await this.publish(
+      moving,
+      receivers.map((n) => n.id),
+    );
+    await this.publish(
+      moving,
+      others.map((n) => n.id),
+    );
+    const movedShare = movedRanges(previousRingOf(moving)!, ringOf(moving)).reduce(
+      (sum, r) => sum + (r.end - r.start) / 2 ** 32,
+      0,
+    );
+    const startedAt = Date.now();
+    this.resharding = {
+      ...which,
+      movedKeys: 0,
+      totalKeys: 0,
+      movedBytes: 0,
+      keysPerSecond: this.keysPerSecond,
+      movedShare,
+      startedAt,
+      rate: 0,
+      etaSeconds: null,
+    };
+    this.emit();
+    void this.watch(before, moving, which, receivers, movedShare).finally(() => {
+      this.busy = false;
+    });
+  }
+
+  private async watch(
+    before: ClusterMap,
+    moving: ClusterMap,
+    which: { fromShard?: string; toShard?: string },
+    receivers: readonly { id: string; url: string }[],
+    movedShare: number,
+  ): Promise<void> {
+    const startedAt = this.resharding?.startedAt ?? Date.now();
+    let lastProgress = Date.now();
+    let lastMoved = -1;
+    let error: string | null = null;
+    let transfers: (TransferProgress | null)[] = [];
+    for (;;) {
+      await sleep(PROGRESS_INTERVAL_MS);
+      transfers = await Promise.all(
+        receivers.map(async (node) => {
+          try {
+            const info = JSON.parse(await fetchText(`${node.url}/v1/cluster`, 1000)) as {
+              transfer: TransferProgress | null;
+            };
+            return info.transfer;
+          } catch {
+            return null;
+          }
+        }),
+      );
+      const moved = sum(transfers, (t) => t.movedKeys);
+      const total = sum(transfers, (t) => t.totalKeys);
+      const elapsed = (Date.now() - startedAt) / 1000;
+      const rate = elapsed > 0 ? moved / elapsed : 0;
+      this.resharding = {
+        ...which,
+        movedKeys: moved,
+        totalKeys: Math.max(total, moved),
+        movedBytes: sum(transfers, (t) => t.movedBytes),
+        keysPerSecond: this.keysPerSecond,
+        movedShare,
+        startedAt,
+        rate,
+        etaSeconds: rate > 0 ? Math.max(0, (total - moved) / rate) : null,
+      };
+      this.emit();
+      const failed = transfers.find((t) => t?.error != null);
+      if (failed) {
+        error = failed.error;
+        break;
+      }
+      if (transfers.every((t) => t !== null && t.finishedAt !== null)) break;
+      if (moved !== lastMoved) {
+        lastMoved = moved;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > STALLED_MS) {
+        error = `no keys moved for ${STALLED_MS / 1000} s`;
+        break;
+      }
+    }
+    // e+2: the move is over (or given up: the new owners keep what they have). New owners
+    // first, so none reads through from an old owner that has already let the keys go.
+    const after: ClusterMap = { ...moving, epoch: moving.epoch + 1, moving: null };
+    const others = this.members(after).filter((n) => !receivers.some((r) => r.id === n.id));
+    try {
+      await this.publish(
+        after,
+        receivers.map((n) => n.id),
+      );
+      await this.publish(
+        after,
+        others.map((n) => n.id),
+      );
+    } catch (e) {
+      error ??= String(e);
+    }
+    const stats = this.resharding;
+    this.resharding = null;
+    this.lastMove = {
+      ...which,
+      movedKeys: stats?.movedKeys ?? 0,
+      movedBytes: stats?.movedBytes ?? 0,
+      movedShare,
+      seconds: (Date.now() - startedAt) / 1000,
+      before,
+      error,
+    };
+    // A removed shard's nodes have given their keys away: they stop.
+    for (const shard of moving.moving?.leaving ?? []) {
+      for (const node of shard.nodes) {
+        this.supervisor.setShard(node.id, null);
+        await this.supervisor.stop(node.id).catch(() => undefined);
+      }
+    }
+    this.emit();
+  }
+
+  /** Sends `map` to the nodes `ids` (in parallel) and makes it the cluster's map. */
+  private async publish(map: ClusterMap, ids: readonly string[]): Promise<void> {
+    this.map = map;
+    const nodes = ids.map((id) => this.supervisor.get(id)).filter((n) => n.status === 'up');
+    const failures = await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          await send(node.url, 'PUT', '/v1/cluster', map);
+          return null;
+        } catch (error) {
+          return `${node.id}: ${String(error)}`;
+        }
+      }),
+    );
+    this.emit();
+    const failed = failures.filter((f) => f !== null);
+    if (failed.length > 0) {
+      throw new ControlError(
+        'start_failed',
+        `Nodes did not take cluster map epoch ${map.epoch}: ${failed.join('; ')}`,
+      );
+    }
+  }
+
+  /** The nodes that gain keys in `moving` (the first node of each shard that gains some). */
+  private receivers(map: ClusterMap): { id: string; url: string }[] {
+    const previous = previousRingOf(map);
+    if (previous === null) return [];
+    const gaining = new Set(movedRanges(previous, ringOf(map)).map((r) => r.to));
+    return map.shards
+      .filter((s) => gaining.has(s.id))
+      .map((s) => s.nodes[0]!)
+      .map((n) => ({ id: n.id, url: n.url }));
+  }
+
+  /** Every node the map lists, leaving ones included. */
+  private members(map: ClusterMap): { id: string; url: string }[] {
+    return [...map.shards, ...(map.moving?.leaving ?? [])].flatMap((s) => s.nodes);
+  }
+
+  /** A cluster node came up again: the map goes to it, with its URL if that changed. */
+  private async rejoin(node: NodeInfo): Promise<void> {
+    const map = this.map;
+    if (map === null || node.url === '') return;
+    const listed = this.members(map).find((n) => n.id === node.id);
+    if (listed === undefined) return;
+    let next = map;
+    if (listed.url !== node.url) {
+      const moveUrl = (shards: readonly ClusterShard[]) =>
+        shards.map((s) => ({
+          ...s,
+          nodes: s.nodes.map((n) => (n.id === node.id ? { ...n, url: node.url } : n)),
+        }));
+      next = {
+        ...map,
+        epoch: map.epoch + 1,
+        shards: moveUrl(map.shards),
+        moving:
+          map.moving === null ? null : { ...map.moving, leaving: moveUrl(map.moving.leaving) },
+      };
+      await this.publish(
+        next,
+        this.members(next).map((n) => n.id),
+      ).catch(() => undefined);
+      return;
+    }
+    await send(node.url, 'PUT', '/v1/cluster', next).catch(() => undefined);
+  }
+
+  private emit(): void {
+    const state = this.state();
+    for (const listener of this.listeners) listener(state);
+  }
+}
+
+/** The lowest free shard id: s1, s2, ... */
+function nextShardId(map: ClusterMap): string {
+  const taken = new Set([...map.shards, ...(map.moving?.leaving ?? [])].map((s) => s.id));
+  let i = 1;
+  while (taken.has(`s${i}`)) i++;
+  return `s${i}`;
+}
+
+function sum(list: readonly (TransferProgress | null)[], of: (t: TransferProgress) => number) {
+  return list.reduce((total, t) => total + (t === null ? 0 : of(t)), 0);
+}
+
+/** One JSON request to a node; rejects unless it answers 2xx. */
+async function send(url: string, method: string, path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
+  return JSON.parse(text) as unknown;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -19,6 +19,18 @@ describe('arrival schedule (open model)', () => {
     expect(schedule.dueCount(196)).toBe(10 + 101);
   });
 
+  it('counts arrivals from before a rate change as due when they were, not at the change', () => {
+    const schedule = new ArrivalSchedule(0, 100); // one every 10 ms
+    schedule.setRate(95, 50); // arrivals 0..9 were due before the change
+    // A time before the change reads the old segment: at 42 ms, arrivals 0..4 were due.
+    expect(schedule.dueCount(42)).toBe(5);
+    expect(schedule.dueCount(-1)).toBe(0);
+    // After the change, the new segment: arrival 10 when it was due (100 ms), then every 20 ms.
+    expect(schedule.dueCount(99)).toBe(10);
+    expect(schedule.dueCount(100)).toBe(11);
+    expect(schedule.dueCount(120)).toBe(12);
+  });
+
   it('takes a raised rate at once even when the old rate was very low', () => {
     const schedule = new ArrivalSchedule(0, 0.1); // next arrival at 10 s
     schedule.setRate(100, 100);

@@ -29,11 +29,21 @@ export class ArrivalSchedule {
     return this.current.ratePerSecond;
   }
 
-  /** How many arrivals are due at `nowMs` (those with an intended time <= nowMs). */
+  /**
+   * How many arrivals are due at `nowMs` (those with an intended time <= nowMs). A time
+   * before the last rate change is read in the segment it falls in, so arrivals still
+   * waiting from before a change are due when they were due, not all at the change.
+   */
   dueCount(nowMs: number): number {
-    const { first, startMs, ratePerSecond } = this.current;
-    if (nowMs < startMs || ratePerSecond === 0) return first;
-    return first + Math.floor(((nowMs - startMs) * ratePerSecond) / 1000) + 1;
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const { first, startMs, ratePerSecond } = this.segments[i] as Segment;
+      if (nowMs < startMs && i > 0) continue;
+      if (nowMs < startMs || ratePerSecond === 0) return first;
+      const due = first + Math.floor(((nowMs - startMs) * ratePerSecond) / 1000) + 1;
+      const next = this.segments[i + 1];
+      return next === undefined ? due : Math.min(due, next.first);
+    }
+    return 0;
   }
 
   /** The intended time of arrival `index`, ms (Infinity when the rate is 0). */

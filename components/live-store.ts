@@ -70,6 +70,9 @@ function apply(event: LiveEvent): void {
     case 'node':
       set((state) => ({ nodes: upsert(state.nodes, event.node) }));
       break;
+    case 'node-removed':
+      set((state) => ({ nodes: state.nodes.filter((node) => node.id !== event.id) }));
+      break;
     case 'database':
       set({ database: event.database });
       break;

@@ -25,6 +25,8 @@ import { ControlError } from './supervisor.ts';
 const PROGRESS_INTERVAL_MS = 250;
 /** A node that does not take a map in this long is reported, and the publish fails. */
 const PUBLISH_TIMEOUT_MS = 3000;
+/** A removed shard's node answers what is already on its way for this long, then stops. */
+const RETIRE_DRAIN_MS = 500;
 /** A move that makes no progress for this long is reported failed. */
 const STALLED_MS = 60_000;
 
@@ -331,6 +333,14 @@ export class ClusterManager {
     } catch (e) {
       error ??= String(e);
     }
+    const seconds = (Date.now() - startedAt) / 1000;
+    // A removed shard's nodes have given their keys away: they are retired (no new request
+    // goes to them) and stop once those on their way are answered.
+    for (const shard of moving.moving?.leaving ?? []) {
+      for (const node of shard.nodes) {
+        await this.supervisor.retire(node.id, RETIRE_DRAIN_MS).catch(() => undefined);
+      }
+    }
     const stats = this.resharding;
     this.resharding = null;
     this.lastMove = {
@@ -338,17 +348,11 @@ export class ClusterManager {
       movedKeys: stats?.movedKeys ?? 0,
       movedBytes: stats?.movedBytes ?? 0,
       movedShare,
-      seconds: (Date.now() - startedAt) / 1000,
+      seconds,
       before,
       error,
     };
-    // A removed shard's nodes have given their keys away: they stop.
-    for (const shard of moving.moving?.leaving ?? []) {
-      for (const node of shard.nodes) {
-        this.supervisor.setShard(node.id, null);
-        await this.supervisor.stop(node.id).catch(() => undefined);
-      }
-    }
+    this.busy = false;
     this.emit();
   }
 

@@ -20,6 +20,7 @@ export type LiveEvent =
     }
   | { readonly kind: 'sample'; readonly sample: LiveSample }
   | { readonly kind: 'node'; readonly node: NodeInfo }
+  | { readonly kind: 'node-removed'; readonly id: string }
   | { readonly kind: 'database'; readonly database: DatabaseStatus }
   | { readonly kind: 'cluster'; readonly cluster: ClusterState };
 
@@ -65,6 +66,8 @@ export class Playground {
     this.supervisor.subscribe((node) => {
       if (node.status === 'up') this.load.retarget();
     });
+    // A retired node (a shard removed) gets no more load.
+    this.supervisor.subscribeRemoved(() => this.load.retarget());
     this.monitor.start();
   }
 
@@ -79,12 +82,16 @@ export class Playground {
     });
     const offSample = this.monitor.subscribe((sample) => listener({ kind: 'sample', sample }));
     const offNode = this.supervisor.subscribe((node) => listener({ kind: 'node', node }));
+    const offRemoved = this.supervisor.subscribeRemoved((id) =>
+      listener({ kind: 'node-removed', id }),
+    );
     const onDatabase = (database: DatabaseStatus) => listener({ kind: 'database', database });
     this.databaseListeners.add(onDatabase);
     const offCluster = this.cluster.subscribe((cluster) => listener({ kind: 'cluster', cluster }));
     return () => {
       offSample();
       offNode();
+      offRemoved();
       offCluster();
       this.databaseListeners.delete(onDatabase);
     };

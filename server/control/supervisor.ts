@@ -142,6 +142,7 @@ export type NodeListener = (node: NodeInfo) => void;
 export class Supervisor {
   private readonly nodes = new Map<string, Entry>();
   private readonly listeners = new Set<NodeListener>();
+  private readonly removedListeners = new Set<(id: string) => void>();
   private nextId = 1;
   private closed = false;
 
@@ -204,6 +205,25 @@ export class Supervisor {
     entry.config = { ...config };
     this.emit(entry);
     return this.info(entry);
+  }
+
+  /** Calls `listener` with the id of every node retired; returns the unsubscribe. */
+  subscribeRemoved(listener: (id: string) => void): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
+  /**
+   * Retires a node for good (a shard removed from the cluster): it leaves every list at once,
+   * so nothing new is sent to it, and is stopped `drainMs` later, once requests already on
+   * their way to it are answered.
+   */
+  async retire(id: string, drainMs = 0): Promise<void> {
+    const entry = this.entry(id);
+    this.nodes.delete(id);
+    for (const listener of this.removedListeners) listener(id);
+    if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
+    await this.terminate(entry);
   }
 
   /** Records the cluster shard the node serves (null: a lone node), for every view of it. */

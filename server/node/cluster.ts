@@ -246,8 +246,12 @@ export class ClusterRole {
       throw new PeerUnreachable(fallback.node.url, `HTTP ${answer.status}`);
     }
     const entry = fromWire(JSON.parse(answer.body.toString('utf8')) as WireEntry);
-    if (move.handoff.acceptCopy(key)) this.keep(key, entry);
-    return entry;
+    if (move.handoff.acceptCopy(key)) {
+      this.keep(key, entry);
+      return entry;
+    }
+    // Settled here while the read was on its way (a write or delete): that is the truth now.
+    return this.store.get(key, this.clock()) ?? null;
   }
 
   /**

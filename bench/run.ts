@@ -1,14 +1,17 @@
 /**
- * `npm run bench [-- http|engine|hitrate|playground|db ...] [--duration 10] [--rounds 3]`
+ * `npm run bench [-- http|engine|hitrate|playground|db|ring|cluster|sim ...] [--duration 10] [--rounds 3]`
  * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
  */
 import { parseArgs } from 'node:util';
+import { clusterBench } from './cluster.ts';
 import { dbBench } from './db.ts';
 import { engineBench } from './engine.ts';
 import { hitRateBench } from './hitrate.ts';
 import { httpBench } from './http.ts';
 import { machine } from './lib.ts';
 import { playgroundBench } from './playground.ts';
+import { ringBench } from './ring.ts';
+import { simBench } from './sim.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -23,7 +26,7 @@ if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
   process.stderr.write('bench: --duration must be seconds > 0 and --rounds a whole number >= 1\n');
   process.exit(2);
 }
-const all = ['http', 'engine', 'hitrate', 'playground', 'db'];
+const all = ['http', 'engine', 'hitrate', 'playground', 'db', 'ring', 'cluster', 'sim'];
 const chosen = positionals.length === 0 ? all : positionals;
 for (const name of chosen) {
   if (!all.includes(name)) {
@@ -45,6 +48,12 @@ for (const name of chosen) {
           ? hitRateBench()
           : name === 'playground'
             ? await playgroundBench({ seconds, rounds })
-            : await dbBench({ seconds, rounds });
+            : name === 'db'
+              ? await dbBench({ seconds, rounds })
+              : name === 'ring'
+                ? ringBench()
+                : name === 'cluster'
+                  ? await clusterBench({ seconds, rounds })
+                  : simBench();
   console.log(`${output}\n`);
 }

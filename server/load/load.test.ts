@@ -35,6 +35,25 @@ describe('closed model', () => {
     expect(result.stoppedBy).toBe('duration');
   });
 
+  it('as a smart client, sends only the keys its target owns', async () => {
+    const { url, store } = await serve();
+    // All writes, so the store shows every key sent; this target owns the even ids.
+    const result = startLoad(
+      {
+        url,
+        durationSeconds: 0.4,
+        connections: 4,
+        keys: 100,
+        readRatio: 0,
+        distribution: 'uniform',
+      },
+      { owns: (id) => id % 2 === 0 },
+    );
+    expect((await result.done).requests).toBeGreaterThan(100);
+    expect(store.size).toBeGreaterThan(40);
+    for (const key of store.keys()) expect(Number(key.slice(4)) % 2).toBe(0);
+  });
+
   it('sends GETs and PUTs in the read ratio', async () => {
     const { url } = await serve();
     const result = await run({ url, readRatio: 0.8 });

@@ -210,7 +210,17 @@ export interface LoadHooks {
    * target) can report figures of their union, percentiles included.
    */
   readonly sink?: Counters;
+  /**
+   * A smart client's share of a cluster (Level 5): the keys this run's target owns. Keys are
+   * drawn from the load's distribution until one is owned (at most OWNED_DRAWS tries), so
+   * runs against every shard together send the distribution, each key straight to its
+   * owner. The prefill is not filtered.
+   */
+  readonly owns?: (keyId: number) => boolean;
 }
+
+/** Draws for an owned key before a run sends one it does not own (to be forwarded). */
+const OWNED_DRAWS = 64;
 
 export interface LoadHandle {
   /** The settings now in force. */
@@ -816,7 +826,12 @@ class LoadRun implements ConnectionOwner {
       connection.sendRaw('path', latencyStartMs, t, this.fixedRequest);
       return;
     }
-    const key = keyName(this.sampler.next());
+    let id = this.sampler.next();
+    const owns = this.hooks.owns;
+    if (owns !== undefined) {
+      for (let i = 1; i < OWNED_DRAWS && !owns(id); i++) id = this.sampler.next();
+    }
+    const key = keyName(id);
     if (this.rng.next() < this.options.readRatio) {
       const head = `GET ${this.keyPrefix}${key}${this.requestTail}\r\n`;
       this.count(head.length);

@@ -7,6 +7,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterMap, route } from '../../core/cluster/index.ts';
 import { Ring } from '../../core/ring/index.ts';
+import { ClusterClient } from '../client/cluster-client.ts';
 import type { TransferProgress } from './cluster.ts';
 import { type NodeProcess, spawnNode } from '../testing/processes.ts';
 
@@ -211,6 +212,43 @@ describe('a cluster of three real nodes', () => {
     expect(bad.status).toBe(400);
     expect((await info(nodes[0]!)).map?.epoch).toBe(2);
   });
+});
+
+describe('the smart client', () => {
+  const nodes: NodeProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+
+  it('sends each key straight to its owner, and follows a new map', async () => {
+    for (const id of ['n1', 'n2', 'n3']) nodes.push(await spawnNode(['--node-id', id]));
+    const shards = nodes.map((node, i) => shardOf(`s${i + 1}`, node, `n${i + 1}`));
+    await publish({ epoch: 1, vnodes: 256, shards, moving: null }, nodes);
+    const client = await ClusterClient.connect(nodes[0]!.url);
+    expect(client.epoch).toBe(1);
+    const keys = Array.from({ length: 60 }, (_, i) => `smart-${i}`);
+    for (const key of keys) await client.set(key, `v-${key}`);
+    for (const key of keys) {
+      const answer = await client.send('GET', key);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toBe(`v-${key}`);
+      expect(answer.forwarded).toBe(false);
+    }
+    expect(await client.delete(keys[0]!)).toBe(true);
+    expect(await client.get(keys[0]!)).toBeNull();
+
+    // Epoch 2 rotates which node serves which shard; the client still holds epoch 1.
+    const rotated = shards.map((s, i) => ({ ...s, nodes: shards[(i + 1) % 3]!.nodes }));
+    await publish({ epoch: 2, vnodes: 256, shards: rotated, moving: null }, nodes);
+    const answers = [];
+    for (const key of keys.map((k) => `${k}-after`))
+      answers.push(await client.send('PUT', key, 'x'));
+    expect(answers.every((a) => a.status === 201)).toBe(true);
+    // The first request went to the wrong node, was forwarded, and told the client to refresh.
+    expect(answers[0]!.forwarded).toBe(true);
+    expect(client.epoch).toBe(2);
+    expect(answers.slice(1).every((a) => !a.forwarded)).toBe(true);
+  }, 30_000);
 });
 
 describe('a write or a delete during a move', () => {

@@ -1,9 +1,11 @@
 'use client';
 /**
- * The dashboard's live state: the cluster's nodes and the last ten minutes of samples, fed by
- * the one `metrics.live` stream. Every chart and card reads this store; nothing else polls.
+ * The dashboard's live state: the cluster's nodes, its map and moves, and the last ten minutes
+ * of samples, fed by the one `metrics.live` stream. Every chart and card reads this store;
+ * nothing else polls.
  */
 import { create } from 'zustand';
+import type { ClusterState } from '../server/control/cluster.ts';
 import type { LiveSample } from '../server/control/monitor.ts';
 import type { DatabaseStatus, LiveEvent } from '../server/control/playground.ts';
 import type { NodeInfo } from '../server/control/supervisor.ts';
@@ -22,6 +24,8 @@ export interface LiveState {
   readonly samples: readonly LiveSample[];
   /** The embedded PostgreSQL (Level 3); null until the stream says. */
   readonly database: DatabaseStatus | null;
+  /** The cluster (Level 5): its map, shards and the move in progress; null until the stream says. */
+  readonly cluster: ClusterState | null;
   /** Puts a node the control plane just answered with in place (so buttons react at once). */
   readonly upsertNode: (node: NodeInfo) => void;
 }
@@ -32,6 +36,7 @@ export const useLive = create<LiveState>()((set) => ({
   nodes: [],
   samples: [],
   database: null,
+  cluster: null,
   upsertNode: (node) => set((state) => ({ nodes: upsert(state.nodes, node) })),
 }));
 
@@ -51,6 +56,7 @@ function apply(event: LiveEvent): void {
         nodes: event.nodes,
         samples: event.samples.slice(-HISTORY_SECONDS),
         database: event.database,
+        cluster: event.cluster,
       });
       break;
     case 'sample':
@@ -76,7 +82,26 @@ function apply(event: LiveEvent): void {
     case 'database':
       set({ database: event.database });
       break;
+    case 'cluster':
+      set((state) => ({ cluster: shareUnchanged(state.cluster, event.cluster) }));
+      break;
   }
+}
+
+/**
+ * A move sends the cluster four times a second with only its progress changed: the map and the
+ * last move keep their previous objects while they are the same, so what is drawn from them
+ * (the ring, cached per map object by ringOf) is not worked out again.
+ */
+function shareUnchanged(previous: ClusterState | null, next: ClusterState): ClusterState {
+  if (previous === null) return next;
+  const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
+  return {
+    ...next,
+    map: same(previous.map, next.map) ? previous.map : next.map,
+    shards: same(previous.shards, next.shards) ? previous.shards : next.shards,
+    lastMove: same(previous.lastMove, next.lastMove) ? previous.lastMove : next.lastMove,
+  };
 }
 
 let started = false;

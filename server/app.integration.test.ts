@@ -95,7 +95,8 @@ describe('the control plane', () => {
       ['n1', 'up', 'leader'],
       ['n2', 'up', 'leader'],
     ]);
-    expect(cluster.shards).toEqual([{ id: 0, nodes: ['n1', 'n2'] }]);
+    // Lone nodes: no cluster until a shard is added (Level 5).
+    expect(cluster.shards).toEqual([]);
     expect(cluster).toMatchObject({ epoch: 0, resharding: null });
     const [n1] = cluster.nodes;
     expect(n1!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -115,7 +116,7 @@ describe('the control plane', () => {
     expect(await res.json()).toEqual(
       nodes.map((node) => ({
         targets: [new URL(node.url).host],
-        labels: { shard: '0', role: 'leader', node: node.id },
+        labels: { shard: '', role: 'leader', node: node.id },
       })),
     );
   });

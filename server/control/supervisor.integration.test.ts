@@ -59,7 +59,7 @@ describe('Supervisor', () => {
   afterAll(() => supervisor.close());
 
   it('starts nodes on their own free ports, each serving PUT and GET', async () => {
-    expect(a).toMatchObject({ id: 'n1', status: 'up', role: 'leader', shard: 0 });
+    expect(a).toMatchObject({ id: 'n1', status: 'up', role: 'leader', shard: null });
     expect(b).toMatchObject({ id: 'n2', status: 'up', config: { policy: 'wtinylfu' } });
     expect(a.port).not.toBe(b.port);
     expect(a.url).toBe(`http://127.0.0.1:${a.port}`);

@@ -81,7 +81,7 @@ export function prometheusTargets(playground: Playground) {
     .filter((node) => node.port !== 0)
     .map((node) => ({
       targets: [new URL(node.url).host],
-      labels: { shard: String(node.shard), role: node.role, node: node.id },
+      labels: { shard: node.shard ?? '', role: node.role, node: node.id },
     }));
 }
 

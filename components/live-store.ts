@@ -30,6 +30,13 @@ export interface LiveState {
   readonly upsertNode: (node: NodeInfo) => void;
 }
 
+/**
+ * Nodes retired for good (a removed shard's). The supervisor still reports such a node once it
+ * has stopped, after it has left the list; ids are never reused, so any later word of it is
+ * ignored rather than bringing its card back as down.
+ */
+const retired = new Set<string>();
+
 export const useLive = create<LiveState>()((set) => ({
   connection: 'connecting',
   connectionError: null,
@@ -37,7 +44,8 @@ export const useLive = create<LiveState>()((set) => ({
   samples: [],
   database: null,
   cluster: null,
-  upsertNode: (node) => set((state) => ({ nodes: upsert(state.nodes, node) })),
+  upsertNode: (node) =>
+    set((state) => (retired.has(node.id) ? {} : { nodes: upsert(state.nodes, node) })),
 }));
 
 function upsert(nodes: readonly NodeInfo[], node: NodeInfo): NodeInfo[] {
@@ -74,9 +82,16 @@ function apply(event: LiveEvent): void {
       }));
       break;
     case 'node':
-      set((state) => ({ nodes: upsert(state.nodes, event.node) }));
+      if (retired.has(event.node.id)) break;
+      set((state) =>
+        // A node first heard of as down was retired before this page's history began.
+        event.node.status === 'down' && !state.nodes.some((n) => n.id === event.node.id)
+          ? {}
+          : { nodes: upsert(state.nodes, event.node) },
+      );
       break;
     case 'node-removed':
+      retired.add(event.id);
       set((state) => ({ nodes: state.nodes.filter((node) => node.id !== event.id) }));
       break;
     case 'database':

@@ -1,11 +1,12 @@
 'use client';
 /**
- * The live dashboard: the cluster's figures, its nodes, the charts and the log on the left; the
+ * The live dashboard: the cluster's figures, its nodes and shards, the charts and the log on the left; the
  * controls (load, node config, REST) on the right. One stream feeds it all (connectLive).
  */
 import { useEffect, useState } from 'react';
 import { connectLive, useLive } from '../live-store.ts';
 import { ChartsPanel } from './ChartsPanel.tsx';
+import { ClusterPanel } from './ClusterPanel.tsx';
 import { ConfigPanel } from './ConfigPanel.tsx';
 import { DatabasePanel } from './DatabasePanel.tsx';
 import styles from './dashboard.module.css';
@@ -33,6 +34,7 @@ export function Dashboard() {
         <div className={styles.columns}>
           <div className={styles.primary}>
             <TopologyPanel selectedId={selectedId} onSelect={setSelected} />
+            <ClusterPanel />
             <ChartsPanel
               windowSeconds={windowSeconds}
               onWindowChange={setWindowSeconds}

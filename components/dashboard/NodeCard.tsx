@@ -15,7 +15,7 @@ import {
   NONE,
 } from '../format.ts';
 import { useLive } from '../live-store.ts';
-import { nodeColor } from '../palette.ts';
+import { nodeColor, shardColor } from '../palette.ts';
 import { errorMessage, trpc } from '../trpc.ts';
 import styles from './dashboard.module.css';
 import { useAction } from './use-action.ts';
@@ -76,7 +76,15 @@ export function NodeCard({ node, sample, now, selected, onSelect }: Props) {
           {STATUS_TEXT[status]}
         </span>
         <span className={styles.nodeRole}>
-          {node.shard === null ? 'lone node' : `${node.role} · shard ${node.shard}`}
+          {node.shard === null ? (
+            'lone node'
+          ) : (
+            <>
+              {node.role} ·{' '}
+              <span className={styles.roleSwatch} style={{ background: shardColor(node.shard) }} />
+              shard {node.shard}
+            </>
+          )}
         </span>
       </div>
       {node.storage !== null && (

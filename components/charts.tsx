@@ -7,6 +7,7 @@
  * Used by the dashboard and by the guided walkthroughs:
  *   <ThroughputChart />  <HitRateChart />  <LatencyChart />  <MemoryChart />  <EvictionsChart />
  *   <ReadPathChart /> (nodes with a database: a hit from memory against a miss read through)
+ *   <KeysChart /> (entries per node, named with their shard: keys moving between shards)
  * each with props `{ windowSeconds?, height?, nodeId? }`.
  */
 import { type ReactNode, useMemo } from 'react';
@@ -17,6 +18,7 @@ import {
   formatBytesShort,
   formatClock,
   formatCompact,
+  formatCount,
   formatMs,
   formatPercent,
   formatPerSecond,
@@ -437,6 +439,76 @@ export function EvictionsChart(props: ChartProps) {
       left={countAxis(view)}
     />
   );
+}
+
+/**
+ * Entries each node holds, one line per node in its colour and named with its shard
+ * (`n4 · s2`), so keys are seen streaming to a new shard and draining from a removed one.
+ */
+export function KeysChart(props: ChartProps) {
+  const { samples, windowSeconds, nodeId } = useWindow(props);
+  const shards = useShardOfNode();
+  const view = useMemo<View>(() => {
+    // A node with no count in the window (stopped all along) holds nothing to draw.
+    const all =
+      nodeId !== undefined
+        ? [nodeId]
+        : nodeIds(samples).filter((id) =>
+            samples.some((s) => typeof nodeOf(s, id)?.entries === 'number'),
+          );
+    return {
+      series: all.map((id, i): Series => {
+        const shard = shards.get(id);
+        return {
+          key: `node:${id}`,
+          name: shard === undefined ? id : `${id} · ${shard}`,
+          color: nodeColor(id),
+          kind: 'line',
+          newRow: i === KEYS_LEGEND_ROW,
+        };
+      }),
+      points: samples.map((s) => {
+        const point: Point = { t: s.t };
+        for (const id of all) point[`node:${id}`] = nodeOf(s, id)?.entries ?? null;
+        return point;
+      }),
+    };
+  }, [samples, nodeId, shards]);
+  return (
+    <TimeChart
+      label={nodeId === undefined ? 'Keys per node' : `Keys on ${nodeId}`}
+      legendLines={view.series.length > KEYS_LEGEND_ROW ? 2 : 1}
+      idle={{ text: 'No node answers its metrics.', when: 'null' }}
+      view={view}
+      windowSeconds={windowSeconds}
+      height={props.height}
+      value={(v) => (v === null ? '—' : `${formatCount(v)} keys`)}
+      left={countAxis(view)}
+    />
+  );
+}
+
+/** Nodes in the keys chart's first legend row. */
+const KEYS_LEGEND_ROW = 6;
+
+/**
+ * The shard of each node: as the nodes say, and for a node already retired (its shard removed)
+ * as the map before the last move said, so its draining line keeps its name.
+ */
+function useShardOfNode(): ReadonlyMap<string, string> {
+  const nodes = useLive((state) => state.nodes);
+  const before = useLive((state) => state.cluster?.lastMove?.before ?? null);
+  return useMemo(() => {
+    const shards = new Map<string, string>();
+    for (const shard of before?.shards ?? []) {
+      for (const node of shard.nodes) shards.set(node.id, shard.id);
+    }
+    for (const node of nodes) {
+      if (node.shard !== null) shards.set(node.id, node.shard);
+      else shards.delete(node.id);
+    }
+    return shards;
+  }, [nodes, before]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import type { ReactNode } from 'react';
 import {
   EvictionsChart,
   HitRateChart,
+  KeysChart,
   LatencyChart,
   MemoryChart,
   ReadPathChart,
@@ -34,6 +35,9 @@ export function ChartsPanel({ windowSeconds, onWindowChange, scope, onScopeChang
   const who = nodeId ?? 'each node';
   // Level 3's chart, once a node has a database (it stays while one has, even down).
   const withDatabase = nodes.some((n) => n.storage !== null);
+  // Level 5's chart, once there is a cluster: before it, every lone node holds what the load
+  // sends it and the lines only repeat one another.
+  const clustered = useLive((s) => (s.cluster?.epoch ?? 0) > 0);
 
   return (
     <section className={styles.panel} aria-labelledby="charts-title">
@@ -91,6 +95,15 @@ export function ChartsPanel({ windowSeconds, onWindowChange, scope, onScopeChang
         >
           <ThroughputChart {...props} height={190} />
         </ChartCard>
+        {clustered && (
+          <ChartCard
+            wide
+            title="Keys per node"
+            hint="Entries each node holds: keys stream to a new shard, and a removed shard's stream back to the others before its node stops."
+          >
+            <KeysChart {...props} height={150} />
+          </ChartCard>
+        )}
         <ChartCard
           title="Latency"
           hint={

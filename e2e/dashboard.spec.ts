@@ -134,3 +134,50 @@ test('the PostgreSQL panel starts a write-through node, draws its read path, and
   await mutate('load.stop');
   await mutate('node.stop', { id: added!.id });
 });
+
+test('adding a shard from the dashboard shows the new node and the redrawn ring', async ({
+  page,
+}) => {
+  // Keys to move, and traffic that goes on while they do.
+  await mutate('load.start', { rate: 3000, keys: 4000, readRatio: 0.5, distribution: 'uniform' });
+  await page.goto(baseUrl());
+  const panel = page.getByTestId('cluster');
+  await expect(panel).toContainText('No cluster yet');
+  const before = new Set((await clusterState()).nodes.map((n) => n.id));
+
+  // n1 becomes s1 and a new node s2; about half of n1's keys stream to it.
+  await panel.getByRole('button', { name: 'Add shard' }).click();
+  await expect
+    .poll(async () => (await clusterState()).nodes.find((n) => !before.has(n.id))?.id)
+    .toBeDefined();
+  const added = (await clusterState()).nodes.find((n) => !before.has(n.id))!;
+  const card = page.getByTestId(`node-card-${added.id}`);
+  await expect(card).toHaveAttribute('data-status', 'up');
+  await expect(card).toContainText('shard s2');
+  await expect(page.getByTestId('node-card-n1')).toContainText('shard s1');
+  const legend = panel.getByRole('list', { name: 'Shards', exact: true });
+  await expect(legend.locator('[data-shard]')).toHaveText([/s1/, /s2/]);
+  await expect(panel.getByTestId('cluster-move')).toContainText('Last move: s2 added');
+  await page
+    .getByRole('group', { name: 'Time window' })
+    .getByRole('button', { name: '1 min' })
+    .click();
+  await expect(page.getByLabel('Keys per node')).toContainText(`${added.id} · s2`);
+  await page.waitForTimeout(4000);
+  await screenshot(page, 'dashboard-cluster');
+
+  // A slow pace, so the drain is seen as it goes: s2's keys go back to s1, then its node
+  // stops and leaves the list.
+  await panel.getByLabel('Pace (keys/s)').fill('1000');
+  await panel.getByRole('button', { name: 'Set pace' }).click();
+  await expect(panel).toContainText('copies at most 1,000 keys/s');
+  await panel.getByRole('button', { name: 'Remove s2' }).click();
+  await expect(panel.getByRole('progressbar', { name: 'Move progress' })).toBeVisible();
+  await expect(panel.getByTestId('cluster-move')).toContainText('Draining s2');
+  await expect(panel.getByTestId('cluster-move')).toContainText('Last move: s2 removed');
+  await expect(card).toHaveCount(0);
+  await expect(panel.getByTestId(/^shard-/)).toHaveCount(1);
+  await expect(panel.getByRole('button', { name: 'Remove s1' })).toBeDisabled();
+  await mutate('cluster.throttle', { keysPerSecond: 50_000 });
+  await mutate('load.stop');
+});

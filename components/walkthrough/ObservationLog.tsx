@@ -33,7 +33,13 @@ const LOAD_TAGS: Readonly<Record<LoadTag, string>> = {
 };
 
 /** Headers worth showing a newcomer; the rest are plumbing. */
-const SHOWN_HEADERS = ['content-type', 'x-ttl-ms', 'content-encoding'];
+const SHOWN_HEADERS = [
+  'content-type',
+  'x-ttl-ms',
+  'content-encoding',
+  'x-tinycache-shard',
+  'x-tinycache-forwarded-by',
+];
 
 export function ObservationLog({
   step,
@@ -143,6 +149,15 @@ function Entry({ observation: o, view }: { observation: Observation; view: Check
       return (
         <p className={styles.answer}>
           <strong>PostgreSQL</strong> {o.running ? 'is running.' : 'is stopped.'}
+        </p>
+      );
+    case 'shard':
+      return (
+        <p className={styles.answer}>
+          <strong>Shard {o.shard}</strong>{' '}
+          {o.change === 'added'
+            ? 'added: its keys are moving to it.'
+            : 'removed: its keys are draining to the others.'}
         </p>
       );
     case 'error':

@@ -11,6 +11,7 @@ import {
   EvictionsChart,
   HitRateChart,
   LatencyChart,
+  KeysChart,
   MemoryChart,
   ReadPathChart,
   ThroughputChart,
@@ -42,6 +43,7 @@ const CHARTS: Record<ChartKind, { title: string; Chart: typeof ThroughputChart }
   memory: { title: 'Memory', Chart: MemoryChart },
   evictions: { title: 'Evictions and expirations per second', Chart: EvictionsChart },
   readPath: { title: 'Read path: memory hit against database read-through', Chart: ReadPathChart },
+  keys: { title: 'Keys per node', Chart: KeysChart },
 };
 
 export function Walkthrough({ n }: { n: number }) {
@@ -52,12 +54,13 @@ export function Walkthrough({ n }: { n: number }) {
   const journal = useJournal();
   const samples = useLive((s) => s.samples);
   const nodes = useLive((s) => s.nodes);
+  const cluster = useLive((s) => s.cluster);
   if (info === undefined || walkthrough === undefined) return null;
 
   const { steps } = walkthrough;
   const { session } = journal;
   const progress = progressOf(journal, n);
-  const view = viewOf({ samples, nodes }, journal, n, Date.now());
+  const view = viewOf({ samples, nodes, cluster }, journal, n, Date.now());
   const checks = steps.map((step) => step.check(view));
   const done = steps.map((_, i) => progress.doneAt[i + 1] !== undefined || checks[i]!.done);
   const doneCount = done.filter(Boolean).length;

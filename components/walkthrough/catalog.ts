@@ -102,19 +102,16 @@ export const LEVELS: readonly LevelInfo[] = [
     n: 5,
     title: 'Sharding with consistent hashing',
     question: 'How do you spread keys over many nodes, and what moves when one joins?',
-    status: 'coming',
+    status: 'built',
+    minutes: 4,
     targetRate: '1K req/s',
     about:
       'Keys map to shards through a consistent-hash ring with virtual nodes. Any node accepts ' +
-      'any key and forwards it to the owner over pooled connections.',
+      'any key and forwards it to the owner over pooled connections; adding or removing a ' +
+      'shard streams only the keys that change owner, while the cluster keeps serving.',
     why:
       'One machine runs out of memory or cores. Consistent hashing moves only about 1/N of ' +
       'the keys when a shard is added, so the hit rate does not collapse when you scale out.',
-    willTeach: [
-      'Add a shard and watch about a third of the keys stream to it while the hit rate holds.',
-      'Send a request to the wrong node and see it forwarded (X-TinyCache-Forwarded-By).',
-      'Compare routing through any node with a smart client that goes to the owner.',
-    ],
   },
   {
     n: 6,

@@ -102,6 +102,7 @@ function view(overrides: Partial<CheckView> = {}): CheckView {
     openedAt: T0 - 1,
     samples: [],
     nodes: [nodeInfo('n1'), nodeInfo('n2')],
+    cluster: null,
     journal: [],
     session: SESSION,
     ...overrides,

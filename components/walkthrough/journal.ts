@@ -83,7 +83,7 @@ export function markDone(level: number, step: number, at: number): void {
 
 /** The live state and a level's journal, as checks see them. */
 export function viewOf(
-  live: Pick<LiveState, 'samples' | 'nodes'>,
+  live: Pick<LiveState, 'samples' | 'nodes' | 'cluster'>,
   journal: JournalState,
   level: number,
   now: number,
@@ -93,6 +93,7 @@ export function viewOf(
     openedAt: journal.openedAt,
     samples: live.samples,
     nodes: live.nodes,
+    cluster: live.cluster,
     journal: progressOf(journal, level).journal,
     session: journal.session ?? '0000',
   };
@@ -249,6 +250,24 @@ function actionContext(level: number, step: number, auto: boolean): ActionContex
     async setDatabase(running: boolean) {
       const status = running ? await trpc.db.start.mutate() : await trpc.db.stop.mutate();
       record(level, { ...base, kind: 'db', at: Date.now(), running: status.running });
+    },
+    async addShard() {
+      const { shard } = await trpc.cluster.addShard.mutate({});
+      record(level, { ...base, kind: 'shard', at: Date.now(), change: 'added', shard });
+      return shard;
+    },
+    async removeShard(shard: string) {
+      await trpc.cluster.removeShard.mutate({ shard });
+      record(level, { ...base, kind: 'shard', at: Date.now(), change: 'removed', shard });
+    },
+    async moveOver(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const state = await trpc.cluster.state.query();
+        if (state.resharding === null) return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      throw new Error('Keys are still moving; the dashboard shows how far they are.');
     },
     answer(correct: boolean, explain: string) {
       record(level, { ...base, kind: 'answer', at: Date.now(), correct, explain });

@@ -7,6 +7,7 @@
  */
 import type { ReactNode } from 'react';
 import type { NodeConfig } from '../../core/config.ts';
+import type { ClusterState } from '../../server/control/cluster.ts';
 import type { LiveSample } from '../../server/control/monitor.ts';
 import type { NodeInfo } from '../../server/control/supervisor.ts';
 import type { LoadSettings, LoadStatus } from '../../server/load/settings.ts';
@@ -74,6 +75,13 @@ export interface DbSeen extends Seen {
   readonly running: boolean;
 }
 
+/** A shard added or removed (Level 5), as the control plane answered. */
+export interface ShardSeen extends Seen {
+  readonly kind: 'shard';
+  readonly change: 'added' | 'removed';
+  readonly shard: string;
+}
+
 /** An answer to a question about the live charts, judged against the live samples. */
 export interface AnswerSeen extends Seen {
   readonly kind: 'answer';
@@ -89,7 +97,7 @@ export interface ErrorSeen extends Seen {
 }
 
 export type Observation =
-  RestSeen | ConfigSeen | LoadSeen | NodeStartedSeen | DbSeen | AnswerSeen | ErrorSeen;
+  RestSeen | ConfigSeen | LoadSeen | NodeStartedSeen | DbSeen | ShardSeen | AnswerSeen | ErrorSeen;
 
 /** What a check sees. */
 export interface CheckView {
@@ -99,6 +107,8 @@ export interface CheckView {
   /** Oldest first, one a second (the live stream). */
   readonly samples: readonly LiveSample[];
   readonly nodes: readonly NodeInfo[];
+  /** The cluster (Level 5) as the live stream says; null before its first word. */
+  readonly cluster: ClusterState | null;
   /** What this level's actions and polls observed, oldest first. */
   readonly journal: readonly Observation[];
   /** A short id of this page visit; keys are suffixed with it so two readers never collide. */
@@ -138,6 +148,12 @@ export interface ActionContext {
   restartNode(id: string): Promise<NodeInfo>;
   /** Starts or stops the embedded PostgreSQL. */
   setDatabase(running: boolean): Promise<void>;
+  /** Adds a shard (the first makes a cluster of the first node); its keys start moving. */
+  addShard(): Promise<string>;
+  /** Removes a shard: its keys drain to the others, then its node is retired. */
+  removeShard(shard: string): Promise<void>;
+  /** Waits until no keys are moving (at most `timeoutMs`). */
+  moveOver(timeoutMs?: number): Promise<void>;
   /** Records an answer to a question, judged by the caller against `view()`. */
   answer(correct: boolean, explain: string): void;
   /** The live state right now. */
@@ -159,7 +175,8 @@ export interface Poll {
   readonly run: (ctx: ActionContext) => Promise<void>;
 }
 
-export type ChartKind = 'throughput' | 'hitRate' | 'latency' | 'memory' | 'evictions' | 'readPath';
+export type ChartKind =
+  'throughput' | 'hitRate' | 'latency' | 'memory' | 'evictions' | 'readPath' | 'keys';
 
 export interface ChartSpec {
   readonly chart: ChartKind;

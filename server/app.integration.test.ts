@@ -219,8 +219,8 @@ describe('the control plane', () => {
 
   it('drives load against every node and streams what nodes and client see', async () => {
     const status = await client.load.start.mutate({ rate: 400, keys: 1000 });
-    // Every node, the stopped n3 too: a client with a list of servers meets the dead ones.
-    expect(status).toMatchObject({ running: true, targets: ['n1', 'n2', 'n3'] });
+    // Not n3: it was stopped on purpose, as a drained server leaves a load balancer.
+    expect(status).toMatchObject({ running: true, targets: ['n1', 'n2'] });
     const { sample, history } = await watchLive(
       (s) =>
         s.total.requestsPerSecond > 100 &&
@@ -232,6 +232,14 @@ describe('the control plane', () => {
     expect(sample.total.p99Ms).not.toBeNull();
     expect(sample.load!.p99Ms).not.toBeNull();
     expect(sample.total.entries).toBeGreaterThan(0);
+
+    // A killed node keeps its share, which fails: a crash is what clients meet.
+    await client.node.restart.mutate({ id: 'n3' });
+    await client.node.kill.mutate({ id: 'n3' });
+    expect((await client.load.status.query()).targets).toEqual(['n1', 'n2', 'n3']);
+    await client.node.restart.mutate({ id: 'n3' });
+    await client.node.stop.mutate({ id: 'n3' });
+    expect((await client.load.status.query()).targets).toEqual(['n1', 'n2']);
 
     const updated = await client.load.update.mutate({ rate: 200 });
     expect(updated.settings).toMatchObject({ rate: 200, keys: 1000 });

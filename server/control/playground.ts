@@ -42,10 +42,15 @@ export interface DatabaseStatus {
 export class Playground {
   readonly supervisor = new Supervisor();
   readonly cluster = new ClusterManager(this.supervisor);
+  /**
+   * Live load goes to every node that has an address, except one stopped on purpose (it
+   * exited cleanly, as behind a load balancer that takes a drained server out). A killed or
+   * crashed node keeps its share, which fails: that is what a crash looks like to clients.
+   */
   readonly load = new LoadManager(() =>
     this.supervisor
       .list()
-      .filter((node) => node.url !== '')
+      .filter((node) => node.url !== '' && !(node.status === 'down' && node.exitCode === 0))
       .map((node) => ({ id: node.id, url: node.url })),
   );
   readonly monitor = new Monitor(this.supervisor, () => {
@@ -62,9 +67,10 @@ export class Playground {
 
   /** `dataDir`: where the embedded PostgreSQL keeps its files (Level 3). */
   constructor(private readonly dataDir: string) {
-    // A node that starts or comes back on another port joins a running load.
+    // A node that starts or comes back on another port joins a running load; one stopped on
+    // purpose leaves it.
     this.supervisor.subscribe((node) => {
-      if (node.status === 'up') this.load.retarget();
+      if (node.status === 'up' || node.status === 'down') this.load.retarget();
     });
     // A retired node (a shard removed) gets no more load.
     this.supervisor.subscribeRemoved(() => this.load.retarget());

@@ -9,10 +9,24 @@
  *   <ReadPathChart /> (nodes with a database: a hit from memory against a miss read through)
  *   <KeysChart /> (entries per node, named with their shard: keys moving between shards)
  * each with props `{ windowSeconds?, height?, nodeId? }`.
+ *
+ * Inside `<ChartSamples samples={…}>` the same charts draw the samples given instead of the
+ * stream: a simulated run (the /sim page) is drawn by these components, not by copies of them.
  */
-import { type ReactNode, useMemo } from 'react';
-import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import { createContext, type ReactNode, useContext, useMemo } from 'react';
+import {
+  Area,
+  CartesianGrid,
+  ComposedChart,
+  Line,
+  ReferenceLine,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
+import type { ClusterMap } from '../core/cluster/index.ts';
 import type { LiveSample, NodeSample } from '../server/control/monitor.ts';
+import type { NodeInfo } from '../server/control/supervisor.ts';
 import {
   formatBytes,
   formatBytesShort,
@@ -30,7 +44,7 @@ import { useOnScreen } from './use-on-screen.ts';
 import styles from './charts.module.css';
 
 export interface ChartProps {
-  /** How much history to draw, in seconds (at most 600). Default 300. */
+  /** How much history to draw, in seconds (at most 600). Default 300. A run is drawn whole. */
   readonly windowSeconds?: number;
   /** Height of the plot in px; the legend above it adds 22 px (42 px: the cluster's latency). Default 180. */
   readonly height?: number;
@@ -74,6 +88,67 @@ interface Axis {
 interface View {
   readonly points: readonly Point[];
   readonly series: readonly Series[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the samples come from
+
+/**
+ * How a chart reads its time axis. `wall`: `t` is ms since the epoch; the last `windowSeconds`
+ * are drawn, labelled `-4m` … `now`. `run`: `t` is ms since a run's start (a simulation's
+ * virtual time); the whole run is drawn, labelled `0s` … its length.
+ */
+export type ChartClock = 'wall' | 'run';
+
+/** A moment worth a vertical line on every chart (`t` on the samples' clock). */
+export interface ChartMark {
+  readonly t: number;
+  readonly label: string;
+  /** Which side of the line its label sits (two marks close together: one each). Default right. */
+  readonly side?: 'left' | 'right';
+}
+
+interface SampleSource {
+  readonly samples: readonly LiveSample[];
+  /** The nodes and the map before the last move, for the keys chart's shard names. */
+  readonly nodes: readonly NodeInfo[];
+  readonly previousMap: ClusterMap | null;
+  readonly clock: ChartClock;
+  readonly marks: readonly ChartMark[];
+}
+
+/** Null: the charts read the live store. */
+const SamplesContext = createContext<SampleSource | null>(null);
+
+export interface ChartSamplesProps {
+  /** Oldest first, one a second, as the live stream sends them. */
+  readonly samples: readonly LiveSample[];
+  /** For the keys chart's shard names; none by default. */
+  readonly nodes?: readonly NodeInfo[];
+  readonly previousMap?: ClusterMap | null;
+  /** Default `wall`, as the live stream's samples. */
+  readonly clock?: ChartClock;
+  readonly marks?: readonly ChartMark[];
+  readonly children: ReactNode;
+}
+
+const NO_NODES: readonly NodeInfo[] = [];
+const NO_MARKS: readonly ChartMark[] = [];
+
+/** Every chart inside draws `samples` instead of the live stream. */
+export function ChartSamples({
+  samples,
+  nodes = NO_NODES,
+  previousMap = null,
+  clock = 'wall',
+  marks = NO_MARKS,
+  children,
+}: ChartSamplesProps) {
+  const source = useMemo<SampleSource>(
+    () => ({ samples, nodes, previousMap, clock, marks }),
+    [samples, nodes, previousMap, clock, marks],
+  );
+  return <SamplesContext.Provider value={source}>{children}</SamplesContext.Provider>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,8 +571,11 @@ const KEYS_LEGEND_ROW = 6;
  * as the map before the last move said, so its draining line keeps its name.
  */
 function useShardOfNode(): ReadonlyMap<string, string> {
-  const nodes = useLive((state) => state.nodes);
-  const before = useLive((state) => state.cluster?.lastMove?.before ?? null);
+  const source = useContext(SamplesContext);
+  const liveNodes = useLive((state) => state.nodes);
+  const liveBefore = useLive((state) => state.cluster?.lastMove?.before ?? null);
+  const nodes = source === null ? liveNodes : source.nodes;
+  const before = source === null ? liveBefore : source.previousMap;
   return useMemo(() => {
     const shards = new Map<string, string>();
     for (const shard of before?.shards ?? []) {
@@ -520,15 +598,19 @@ function useWindow(props: ChartProps): {
   nodeId: string | undefined;
 } {
   const windowSeconds = Math.min(600, Math.max(10, props.windowSeconds ?? DEFAULT_WINDOW_SECONDS));
-  const all = useLive((state) => state.samples);
+  const source = useContext(SamplesContext);
+  const live = useLive((state) => state.samples);
+  const all = source === null ? live : source.samples;
+  const whole = source?.clock === 'run';
   const samples = useMemo(() => {
     const last = all.at(-1);
     if (last === undefined) return [];
+    if (whole) return all; // a run is drawn whole: TimeChart fits the axis to it
     const from = last.t - windowSeconds * 1000;
     let i = all.length;
     while (i > 0 && all[i - 1]!.t >= from) i--;
     return all.slice(i);
-  }, [all, windowSeconds]);
+  }, [all, windowSeconds, whole]);
   return { samples, windowSeconds, nodeId: props.nodeId };
 }
 
@@ -554,6 +636,26 @@ function timeTicks(end: number, windowSeconds: number): number[] {
   const ticks: number[] = [];
   for (let offset = 0; offset <= windowSeconds; offset += step) ticks.unshift(end - offset * 1000);
   return ticks;
+}
+
+/** Ticks at round steps from a run's start (`0s`, `2s` … or `0s`, `1m` …), at most eight. */
+function runTicks(end: number): number[] {
+  const seconds = Math.max(end / 1000, 1);
+  const step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].find((s) => seconds / s <= 8);
+  const stepMs = (step ?? Math.ceil(seconds / 8)) * 1000;
+  const ticks: number[] = [];
+  for (let t = 0; t <= end; t += stepMs) ticks.push(t);
+  return ticks;
+}
+
+function runLabel(t: number): string {
+  const seconds = Math.round(t / 1000);
+  return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}
+
+/** A run's time in s, to the ms at most: `3 s`, `2.5 s`. */
+function runSeconds(t: number): string {
+  return `${Number((t / 1000).toFixed(3))} s`;
 }
 
 function relativeLabel(end: number): (t: number) => string {
@@ -666,6 +768,9 @@ function TimeChart({
   left,
 }: TimeChartProps) {
   const plotHeight = height ?? DEFAULT_CHART_HEIGHT;
+  const source = useContext(SamplesContext);
+  const clock = source?.clock ?? 'wall';
+  const marks = source?.marks ?? NO_MARKS;
   const [plotRef, onScreen] = useOnScreen<HTMLDivElement>();
   const { points, series } = view;
   const last = points.at(-1);
@@ -694,12 +799,17 @@ function TimeChart({
 
   let body: ReactNode;
   if (last === undefined) {
-    body = <p className={styles.empty}>Waiting for the first sample from the live stream…</p>;
+    body = (
+      <p className={styles.empty}>
+        {source === null ? 'Waiting for the first sample from the live stream…' : 'No samples.'}
+      </p>
+    );
   } else if (!onScreen) {
     // Out of view: the plot keeps its height (nothing moves) and draws nothing.
     body = null;
   } else {
-    const ticks = timeTicks(end, windowSeconds);
+    const run = clock === 'run';
+    const ticks = run ? runTicks(end) : timeTicks(end, windowSeconds);
     body = (
       <ComposedChart
         responsive
@@ -713,9 +823,9 @@ function TimeChart({
         <XAxis
           dataKey="t"
           type="number"
-          domain={[end - windowSeconds * 1000, end]}
+          domain={run ? [0, end] : [end - windowSeconds * 1000, end]}
           ticks={ticks}
-          tickFormatter={relativeLabel(end)}
+          tickFormatter={run ? runLabel : relativeLabel(end)}
           allowDataOverflow
           tick={{ fontSize: 11, fill: '#6b7280' }}
           tickLine={false}
@@ -738,10 +848,29 @@ function TimeChart({
           cursor={{ stroke: '#94a3b8', strokeWidth: 1 }}
           content={({ active, label: t }) =>
             active === true && typeof t === 'number' ? (
-              <TooltipBox t={t} point={byTime.get(t)} series={series} value={value} />
+              <TooltipBox
+                time={run ? `${runSeconds(t)} into the run` : formatClock(t)}
+                point={byTime.get(t)}
+                series={series}
+                value={value}
+              />
             ) : null
           }
         />
+        {marks.map((mark) => (
+          <ReferenceLine
+            key={`mark-${mark.t}-${mark.label}`}
+            x={mark.t}
+            stroke="#94a3b8"
+            strokeDasharray="3 3"
+            label={{
+              value: mark.label,
+              position: mark.side === 'left' ? 'insideTopRight' : 'insideTopLeft',
+              fontSize: 11,
+              fill: '#6b7280',
+            }}
+          />
+        ))}
         {series.map((s) =>
           s.kind === 'area' ? (
             <Area
@@ -806,19 +935,19 @@ function TimeChart({
 }
 
 function TooltipBox({
-  t,
+  time,
   point,
   series,
   value,
 }: {
-  t: number;
+  time: string;
   point: Point | undefined;
   series: readonly Series[];
   value: Format;
 }) {
   return (
     <div className={styles.tooltip}>
-      <div className={styles.tooltipTime}>{formatClock(t)}</div>
+      <div className={styles.tooltipTime}>{time}</div>
       {series.map((s) => (
         <div key={s.key} className={styles.tooltipRow}>
           <span

@@ -25,6 +25,9 @@ export function Header() {
       </div>
       <nav className={styles.topnav} aria-label="Pages">
         <ConnectionPill />
+        <a className={styles.walkthroughLink} href="/sim">
+          Simulator
+        </a>
         <a className={styles.walkthroughLink} href="/levels">
           Guided walkthroughs <span aria-hidden>→</span>
         </a>

@@ -17,6 +17,8 @@
 import { type ClusterMap } from '../core/cluster/index.ts';
 import { Ring } from '../core/ring/index.ts';
 import { keyName } from '../core/workload/keys.ts';
+import { ClusterManager } from '../server/control/cluster.ts';
+import { Supervisor } from '../server/control/supervisor.ts';
 import { Counters, secondFigures, startLoad } from '../server/load/load.ts';
 import { request, spawnNode, type NodeProcess } from '../server/testing/processes.ts';
 import { formatRate, median, progress, table } from './lib.ts';
@@ -170,5 +172,111 @@ export async function clusterBench(options: { seconds: number; rounds: number })
     ].join('\n');
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+/** Counts every answer into the counters of the phase it falls in. */
+class PhaseCounters extends Counters {
+  constructor(public phase: Counters) {
+    super();
+  }
+
+  override recordAnswer(...args: Parameters<Counters['recordAnswer']>): void {
+    this.phase.recordAnswer(...args);
+  }
+
+  override recordError(...args: Parameters<Counters['recordError']>): void {
+    this.phase.recordError(...args);
+  }
+}
+
+/** Keys on the cluster before a shard is added under load. */
+const RESHARD_KEYS = 200_000;
+const RESHARD_RATE = 3000;
+
+/**
+ * Adding a fourth shard to three holding RESHARD_KEYS keys, under an open load of
+ * RESHARD_RATE req/s (90% GET, uniform over those keys, spread over the three nodes), at the
+ * default pace: how long the keys take to move, how many, and what the clients saw.
+ */
+export async function reshardBench(): Promise<string> {
+  const supervisor = new Supervisor();
+  const cluster = new ClusterManager(supervisor);
+  try {
+    progress('resharding: starting 3 nodes');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await supervisor.start({ maxMemoryBytes: 256 * 1024 * 1024 }, 0)).id);
+    await cluster.form(ids);
+    const urls = supervisor.list().map((n) => n.url);
+    progress(`resharding: prefill ${formatRate(RESHARD_KEYS)} keys through n1`);
+    await startLoad({
+      url: urls[0]!,
+      prefillKeys: RESHARD_KEYS,
+      keys: RESHARD_KEYS,
+      durationSeconds: 0.1,
+      valueBytes: 256,
+      connections: 32,
+    }).done;
+    const before = new Counters();
+    const during = new Counters();
+    const sink = new PhaseCounters(before);
+    const runs = urls.map((url, i) =>
+      startLoad(
+        {
+          url,
+          mode: 'open',
+          rate: RESHARD_RATE / urls.length,
+          connections: 64,
+          durationSeconds: null,
+          keys: RESHARD_KEYS,
+          readRatio: 0.9,
+          distribution: 'uniform',
+          valueBytes: 256,
+          seed: i + 1,
+          timeoutMs: 2000,
+        },
+        { sink },
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    progress('resharding: adding shard s4 under load');
+    sink.phase = during;
+    const started = performance.now();
+    await cluster.addShard();
+    while (cluster.state().resharding !== null || cluster.state().lastMove === null) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    for (const run of runs) run.stop();
+    await Promise.all(runs.map((run) => run.done));
+    const move = cluster.state().lastMove!;
+    const rate = (c: Counters) => (c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0);
+    const rows = [
+      ['phase', 'requests', 'errors', 'hit rate', 'p99'],
+      [
+        'before (4 s)',
+        formatRate(before.requests),
+        String(before.errorCount),
+        `${(rate(before) * 100).toFixed(2)}%`,
+        `${secondFigures(before, 4).p99Ms?.toFixed(2)} ms`,
+      ],
+      [
+        `adding s4 (${wallSeconds.toFixed(1)} s)`,
+        formatRate(during.requests),
+        String(during.errorCount),
+        `${(rate(during) * 100).toFixed(2)}%`,
+        `${secondFigures(during, wallSeconds).p99Ms?.toFixed(2)} ms`,
+      ],
+    ];
+    return [
+      `Resharding under load: a fourth shard added to three holding ${formatRate(RESHARD_KEYS)} keys (256 B values), ${formatRate(RESHARD_RATE)} req/s open load (90% GET, uniform) over the three nodes`,
+      table(rows),
+      `  moved ${formatRate(move.movedKeys)} keys (${(move.movedBytes / 1024 / 1024).toFixed(1)} MiB), ${(move.movedShare * 100).toFixed(1)}% of the key space (ideal 25.0%), in ${move.seconds.toFixed(1)} s from the new map to the last (${formatRate(move.movedKeys / move.seconds)} keys/s; pace ${formatRate(50_000)} keys/s); ${move.error === null ? 'no error' : `error: ${move.error}`}`,
+      `  errors by kind: ${[...before.errors, ...during.errors].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+      '  adding s4 includes starting its process (about 1 s): the figures are of the whole operation as a user sees it',
+    ].join('\n');
+  } finally {
+    await supervisor.close();
   }
 }

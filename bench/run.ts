@@ -3,7 +3,7 @@
  * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
  */
 import { parseArgs } from 'node:util';
-import { clusterBench } from './cluster.ts';
+import { clusterBench, reshardBench } from './cluster.ts';
 import { dbBench } from './db.ts';
 import { engineBench } from './engine.ts';
 import { hitRateBench } from './hitrate.ts';
@@ -53,7 +53,7 @@ for (const name of chosen) {
               : name === 'ring'
                 ? ringBench()
                 : name === 'cluster'
-                  ? await clusterBench({ seconds, rounds })
+                  ? `${await clusterBench({ seconds, rounds })}\n\n${await reshardBench()}`
                   : simBench();
   console.log(`${output}\n`);
 }

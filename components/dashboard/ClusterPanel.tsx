@@ -23,7 +23,6 @@ import { useAction } from './use-action.ts';
  * The control plane's pace until it is changed here (ClusterManager's default): the cluster's
  * state says the pace only while a move runs.
  */
-const DEFAULT_KEYS_PER_SECOND = 50_000;
 const MAX_KEYS_PER_SECOND = 10_000_000;
 
 export function ClusterPanel() {
@@ -174,7 +173,7 @@ function Formed({
               </li>
             ))}
           </ul>
-          <PaceControl resharding={resharding} />
+          <PaceControl keysPerSecond={cluster.keysPerSecond} moving={resharding !== null} />
         </div>
       </div>
       <MoveLine resharding={resharding} lastMove={lastMove} />
@@ -189,22 +188,25 @@ function nodeLabel(id: string, nodes: readonly NodeInfo[]): string {
 }
 
 /** How fast the new owners copy keys: now, and for later moves. */
-function PaceControl({ resharding }: { resharding: Resharding | null }) {
-  const [applied, setApplied] = useState(DEFAULT_KEYS_PER_SECOND);
+function PaceControl({
+  keysPerSecond: current,
+  moving,
+}: {
+  keysPerSecond: number;
+  moving: boolean;
+}) {
   const [text, setText] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
-  // A move says the pace it keeps; the field shows it until it is edited.
-  const current = resharding?.keysPerSecond ?? applied;
+  // The cluster says the pace it keeps; the field shows it until it is edited.
   const value = text ?? String(current);
   const pace = Number(value);
   const valid =
     value.trim() !== '' && Number.isInteger(pace) && pace >= 1 && pace <= MAX_KEYS_PER_SECOND;
   const throttle = useAction(async (keysPerSecond: number) => {
     await trpc.cluster.throttle.mutate({ keysPerSecond });
-    setApplied(keysPerSecond);
     setText(null);
     setNote(
-      resharding === null
+      !moving
         ? `The next move copies at most ${formatCount(keysPerSecond)} keys/s.`
         : `The move now copies at most ${formatCount(keysPerSecond)} keys/s.`,
     );

@@ -194,7 +194,11 @@ export function RingPicture({
                 <span className={styles.swatch} style={{ background: shardColor(id) }} />
                 <span className={styles.id}>{id}</span>
                 <span className={styles.share}>
-                  {share === undefined ? 'leaving' : formatPercent(share)}
+                  {share === undefined
+                    ? resharding === null
+                      ? 'left'
+                      : 'leaving'
+                    : formatPercent(share)}
                 </span>
                 <span className={styles.bar} title="Share of the ring; the mark is a fair share">
                   <span

@@ -69,6 +69,8 @@ export interface ClusterState {
   readonly shards: readonly { readonly id: string; readonly nodes: readonly string[] }[];
   readonly resharding: Resharding | null;
   readonly lastMove: FinishedMove | null;
+  /** The pace of moves, this one and the next: keys a second each new owner copies. */
+  readonly keysPerSecond: number;
 }
 
 export type ClusterListener = (state: ClusterState) => void;
@@ -97,6 +99,7 @@ export class ClusterManager {
       shards: (map?.shards ?? []).map((s) => ({ id: s.id, nodes: s.nodes.map((n) => n.id) })),
       resharding: this.resharding,
       lastMove: this.lastMove,
+      keysPerSecond: this.keysPerSecond,
     };
   }
 

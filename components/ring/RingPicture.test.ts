@@ -65,7 +65,14 @@ describe('RingPicture', () => {
     const html = render({ ring: three, previous: four });
     // React escapes the apostrophe in markup.
     expect(html).toContain('ideal s4&#x27;s share');
-    expect(html).toMatch(/data-shard="s4".*leaving/);
+    // Over: it left. While keys move: leaving.
+    expect(html).toMatch(/data-shard="s4".*left/);
+    const moving = render({
+      ring: three,
+      previous: four,
+      resharding: { movedKeys: 1, totalKeys: 10 },
+    });
+    expect(moving).toMatch(/data-shard="s4".*leaving/);
   });
 
   it('marks nothing without a previous ring', () => {

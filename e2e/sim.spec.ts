@@ -1,5 +1,6 @@
 /** The simulator page in a real Chromium: a run made in the browser, drawn with the live charts. */
 import { expect, type Page, test } from '@playwright/test';
+import { parseSimArgs, simulate } from '../server/sim-command.ts';
 import { baseUrl, figure, screenshot } from './support.ts';
 
 /** Clicks Run and waits for run number `n` of the page to be drawn; returns its report. */
@@ -29,9 +30,13 @@ test('a resharding run with the defaults draws its report, charts and ring', asy
 
   const trace = (await page.getByTestId('sim-trace').textContent()) ?? '';
   expect(report).toContain(`Trace       ${trace}`);
-  await expect(page.getByTestId('sim-command')).toHaveText(
-    'npx tinycache sim resharding --shards 20 --add 2 --keys 20000 --rate 10000 --duration 10s --seed 7',
-  );
+  const command =
+    'npx tinycache sim resharding --shards 20 --add 2 --keys 20000 --rate 10000 --duration 10s --seed 7';
+  await expect(page.getByTestId('sim-command')).toHaveText(command);
+  // What the command prints is what the page showed, byte for byte.
+  const cli = parseSimArgs(command.split(' ').slice(3));
+  expect(cli).not.toBe('help');
+  if (cli !== 'help') expect(simulate(cli).report).toBe(report);
   expect(figure(await page.getByTestId('sim-speed').textContent())).toBeGreaterThan(1000);
   await expect(page.getByRole('img', { name: /After the move: 22 shards/ })).toBeVisible();
   await screenshot(page, 'sim');

@@ -12,6 +12,8 @@ import { describeLoad } from './facts.ts';
 import { checkDeleted, checkExpired, checkRead, checkStored } from './level1.tsx';
 import { checkCompared, checkCounted, checkKnee, checkRate, checkStopped } from './level2.tsx';
 import { checkNothingLost, checkReadPath } from './level3.tsx';
+import { checkAdded, checkCluster } from './level5.tsx';
+import type { ClusterState } from '../../server/control/cluster.ts';
 import {
   checkCompressed,
   checkEvicting,
@@ -370,6 +372,78 @@ describe('Level 3', () => {
         view({ journal: [...sent, read(0, 200), read(1, 404), { ...restart, at: T0 + 50_000 }] }),
       ).done,
     ).toBe(false);
+  });
+});
+
+describe('Level 5', () => {
+  const map = (ids: string[], epoch: number) => ({
+    epoch,
+    vnodes: 256,
+    shards: ids.map((id, i) => ({
+      id,
+      nodes: [{ id: `n${i + 1}`, url: `http://127.0.0.1:${7001 + i}` }],
+    })),
+    moving: null,
+  });
+  const cluster = (over: Partial<ClusterState>): ClusterState => ({
+    epoch: 3,
+    map: map(['s1', 's2'], 3),
+    shards: [
+      { id: 's1', nodes: ['n1'] },
+      { id: 's2', nodes: ['n3'] },
+    ],
+    resharding: null,
+    lastMove: {
+      toShard: 's2',
+      movedKeys: 2000,
+      movedBytes: 100_000,
+      movedShare: 0.48,
+      seconds: 0.4,
+      before: map(['s1'], 1),
+      error: null,
+    },
+    keysPerSecond: 50_000,
+    ...over,
+  });
+  const added = (step: number, shard: string, seconds = 10): Observation => ({
+    kind: 'shard',
+    at: T0 + seconds * 1000,
+    step,
+    auto: false,
+    change: 'added',
+    shard,
+  });
+
+  it('sees the cluster once the move that made it is over, not while keys move', () => {
+    const journal = [added(1, 's2')];
+    expect(checkCluster(view({ journal, cluster: cluster({}) })).done).toBe(true);
+    const moving = cluster({
+      resharding: {
+        toShard: 's2',
+        movedKeys: 1,
+        totalKeys: 2,
+        movedBytes: 1,
+        keysPerSecond: 1,
+        movedShare: 0.48,
+        startedAt: T0,
+        rate: 1,
+        etaSeconds: 1,
+      },
+    });
+    expect(checkCluster(view({ journal, cluster: moving })).done).toBe(false);
+    expect(checkCluster(view({ journal: [], cluster: cluster({}) })).done).toBe(false);
+    expect(checkCluster(view({ journal, cluster: cluster({}) })).detail).toMatch(/48/);
+  });
+
+  it('passes a shard added under load only when no request failed meanwhile', () => {
+    const journal = [added(3, 's2')];
+    const load = (errors: number) => ({ ...IDLE_STATUS, running: true, errors, hitRate: 0.9 });
+    const clean = [10, 11].map((s) => sample(s, [], {}, load(0)));
+    expect(checkAdded(view({ journal, cluster: cluster({}), samples: clean })).done).toBe(true);
+    const failing = [sample(10, [], {}, load(0)), sample(11, [], {}, load(3))];
+    const check = checkAdded(view({ journal, cluster: cluster({}), samples: failing }));
+    expect(check.done).toBe(false);
+    expect(check.lines?.[1]).toMatch(/failed meanwhile: 3/);
   });
 });
 

@@ -53,3 +53,15 @@ test('the same seed gives the same report; another seed another run', async ({ p
   expect(other).toContain('seed 8');
   expect(other).not.toBe(first);
 });
+
+test('without Web Workers the run happens on the page, with the same report', async ({ page }) => {
+  await page.goto(`${baseUrl()}/sim`);
+  const inWorker = await run(page, 1);
+  await expect(page.getByText(/in a Web Worker/)).toBeVisible();
+
+  await page.addInitScript(() => Object.defineProperty(window, 'Worker', { value: undefined }));
+  await page.reload();
+  const onPage = await run(page, 1);
+  await expect(page.getByText(/on the page$/)).toBeVisible();
+  expect(onPage).toBe(inWorker);
+});

@@ -214,6 +214,43 @@ describe('a cluster of three real nodes', () => {
   });
 });
 
+describe('a forwarder with an older map', () => {
+  const nodes: NodeProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+
+  it('serves a key itself when the owner it asked says, with a newer map, that it is its own', async () => {
+    for (const id of ['n1', 'n2']) nodes.push(await spawnNode(['--node-id', id]));
+    const [n1, n2] = nodes as [NodeProcess, NodeProcess];
+    const one: ClusterMap = {
+      epoch: 1,
+      vnodes: 256,
+      shards: [shardOf('s1', n1, 'n1'), shardOf('s2', n2, 'n2')],
+      moving: null,
+    };
+    // Epoch 2 swaps the nodes; only n2 has it.
+    const two: ClusterMap = {
+      ...one,
+      epoch: 2,
+      shards: [shardOf('s1', n2, 'n2'), shardOf('s2', n1, 'n1')],
+    };
+    await publish(one, [n1]);
+    await publish(two, [n2]);
+    const key = Array.from({ length: 500 }, (_, i) => `mine-${i}`).find(
+      (k) => route(one, k).shard === 's2',
+    )!;
+    // n1 (epoch 1) forwards it to n2; n2 (epoch 2) says 421; n1 takes epoch 2, under which
+    // the key is n1's own, and stores it.
+    const answer = await put(n1, key, 'here');
+    expect(answer.status).toBe(201);
+    expect(answer.headers['x-tinycache-forwarded-by']).toBeUndefined();
+    expect((await info(n1)).map?.epoch).toBe(2);
+    expect((await stats(n1)).entries).toBe(1);
+    expect((await get(n2, key)).body).toBe('here');
+  }, 30_000);
+});
+
 describe('the smart client', () => {
   const nodes: NodeProcess[] = [];
   afterAll(async () => {

@@ -285,13 +285,18 @@ export class ClusterRole {
   /**
    * Sends a key request to its owner and returns the owner's answer. A 421 from the owner
    * means one of the two maps is stale: the older side gets the newer map and the request
-   * is decided again, once. `redecide` answers with the new decision.
+   * is decided again, once. `redecide` answers with the new decision; when it is to serve
+   * here, that is the answer, for the caller to serve.
    */
   async forward(
     to: Target,
     req: PeerRequest,
     redecide: () => Decision | null,
-  ): Promise<PeerAnswer | { readonly refused: CacheError }> {
+  ): Promise<
+    | PeerAnswer
+    | { readonly refused: CacheError }
+    | { readonly serveHere: Extract<Decision, { action: 'serve' }> }
+  > {
     let target = to;
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
@@ -302,14 +307,9 @@ export class ClusterRole {
       this.countForward(target.shard, (performance.now() - started) / 1000);
       if (answer.status !== 421 || attempt > 0) return answer;
       const decision = redecide();
-      if (decision === null || decision.action === 'serve') {
-        return {
-          refused: cacheError(
-            'unavailable',
-            'The cluster map changed while the request was on its way; retry.',
-          ),
-        };
-      }
+      // Under the newer map the key is this node's own: the caller serves it here.
+      if (decision === null) return { serveHere: { action: 'serve', fallback: null } };
+      if (decision.action === 'serve') return { serveHere: decision };
       if (decision.action === 'refuse') return { refused: decision.error };
       target = decision.to;
     }

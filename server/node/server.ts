@@ -490,6 +490,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     expectsContinue: boolean,
     start: number,
     routed: Routed | null,
+    /** The body, when a forwarder read it before finding the key is its own after all. */
+    body?: Uint8Array,
   ): Promise<void> => {
     let ttlSeconds = config.defaultTtlSeconds;
     if (query !== '') {
@@ -551,7 +553,10 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     }
     if (expectsContinue) res.writeContinue();
 
-    const read = await readBody(req, maxValueBytes);
+    const read =
+      body !== undefined
+        ? { kind: 'ok' as const, body: Buffer.from(body.buffer, body.byteOffset, body.length) }
+        : await readBody(req, maxValueBytes);
     if (read.kind === 'aborted') {
       finish('set', CLIENT_CLOSED_REQUEST, start);
       return;
@@ -607,9 +612,13 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
           headers: { 'content-type': contentType },
           body: raw,
         };
-        return relay(res, 'set', key, decision, routed.arrival, request, start);
+        const served = await relay(res, 'set', key, decision, routed.arrival, request, start);
+        if (served === null) return;
+        // Its owner's newer map, fetched on the way, gives the key back to this node.
+        routed = { ...routed, epoch: clusterRole!.epoch, fallback: served.fallback };
+      } else {
+        routed = { ...routed, fallback: decision?.fallback ?? null };
       }
-      routed = { ...routed, fallback: decision?.fallback ?? null };
     }
     if (database === undefined) {
       const result = store.set(key, value, expiresAt, now);
@@ -737,32 +746,41 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     }
     let routed: Routed | null = null;
     const cluster = clusterRole!;
+    const query = q === -1 ? '' : url.slice(q + 1);
     if (cluster.map !== null) {
       const arrival = cluster.arrival(req);
       const decision = cluster.decide(key, arrival)!;
       if (decision.action !== 'serve') {
-        return forwardKey(req, res, op, url, key, decision, arrival, start);
+        return forwardKey(req, res, op, url, key, query, decision, arrival, start);
       }
-      if (cluster.shard !== null) res.setHeader(CLUSTER_HEADERS.shard, cluster.shard);
       routed = { arrival, epoch: cluster.epoch, fallback: decision.fallback };
     }
+    return serveKey(req, res, op, key, query, expectsContinue, start, routed);
+  };
+
+  /** A key request this node serves (its own key, or any key on a lone node). */
+  const serveKey = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: Op,
+    key: string,
+    query: string,
+    expectsContinue: boolean,
+    start: number,
+    routed: Routed | null,
+    body?: Uint8Array,
+  ): Promise<void> | undefined => {
+    const shard = clusterRole!.shard;
+    if (routed !== null && shard !== null) res.setHeader(CLUSTER_HEADERS.shard, shard);
     const fallback = routed?.fallback ?? null;
     if (op === 'get') {
-      return handleGet(req, res, key, method === 'HEAD', start, fallback);
+      return handleGet(req, res, key, req.method === 'HEAD', start, fallback);
     } else if (op === 'set') {
-      const query = q === -1 ? '' : url.slice(q + 1);
-      return handlePut(req, res, key, query, expectsContinue, start, routed);
+      return handlePut(req, res, key, query, expectsContinue, start, routed, body);
     } else {
       if (fallback !== null) return deleteInTransit(res, key, start, fallback);
       if (database !== undefined) return deleteThrough(res, key, start);
-      const removed = store.delete(key, clock());
-      if (!removed) {
-        fail(res, op, start, notFound(key));
-        return;
-      }
-      res.writeHead(204);
-      res.end();
-      finish(op, 204, start);
+      answerDelete(res, key, store.delete(key, clock()), start);
     }
   };
 
@@ -784,14 +802,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       return;
     }
     clusterRole!.settle(key);
-    const removed = store.delete(key, clock());
-    if (!removed && !elsewhere) {
-      fail(res, 'delete', start, notFound(key));
-      return;
-    }
-    res.writeHead(204);
-    res.end();
-    finish('delete', 204, start);
+    answerDelete(res, key, store.delete(key, clock()) || elsewhere, start);
   };
 
   /**
@@ -804,6 +815,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     op: Op,
     url: string,
     key: string,
+    query: string,
     decision: Exclude<Decision, { action: 'serve' }>,
     arrival: Arrival,
     start: number,
@@ -838,10 +850,19 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       if (typeof value === 'string') headers[name] = value;
     }
     const method = (req.method ?? 'GET') as 'GET' | 'HEAD' | 'PUT' | 'DELETE';
-    return relay(res, op, key, decision, arrival, { method, path: url, headers, body }, start);
+    const request = { method, path: url, headers, body };
+    const served = await relay(res, op, key, decision, arrival, request, start);
+    if (served === null) return;
+    // The newer map, fetched on the way, makes the key this node's own.
+    const routed = { arrival, epoch: clusterRole!.epoch, fallback: served.fallback };
+    return serveKey(req, res, op, key, query, false, start, routed, body);
   };
 
-  /** Sends a key request to its owner and answers with the owner's answer. */
+  /**
+   * Sends a key request to its owner and answers with the owner's answer. Resolves with the
+   * decision to serve it here when the maps, brought up to date on the way, say so (nothing
+   * is answered then); else with null.
+   */
   const relay = async (
     res: ServerResponse,
     op: Op,
@@ -850,23 +871,24 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     arrival: Arrival,
     request: PeerRequest,
     start: number,
-  ): Promise<void> => {
+  ): Promise<Extract<Decision, { action: 'serve' }> | null> => {
     const cluster = clusterRole!;
     if (decision.action === 'refuse') {
       res.setHeader(CLUSTER_HEADERS.epoch, String(cluster.epoch));
       fail(res, op, start, cacheError(decision.error.code, decision.error.message));
-      return;
+      return null;
     }
     let answer;
     try {
       answer = await cluster.forward(decision.to, request, () => cluster.decide(key, arrival));
     } catch (error) {
       fail(res, op, start, peerRefusal(decision.to, error));
-      return;
+      return null;
     }
+    if ('serveHere' in answer) return answer.serveHere;
     if ('refused' in answer) {
       fail(res, op, start, answer.refused);
-      return;
+      return null;
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(answer.headers)) {
@@ -876,6 +898,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     res.writeHead(answer.status, headers);
     res.end(request.method === 'HEAD' ? undefined : answer.body);
     finish(op, answer.status, start);
+    return null;
   };
 
   /** DELETE with a database: gone from the database first, then from memory. */
@@ -908,6 +931,11 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         return;
       }
     }
+    answerDelete(res, key, removed, start);
+  };
+
+  /** A DELETE's answer: 204 when the key existed, else 404. */
+  const answerDelete = (res: ServerResponse, key: string, removed: boolean, start: number) => {
     if (!removed) {
       fail(res, 'delete', start, notFound(key));
       return;

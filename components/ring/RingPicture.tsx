@@ -12,7 +12,7 @@
  * lines are always there, so nothing around it moves when a move starts or ends. Colours are
  * SVG attributes (one per shard, palette.ts), so the picture also renders without the CSS.
  */
-import { useMemo } from 'react';
+import { type CSSProperties, useMemo } from 'react';
 import type { Ring } from '../../core/ring/index.ts';
 import { formatCount, formatPercent } from '../format.ts';
 import { shardColor } from '../palette.ts';
@@ -97,7 +97,7 @@ export function RingPicture({
     [ring, previous],
   );
   const fair = 1 / ring.shards.length;
-  const legend = legendBox(ids.length, size);
+  const legend = legendBox(ids, size);
   const moveLine = move === null ? null : describeMove(move);
   const label =
     `${title}: ${ring.shards.length} shard${ring.shards.length === 1 ? '' : 's'}, ` +
@@ -183,7 +183,14 @@ export function RingPicture({
         </svg>
         <ul
           className={styles.legend}
-          style={{ width: legend.width, maxHeight: size }}
+          style={
+            {
+              width: legend.width,
+              maxHeight: size,
+              '--name-width': `${legend.nameWidth}px`,
+              '--item-width': `${legend.itemWidth}px`,
+            } as CSSProperties
+          }
           aria-label="Shards"
         >
           {ids.map((id) => {
@@ -259,13 +266,27 @@ export function RingPicture({
 const BODY_GAP = 20;
 const LEGEND_ROW = 22;
 const LEGEND_ITEM_WIDTH = 216;
+/** The name column, for ids as short as `s12`; wider ids widen it at about this per character. */
+const LEGEND_NAME_WIDTH = 28;
+const LEGEND_CHAR_WIDTH = 7.5;
 const LEGEND_COLUMN_GAP = 16;
 
 /** The legend's width: one column of shards, and another for each circle's height more. */
-function legendBox(shards: number, size: number): { width: number } {
+/** The legend's columns; the name column fits the longest id (`s12`, `shard-19`). */
+function legendBox(
+  ids: readonly string[],
+  size: number,
+): { width: number; itemWidth: number; nameWidth: number } {
   const rows = Math.max(1, Math.floor(size / LEGEND_ROW));
-  const columns = Math.max(1, Math.ceil(shards / rows));
-  return { width: columns * LEGEND_ITEM_WIDTH + (columns - 1) * LEGEND_COLUMN_GAP };
+  const columns = Math.max(1, Math.ceil(ids.length / rows));
+  const longest = Math.max(0, ...ids.map((id) => id.length));
+  const nameWidth = Math.max(LEGEND_NAME_WIDTH, Math.ceil(longest * LEGEND_CHAR_WIDTH));
+  const itemWidth = LEGEND_ITEM_WIDTH - LEGEND_NAME_WIDTH + nameWidth;
+  return {
+    width: columns * itemWidth + (columns - 1) * LEGEND_COLUMN_GAP,
+    itemWidth,
+    nameWidth,
+  };
 }
 
 interface Band {

@@ -21,9 +21,15 @@ const DISTRIBUTIONS: readonly Choice<LoadSettings['distribution']>[] = [
   { value: 'uniform', label: 'Uniform' },
 ];
 
+const ROUTINGS: readonly Choice<LoadSettings['routing']>[] = [
+  { value: 'any', label: 'Any node (it forwards)' },
+  { value: 'smart', label: 'Smart client (to the owner)' },
+];
+
 const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 interface Form {
+  readonly routing: LoadSettings['routing'];
   readonly mode: LoadSettings['mode'];
   readonly rate: string;
   readonly connections: string;
@@ -39,6 +45,7 @@ type Parsed = { settings: Partial<LoadSettings>; errors: Partial<Record<Field, s
 
 function toForm(settings: LoadSettings): Form {
   return {
+    routing: settings.routing,
     mode: settings.mode,
     rate: String(settings.rate),
     connections: String(settings.connections),
@@ -58,6 +65,7 @@ function wholeIn(text: string, min: number, max: number): number | null {
 function parse(form: Form): Parsed {
   const errors: Partial<Record<Field, string>> = {};
   const settings: { -readonly [K in keyof LoadSettings]?: LoadSettings[K] } = {
+    routing: form.routing,
     mode: form.mode,
     distribution: form.distribution,
     compressible: form.compressible,
@@ -296,6 +304,13 @@ export function LoadPanel() {
             step={256}
           />
         </div>
+        <SelectField
+          id="load-routing"
+          label="Routing in a cluster"
+          value={form.routing}
+          choices={ROUTINGS}
+          onChange={(routing) => set('routing', routing)}
+        />
         <label className={styles.checkbox}>
           <input
             type="checkbox"

@@ -47,11 +47,13 @@ export class Playground {
    * exited cleanly, as behind a load balancer that takes a drained server out). A killed or
    * crashed node keeps its share, which fails: that is what a crash looks like to clients.
    */
-  readonly load = new LoadManager(() =>
-    this.supervisor
-      .list()
-      .filter((node) => node.url !== '' && !(node.status === 'down' && node.exitCode === 0))
-      .map((node) => ({ id: node.id, url: node.url })),
+  readonly load = new LoadManager(
+    () =>
+      this.supervisor
+        .list()
+        .filter((node) => node.url !== '' && !(node.status === 'down' && node.exitCode === 0))
+        .map((node) => ({ id: node.id, url: node.url, shard: node.shard })),
+    () => this.cluster.state().map,
   );
   readonly monitor = new Monitor(this.supervisor, () => {
     const status = this.load.status();
@@ -72,8 +74,15 @@ export class Playground {
     this.supervisor.subscribe((node) => {
       if (node.status === 'up' || node.status === 'down') this.load.retarget();
     });
-    // A retired node (a shard removed) gets no more load.
+    // A retired node (a shard removed) gets no more load; a new cluster map reaches smart
+    // routing at once (the map changes rarely; progress ticks keep the same epoch).
     this.supervisor.subscribeRemoved(() => this.load.retarget());
+    let epoch = 0;
+    this.cluster.subscribe((state) => {
+      if (state.epoch === epoch) return;
+      epoch = state.epoch;
+      this.load.retarget();
+    });
     this.monitor.start();
   }
 

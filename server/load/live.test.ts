@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { shareOf } from './live.ts';
+import { type ClusterMap, ringOf } from '../../core/cluster/index.ts';
+import { startFixture } from './kv-fixture.ts';
+import { LiveLoad, shareOf } from './live.ts';
+import { startLoad } from './load.ts';
 import { DEFAULT_LOAD_SETTINGS } from './settings.ts';
 
 describe('shareOf', () => {
@@ -18,5 +21,57 @@ describe('shareOf', () => {
   it('refuses bad settings, naming the field', () => {
     const settings = { ...DEFAULT_LOAD_SETTINGS, readRatio: 2 };
     expect(() => shareOf(settings, 1, 'http://127.0.0.1:7001')).toThrow(/readRatio/);
+  });
+});
+
+describe('smart routing in a cluster', () => {
+  const map = (urls: readonly string[]): ClusterMap => ({
+    epoch: 1,
+    vnodes: 256,
+    shards: urls.map((url, i) => ({ id: `s${i + 1}`, nodes: [{ id: `n${i + 1}`, url }] })),
+    moving: null,
+  });
+
+  async function drive(routing: 'any' | 'smart') {
+    const fixtures = [await startFixture(), await startFixture()];
+    try {
+      const cluster = map(fixtures.map((f) => f.url));
+      const targets = fixtures.map((f, i) => ({ id: `n${i + 1}`, url: f.url, shard: `s${i + 1}` }));
+      const settings = {
+        ...DEFAULT_LOAD_SETTINGS,
+        routing,
+        mode: 'closed' as const,
+        connections: 4,
+        readRatio: 0,
+        keys: 200,
+        distribution: 'uniform' as const,
+      };
+      const load = new LiveLoad(
+        settings,
+        targets,
+        (options, sink, owns) => startLoad(options, { sink, owns }),
+        cluster,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      load.stop();
+      const ring = ringOf(cluster);
+      // For each node: of the keys it was sent, how many it does not own.
+      return fixtures.map((f, i) => ({
+        sent: f.store.size,
+        foreign: [...f.store.keys()].filter((key) => ring.owner(key) !== `s${i + 1}`).length,
+      }));
+    } finally {
+      await Promise.all(fixtures.map((f) => f.close()));
+    }
+  }
+
+  it('sends each key straight to its owner when smart, and to any node otherwise', async () => {
+    const smart = await drive('smart');
+    for (const node of smart) {
+      expect(node.sent).toBeGreaterThan(20);
+      expect(node.foreign).toBe(0);
+    }
+    const any = await drive('any');
+    for (const node of any) expect(node.foreign).toBeGreaterThan(10);
   });
 });

@@ -12,6 +12,9 @@ import {
   type LoadOptions,
   secondFigures,
 } from './load.ts';
+import { type ClusterMap, ringOf } from '../../core/cluster/index.ts';
+import type { Ring } from '../../core/ring/index.ts';
+import { keyName } from '../../core/workload/keys.ts';
 import {
   IDLE_STATUS,
   LIVE_TIMEOUT_MS,
@@ -23,9 +26,11 @@ import {
 /** The load options for one of `targets` targets: connections and rate are split evenly. */
 export function shareOf(settings: LoadSettings, targets: number, url: string): LoadOptions {
   const n = Math.max(1, targets);
+  // Routing is the live load's business (owns), not one run's option.
+  const { routing, ...options } = settings;
   return checkLoadOptions({
     ...DEFAULT_LOAD_OPTIONS,
-    ...settings,
+    ...options,
     url,
     connections: Math.max(1, Math.round(settings.connections / n)),
     rate: settings.rate / n,
@@ -35,11 +40,19 @@ export function shareOf(settings: LoadSettings, targets: number, url: string): L
   });
 }
 
-export type StartFn = (options: LoadOptions, sink: Counters) => LoadHandle;
+/** `owns`: the keys the run's node should get (smart routing); called for every request. */
+export type StartFn = (
+  options: LoadOptions,
+  sink: Counters,
+  owns: (keyId: number) => boolean,
+) => LoadHandle;
 
 /** The runs of one live load; `tick()` once a second gives its status. */
 export class LiveLoad {
   private readonly runs = new Map<string, { url: string; handle: LoadHandle }>();
+  /** The cluster's ring and each target's shard, for smart routing; kept current by setTargets. */
+  private ring: Ring | null = null;
+  private readonly shards = new Map<string, string>();
   private readonly second = new Counters();
   private readonly startedMs: number;
   private lastTickMs: number;
@@ -52,11 +65,12 @@ export class LiveLoad {
     private settings: LoadSettings,
     targets: readonly LoadTarget[],
     private readonly startRun: StartFn,
+    map: ClusterMap | null = null,
   ) {
     // Validate once for the whole load, so a bad setting starts nothing.
     shareOf(settings, 1, 'http://127.0.0.1:1');
     this.startedMs = this.lastTickMs = performance.now();
-    this.setTargets(targets);
+    this.setTargets(targets, map);
   }
 
   get running(): boolean {
@@ -71,9 +85,17 @@ export class LiveLoad {
     this.resplit();
   }
 
-  /** Drives exactly these nodes: starts runs for new ones, stops runs for gone or moved ones. */
-  setTargets(targets: readonly LoadTarget[]): void {
+  /**
+   * Drives exactly these nodes: starts runs for new ones, stops runs for gone or moved ones.
+   * `map` is the cluster's, which smart routing follows from the next request on.
+   */
+  setTargets(targets: readonly LoadTarget[], map: ClusterMap | null = null): void {
     if (this.stopped) return;
+    this.ring = map === null ? null : ringOf(map);
+    this.shards.clear();
+    for (const target of targets) {
+      if (target.shard != null) this.shards.set(target.id, target.shard);
+    }
     const wanted = new Map(targets.map((target) => [target.id, target.url]));
     for (const [id, run] of this.runs) {
       if (wanted.get(id) !== run.url) {
@@ -83,7 +105,8 @@ export class LiveLoad {
     }
     for (const [id, url] of wanted) {
       if (this.runs.has(id)) continue;
-      const handle = this.startRun(shareOf(this.settings, wanted.size, url), this.second);
+      const share = shareOf(this.settings, wanted.size, url);
+      const handle = this.startRun(share, this.second, (keyId) => this.owns(id, keyId));
       this.runs.set(id, { url, handle });
     }
     this.resplit();
@@ -131,6 +154,13 @@ export class LiveLoad {
   stop(): void {
     this.stopped = true;
     for (const run of this.runs.values()) run.handle.stop();
+  }
+
+  /** Whether target `id` should get key `keyId`: always, unless routing is smart in a cluster. */
+  private owns(id: string, keyId: number): boolean {
+    if (this.settings.routing !== 'smart' || this.ring === null) return true;
+    const shard = this.shards.get(id);
+    return shard === undefined || this.ring.owner(keyName(keyId)) === shard;
   }
 
   private resplit(): void {

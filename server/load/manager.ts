@@ -4,6 +4,7 @@
  * its latest status.
  */
 import { Worker } from 'node:worker_threads';
+import type { ClusterMap } from '../../core/cluster/index.ts';
 import { shareOf } from './live.ts';
 import {
   DEFAULT_LOAD_SETTINGS,
@@ -37,7 +38,11 @@ export class LoadManager {
   >();
   private nextId = 1;
 
-  constructor(private readonly targets: () => LoadTarget[]) {}
+  /** `map`: the cluster's map (Level 5), which smart routing follows; null without one. */
+  constructor(
+    private readonly targets: () => LoadTarget[],
+    private readonly map: () => ClusterMap | null = () => null,
+  ) {}
 
   status(): LoadStatus {
     return this.last;
@@ -46,7 +51,7 @@ export class LoadManager {
   /** Starts (or restarts) the load against every target; resolves with its first status. */
   start(patch: Partial<LoadSettings>): Promise<LoadStatus> {
     const settings = check({ ...DEFAULT_LOAD_SETTINGS, ...patch });
-    return this.ask({ type: 'start', settings, targets: this.targets() });
+    return this.ask({ type: 'start', settings, targets: this.targets(), map: this.map() });
   }
 
   update(patch: Partial<LoadSettings>): Promise<LoadStatus> {
@@ -65,7 +70,9 @@ export class LoadManager {
 
   /** Tells a running load that the nodes changed (started, moved to another port, removed). */
   retarget(): void {
-    if (this.last.running) this.post({ type: 'targets', targets: this.targets() });
+    if (this.last.running) {
+      this.post({ type: 'targets', targets: this.targets(), map: this.map() });
+    }
   }
 
   async close(): Promise<void> {

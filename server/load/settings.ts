@@ -4,8 +4,17 @@
  */
 import type { LoadDistribution, LoadMode } from './load.ts';
 
+/**
+ * How requests find their node in a cluster (Level 5): `any` sends each key to whichever node
+ * its connection is on, which forwards it to the owner; `smart` sends each key straight to
+ * its owner's node, as a client that reads the cluster map does. Lone nodes take any key.
+ */
+export const LOAD_ROUTINGS = ['any', 'smart'] as const;
+export type LoadRouting = (typeof LOAD_ROUTINGS)[number];
+
 /** What a user sets for a live load (API.md §4 `load.start`). */
 export interface LoadSettings {
+  readonly routing: LoadRouting;
   readonly mode: LoadMode;
   /** Closed model: connections in all (spread over the targets). Open model: the most open. */
   readonly connections: number;
@@ -22,6 +31,7 @@ export interface LoadSettings {
 }
 
 export const DEFAULT_LOAD_SETTINGS: LoadSettings = {
+  routing: 'any',
   mode: 'open',
   connections: 32,
   rate: 1000,
@@ -44,6 +54,8 @@ export const LIVE_TIMEOUT_MS = 2000;
 export interface LoadTarget {
   readonly id: string;
   readonly url: string;
+  /** The cluster shard it serves (Level 5); null or absent for a lone node. */
+  readonly shard?: string | null;
 }
 
 /** What the load generator saw over the last second, and how it is set. */

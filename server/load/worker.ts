@@ -4,15 +4,21 @@
  * to LoadManager (manager.ts) in the messages below.
  */
 import { parentPort } from 'node:worker_threads';
+import type { ClusterMap } from '../../core/cluster/index.ts';
 import { startLoad } from './load.ts';
 import { LiveLoad } from './live.ts';
 import { IDLE_STATUS, type LoadSettings, type LoadStatus, type LoadTarget } from './settings.ts';
 
 /** A request; `id` is echoed in the answer (`replyTo`), so answers meet their requests. */
 export type ToWorker = { readonly id: number } & (
-  | { readonly type: 'start'; readonly settings: LoadSettings; readonly targets: LoadTarget[] }
+  | {
+      readonly type: 'start';
+      readonly settings: LoadSettings;
+      readonly targets: LoadTarget[];
+      readonly map: ClusterMap | null;
+    }
   | { readonly type: 'update'; readonly patch: Partial<LoadSettings> }
-  | { readonly type: 'targets'; readonly targets: LoadTarget[] }
+  | { readonly type: 'targets'; readonly targets: LoadTarget[]; readonly map: ClusterMap | null }
   | { readonly type: 'stop' }
 );
 
@@ -47,8 +53,11 @@ port.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'start':
         stop();
-        load = new LiveLoad(message.settings, message.targets, (options, sink) =>
-          startLoad(options, { sink }),
+        load = new LiveLoad(
+          message.settings,
+          message.targets,
+          (options, sink, owns) => startLoad(options, { sink, owns }),
+          message.map,
         );
         ticker = setInterval(() => {
           if (load === null) return;
@@ -60,7 +69,7 @@ port.on('message', (message: ToWorker) => {
         load?.update(message.patch);
         break;
       case 'targets':
-        load?.setTargets(message.targets);
+        load?.setTargets(message.targets, message.map);
         break;
       case 'stop':
         stop();

@@ -35,6 +35,11 @@ const KEYS_PREFIX = '/v1/keys/';
 const TRANSFER_PREFIX = '/v1/transfer';
 /** Largest cluster map or transfer request body (a map of a thousand shards fits). */
 const MAX_CLUSTER_BODY_BYTES = 4 * 1024 * 1024;
+const CLUSTER_BODY = {
+  maxBytes: MAX_CLUSTER_BODY_BYTES,
+  tooLarge: cacheError('bad_request', `The body passes ${MAX_CLUSTER_BODY_BYTES} bytes.`),
+  example: 'a cluster map (GET /v1/cluster shows one)',
+};
 /** Headers of one connection, not of the answer: not relayed from a peer (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'upgrade']);
 
@@ -950,32 +955,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     res: ServerResponse,
     start: number,
   ): Promise<void> => {
-    const read = await readBody(req, MAX_CONFIG_BODY_BYTES);
-    if (read.kind !== 'ok') {
-      if (read.kind === 'aborted') finish('other', CLIENT_CLOSED_REQUEST, start);
-      if (read.kind === 'too_large') {
-        refuse(
-          req,
-          res,
-          'other',
-          start,
-          cacheError('invalid_config', 'The configuration body is too large.'),
-        );
-      }
-      return;
-    }
-    let input: unknown;
-    try {
-      input = JSON.parse(read.body.toString('utf8'));
-    } catch {
-      fail(
-        res,
-        'other',
-        start,
-        cacheError('invalid_json', 'The body is not valid JSON; send e.g. {"policy":"wtinylfu"}.'),
-      );
-      return;
-    }
+    const input = await readJsonBody(req, res, start, {
+      maxBytes: MAX_CONFIG_BODY_BYTES,
+      tooLarge: cacheError('invalid_config', 'The configuration body is too large.'),
+      example: '{"policy":"wtinylfu"}',
+    });
+    if (input === undefined) return;
     const patch = validateConfigPatch(input);
     if (!patch.ok) {
       fail(res, 'other', start, patch.error);
@@ -1040,26 +1025,22 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     req: IncomingMessage,
     res: ServerResponse,
     start: number,
+    limit: { maxBytes: number; tooLarge: CacheError; example: string } = CLUSTER_BODY,
   ): Promise<unknown> => {
-    const read = await readBody(req, MAX_CLUSTER_BODY_BYTES);
+    const read = await readBody(req, limit.maxBytes);
     if (read.kind === 'aborted') {
       finish('other', CLIENT_CLOSED_REQUEST, start);
       return undefined;
     }
     if (read.kind === 'too_large') {
-      refuse(
-        req,
-        res,
-        'other',
-        start,
-        cacheError('bad_request', `The body passes ${MAX_CLUSTER_BODY_BYTES} bytes.`),
-      );
+      refuse(req, res, 'other', start, limit.tooLarge);
       return undefined;
     }
     try {
-      return JSON.parse(Buffer.from(read.body).toString('utf8')) as unknown;
+      return JSON.parse(read.body.toString('utf8')) as unknown;
     } catch {
-      fail(res, 'other', start, cacheError('invalid_json', 'The body is not valid JSON.'));
+      const message = `The body is not valid JSON; send e.g. ${limit.example}.`;
+      fail(res, 'other', start, cacheError('invalid_json', message));
       return undefined;
     }
   };

@@ -1,0 +1,40 @@
+/** Raft as a pure state machine (etcd-io/raft's shape): the node, its storage and its checks. */
+export {
+  DEFAULT_ELECTION_TICKS,
+  DEFAULT_HEARTBEAT_TICKS,
+  DEFAULT_MAX_ENTRIES_PER_APPEND,
+  DEFAULT_MAX_INFLIGHT_APPENDS,
+  RaftNode,
+} from './raft.ts';
+export type { ProposeResult, RaftConfig } from './raft.ts';
+export { MemoryStorage } from './storage.ts';
+export type { Storage } from './storage.ts';
+export {
+  committedPrefixesAgree,
+  electionSafety,
+  electionSafetySince,
+  logMatching,
+  RaftChecker,
+  raftState,
+  sameEntry,
+} from './invariants.ts';
+export type { Invariant, RaftState, Violation } from './invariants.ts';
+export { EMPTY_HARD_STATE } from './types.ts';
+export type {
+  Entry,
+  HardState,
+  Message,
+  MessageType,
+  MsgApp,
+  MsgAppResp,
+  MsgHeartbeat,
+  MsgHeartbeatResp,
+  MsgHup,
+  MsgProp,
+  MsgVote,
+  MsgVoteResp,
+  NodeId,
+  Ready,
+  Role,
+  SoftState,
+} from './types.ts';

@@ -1,0 +1,755 @@
+/**
+ * Raft as a pure state machine, in the shape of etcd-io/raft: the driver feeds it messages
+ * (`step`) and clock ticks (`tick`), asks what it wants done (`ready`) and says when that is
+ * done (`advance`). No I/O, no clock, randomness injected. Section numbers refer to the Raft
+ * paper (Ongaro and Ousterhout, 2014) and "thesis" to Ongaro's dissertation (2014).
+ *
+ * A role is a set of functions: becomeFollower/becomePreCandidate/becomeCandidate/becomeLeader
+ * and stepFollower/stepCandidate/stepLeader, tickElection/tickHeartbeat.
+ *
+ * Not yet: snapshots and log compaction, ReadIndex or leases, leadership transfer,
+ * membership changes. Proposals are accepted on the leader only (no forwarding).
+ */
+import type { Rng } from '../random.ts';
+import { RaftLog } from './log.ts';
+import { Progress } from './progress.ts';
+import type { Storage } from './storage.ts';
+import type {
+  Entry,
+  HardState,
+  Message,
+  MsgApp,
+  MsgAppResp,
+  MsgHeartbeat,
+  MsgHeartbeatResp,
+  MsgVote,
+  MsgVoteResp,
+  NodeId,
+  Ready,
+  Role,
+  SoftState,
+} from './types.ts';
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  /** Every voting member, this node included. */
+  readonly peers: readonly NodeId[];
+  /** What the driver persisted; a restarted node recovers its term, vote and log from it. */
+  readonly storage: Storage;
+  /** Draws the randomized election timeouts (§5.2). */
+  readonly rng: Rng;
+  /** A follower that hears no leader for [electionTicks, 2 * electionTicks) ticks campaigns. */
+  readonly electionTicks?: number;
+  /** A leader sends heartbeats every heartbeatTicks ticks; less than electionTicks. */
+  readonly heartbeatTicks?: number;
+  /** Campaign with a pre-vote first (thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /**
+   * A leader steps down when a quorum has not answered it within electionTicks; a node that
+   * heard from a leader within electionTicks ignores vote requests (thesis §9.6). Default true.
+   */
+  readonly checkQuorum?: boolean;
+  /** Entries per MsgApp, at most. */
+  readonly maxEntriesPerAppend?: number;
+  /** Unacknowledged MsgApps per follower in the replicate state, at most. */
+  readonly maxInflightAppends?: number;
+  /** The last index the state machine has applied (default: firstIndex - 1, replay all). */
+  readonly applied?: number;
+}
+
+export const DEFAULT_ELECTION_TICKS = 10;
+export const DEFAULT_HEARTBEAT_TICKS = 1;
+export const DEFAULT_MAX_ENTRIES_PER_APPEND = 64;
+export const DEFAULT_MAX_INFLIGHT_APPENDS = 4;
+
+export type ProposeResult =
+  | { readonly accepted: true; readonly index: number; readonly term: number }
+  /** Not the leader: `leader` is the one this node believes in, if any. */
+  | { readonly accepted: false; readonly leader: NodeId | null };
+
+type VoteResult = 'pending' | 'won' | 'lost';
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly peers: readonly NodeId[];
+  readonly log: RaftLog;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly maxEntriesPerAppend: number;
+  readonly maxInflightAppends: number;
+
+  term = 0;
+  vote: NodeId | null = null;
+  leader: NodeId | null = null;
+  role: Role = 'follower';
+
+  /** Leader only: what it knows of every member's log, itself included. */
+  readonly progress = new Map<NodeId, Progress>();
+  /** (Pre-)candidate only: the answers so far. */
+  readonly #votes = new Map<NodeId, boolean>();
+  #messages: Message[] = [];
+
+  /** Ticks since the last election timeout or, on a follower, since hearing from a leader. */
+  #electionElapsed = 0;
+  #heartbeatElapsed = 0;
+  #randomizedElectionTimeout = 0;
+  readonly #rng: Rng;
+
+  #prevHardState: HardState;
+  #prevSoftState: SoftState = { leader: null, role: 'follower' };
+  #handedOut: Ready | null = null;
+
+  constructor(config: RaftConfig) {
+    this.id = config.id;
+    this.peers = [...config.peers];
+    this.electionTicks = config.electionTicks ?? DEFAULT_ELECTION_TICKS;
+    this.heartbeatTicks = config.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS;
+    this.preVote = config.preVote ?? true;
+    this.checkQuorum = config.checkQuorum ?? true;
+    this.maxEntriesPerAppend = config.maxEntriesPerAppend ?? DEFAULT_MAX_ENTRIES_PER_APPEND;
+    this.maxInflightAppends = config.maxInflightAppends ?? DEFAULT_MAX_INFLIGHT_APPENDS;
+    validate(this, config);
+    this.#rng = config.rng;
+    this.log = new RaftLog(config.storage, config.applied ?? config.storage.firstIndex() - 1);
+
+    // Figure 2: term, vote and log survive a restart; everything else starts afresh.
+    const hardState = config.storage.hardState();
+    this.#prevHardState = hardState;
+    this.becomeFollower(hardState.term, null);
+    this.vote = hardState.vote;
+  }
+
+  // ---- The driver's interface ------------------------------------------------------------
+
+  /** One tick of the logical clock: elections and heartbeats are counted in ticks. */
+  tick(): void {
+    if (this.role === 'leader') this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  /** Start an election now, as if the election timer had fired. */
+  campaign(): void {
+    this.step({ type: 'MsgHup', from: this.id, to: this.id, term: 0 });
+  }
+
+  /**
+   * Appends `data` to the log if this node is the leader. An accepted proposal is committed
+   * only if the entry at `index` still has `term` when it is applied; a new leader may
+   * overwrite it, so the client must be prepared to retry (§8).
+   */
+  propose(data: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return { accepted: false, leader: this.leader };
+    const index = this.appendEntries([data]);
+    this.bcastAppend();
+    return { accepted: true, index, term: this.term };
+  }
+
+  /** Handles a message from a peer, or a local MsgHup/MsgProp. */
+  step(m: Message): void {
+    if (m.type === 'MsgHup') {
+      this.hup();
+      return;
+    }
+    if (m.type === 'MsgProp') {
+      if (this.role === 'leader') {
+        this.appendEntries(m.data);
+        this.bcastAppend();
+      }
+      // Followers and candidates drop proposals; propose() tells the caller who leads.
+      return;
+    }
+
+    // §5.1: a message from a later term makes us follow that term; one from an earlier term
+    // is stale.
+    if (m.term > this.term) {
+      if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+        // Thesis §9.6: a node that heard from a leader within the election timeout does not
+        // grant a vote or move to the candidate's term, so a node that rejoins from a
+        // partition cannot depose a healthy leader. (The leader itself counts as hearing
+        // from a leader: checkQuorum steps it down when it loses its quorum.)
+        const inLease =
+          this.checkQuorum && this.leader !== null && this.#electionElapsed < this.electionTicks;
+        if (inLease) return;
+      }
+      if (m.type === 'MsgPreVote') {
+        // A pre-vote never changes our term (thesis §9.6).
+      } else if (m.type === 'MsgPreVoteResp' && !m.reject) {
+        // A granted pre-vote carries the term we would campaign in, not one anyone is in.
+      } else {
+        const fromLeader = m.type === 'MsgApp' || m.type === 'MsgHeartbeat';
+        this.becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < this.term) {
+      if (
+        (this.checkQuorum || this.preVote) &&
+        (m.type === 'MsgApp' || m.type === 'MsgHeartbeat')
+      ) {
+        // A leader from an earlier term (for example one cut off while we moved on) would
+        // otherwise never learn it is stale: with pre-vote, no vote request will tell it.
+        this.send(appResp(this, m.from, { index: 0, reject: false }));
+      } else if (m.type === 'MsgPreVote') {
+        // Tell a pre-candidate from an earlier term about ours, so it stops campaigning.
+        this.send(voteResp(this, m.from, 'MsgPreVoteResp', this.term, true));
+      }
+      return;
+    }
+
+    if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+      this.handleVote(m);
+      return;
+    }
+    switch (this.role) {
+      case 'follower':
+        this.stepFollower(m);
+        break;
+      case 'pre-candidate':
+      case 'candidate':
+        this.stepCandidate(m);
+        break;
+      case 'leader':
+        this.stepLeader(m);
+        break;
+    }
+  }
+
+  /** Whether ready() has anything to hand out (always false while a Ready is out). */
+  hasReady(): boolean {
+    if (this.#handedOut !== null) return false;
+    return (
+      !sameSoftState(this.softState(), this.#prevSoftState) ||
+      !sameHardState(this.hardState(), this.#prevHardState) ||
+      this.log.unstableEntries().length > 0 ||
+      this.#messages.length > 0 ||
+      this.log.hasNextCommittedEntries()
+    );
+  }
+
+  /**
+   * What the driver must do next, in the order Ready documents (types.ts): persist entries
+   * and hard state, then send messages, then apply committed entries, then advance().
+   */
+  ready(): Ready {
+    if (this.#handedOut !== null) {
+      throw new Error('ready() called again before advance() for the last Ready');
+    }
+    const softState = this.softState();
+    const hardState = this.hardState();
+    const ready: Ready = {
+      softState: sameSoftState(softState, this.#prevSoftState) ? null : softState,
+      hardState: sameHardState(hardState, this.#prevHardState) ? null : hardState,
+      entries: [...this.log.unstableEntries()],
+      committedEntries: this.log.nextCommittedEntries(),
+      messages: this.#messages,
+    };
+    this.#messages = [];
+    this.#handedOut = ready;
+    return ready;
+  }
+
+  /** The driver has done what `ready` asked: its entries are stable, its commits applied. */
+  advance(ready: Ready): void {
+    if (ready !== this.#handedOut) throw new Error('advance() with a Ready not handed out last');
+    this.#handedOut = null;
+    if (ready.softState !== null) this.#prevSoftState = ready.softState;
+    if (ready.hardState !== null) this.#prevHardState = ready.hardState;
+    const lastEntry = ready.entries.at(-1);
+    if (lastEntry !== undefined) this.log.stableTo(lastEntry.index, lastEntry.term);
+    const lastApplied = ready.committedEntries.at(-1);
+    if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.leader, role: this.role };
+  }
+
+  // ---- Roles: becoming -------------------------------------------------------------------
+
+  becomeFollower(term: number, leader: NodeId | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.leader = leader;
+  }
+
+  /**
+   * Thesis §9.6: before disrupting anyone, ask whether we could win. Neither term nor vote
+   * changes, so a node that keeps failing pre-votes in a minority partition rejoins at the
+   * term it left with.
+   */
+  becomePreCandidate(): void {
+    if (this.role === 'leader') throw new Error('a leader cannot become a pre-candidate');
+    this.#votes.clear();
+    this.leader = null;
+    this.role = 'pre-candidate';
+  }
+
+  /** §5.2: a candidate moves to the next term and votes for itself. */
+  becomeCandidate(): void {
+    if (this.role === 'leader') throw new Error('a leader cannot become a candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  /**
+   * §5.2 and §5.3: the leader starts every follower's nextIndex just past its own log, and
+   * appends an empty entry of its term: committing it commits every earlier entry, which the
+   * leader may not commit by counting (§5.4.2, §8).
+   */
+  becomeLeader(): void {
+    if (this.role === 'follower') throw new Error('a follower cannot become the leader');
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leader = this.id;
+    this.progress.get(this.id)!.becomeReplicate();
+    this.appendEntries([new Uint8Array(0)]);
+  }
+
+  /** What every role change resets; the term moves only forward and a new term has no vote. */
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.leader = null;
+    this.#electionElapsed = 0;
+    this.#heartbeatElapsed = 0;
+    this.#randomizedElectionTimeout = this.electionTicks + this.#rng.nextInt(this.electionTicks);
+    this.#votes.clear();
+    this.progress.clear();
+    const lastIndex = this.log.lastIndex();
+    for (const peer of this.peers) {
+      const progress = new Progress(lastIndex + 1, this.maxInflightAppends);
+      if (peer === this.id) progress.match = lastIndex;
+      this.progress.set(peer, progress);
+    }
+  }
+
+  // ---- Roles: ticking --------------------------------------------------------------------
+
+  /** §5.2: a follower or candidate that hears nothing for its election timeout campaigns. */
+  tickElection(): void {
+    this.#electionElapsed++;
+    if (this.isVoter() && this.#electionElapsed >= this.#randomizedElectionTimeout) {
+      this.#electionElapsed = 0;
+      this.campaign();
+    }
+  }
+
+  /** §5.2: a leader sends heartbeats; every election timeout, it checks it still leads. */
+  tickHeartbeat(): void {
+    this.#heartbeatElapsed++;
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.electionTicks) {
+      this.#electionElapsed = 0;
+      if (this.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      for (const [peer, progress] of this.progress) {
+        if (peer !== this.id) progress.recentActive = false;
+      }
+    }
+    if (this.#heartbeatElapsed >= this.heartbeatTicks) {
+      this.#heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+  }
+
+  // ---- Roles: stepping -------------------------------------------------------------------
+
+  stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'MsgApp':
+        this.#electionElapsed = 0;
+        this.leader = m.from;
+        this.handleAppendEntries(m);
+        break;
+      case 'MsgHeartbeat':
+        this.#electionElapsed = 0;
+        this.leader = m.from;
+        this.handleHeartbeat(m);
+        break;
+      default:
+        // Votes answered, stale leader-only answers ignored.
+        break;
+    }
+  }
+
+  stepCandidate(m: Message): void {
+    // A pre-candidate counts pre-votes only, a candidate votes only: late pre-vote answers
+    // may reach a candidate in the term it campaigns in.
+    const answer = this.role === 'pre-candidate' ? 'MsgPreVoteResp' : 'MsgVoteResp';
+    switch (m.type) {
+      case 'MsgApp':
+        // §5.2: another node won this term.
+        this.becomeFollower(m.term, m.from);
+        this.handleAppendEntries(m);
+        break;
+      case 'MsgHeartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        break;
+      case 'MsgVoteResp':
+      case 'MsgPreVoteResp': {
+        if (m.type !== answer) break;
+        const result = this.poll(m.from, !m.reject);
+        if (result === 'won') {
+          if (this.role === 'pre-candidate') {
+            this.campaignIn('election');
+          } else {
+            this.becomeLeader();
+            this.bcastAppend();
+          }
+        } else if (result === 'lost') {
+          // (A rejection from a later term never gets here: step() made us follow that term.)
+          this.becomeFollower(this.term, null);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  stepLeader(m: Message): void {
+    const progress = this.progress.get(m.from);
+    if (progress === undefined || m.from === this.id) return;
+    switch (m.type) {
+      case 'MsgAppResp':
+        progress.recentActive = true;
+        this.handleAppendResponse(m, progress);
+        break;
+      case 'MsgHeartbeatResp':
+        progress.recentActive = true;
+        // An answer means the follower is reachable again: resume a paused flow. An append
+        // (empty if the in-flight window is full) also recovers from appends that were lost.
+        progress.paused = false;
+        if (progress.match < this.log.lastIndex() || progress.state === 'probe') {
+          this.sendAppend(m.from);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- Elections (§5.2, §5.4.1, thesis §9.6) ---------------------------------------------
+
+  private hup(): void {
+    if (this.role === 'leader' || !this.isVoter()) return;
+    this.campaignIn(this.preVote ? 'pre-election' : 'election');
+  }
+
+  private campaignIn(kind: 'pre-election' | 'election'): void {
+    let term: number;
+    let type: MsgVote['type'];
+    if (kind === 'pre-election') {
+      this.becomePreCandidate();
+      type = 'MsgPreVote';
+      // Pre-votes ask for the term we would move to, without moving.
+      term = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      type = 'MsgVote';
+      term = this.term;
+    }
+    // Our own vote counts at once: the vote is in this Ready's hard state, which the driver
+    // persists before it sends anything that could depend on it.
+    if (this.poll(this.id, true) === 'won') {
+      if (kind === 'pre-election') this.campaignIn('election');
+      else {
+        this.becomeLeader();
+        this.bcastAppend();
+      }
+      return;
+    }
+    const lastLogIndex = this.log.lastIndex();
+    const lastLogTerm = this.log.lastTerm();
+    for (const peer of this.peers) {
+      if (peer === this.id) continue;
+      this.send({ type, from: this.id, to: peer, term, lastLogIndex, lastLogTerm });
+    }
+  }
+
+  /**
+   * §5.2 and §5.4.1: grant a vote to at most one candidate per term, and only to one whose
+   * log is at least as up to date as ours. A pre-vote is granted on the same terms but, being
+   * for a future term, binds nothing.
+   */
+  private handleVote(m: MsgVote): void {
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leader === null) ||
+      (m.type === 'MsgPreVote' && m.term > this.term);
+    const answer = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
+    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+      // Answer in the message's term: a granted pre-vote is for a term we are not in, and
+      // the pre-candidate ignores answers from earlier terms than the one it asked about.
+      this.send(voteResp(this, m.from, answer, m.term, false));
+      if (m.type === 'MsgVote') {
+        this.#electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send(voteResp(this, m.from, answer, this.term, true));
+    }
+  }
+
+  private poll(from: NodeId, granted: boolean): VoteResult {
+    if (!this.#votes.has(from)) this.#votes.set(from, granted);
+    let yes = 0;
+    let no = 0;
+    for (const vote of this.#votes.values()) {
+      if (vote) yes++;
+      else no++;
+    }
+    if (yes >= this.quorum()) return 'won';
+    if (no > this.peers.length - this.quorum()) return 'lost';
+    return 'pending';
+  }
+
+  // ---- Replication (§5.3, §5.4.2) --------------------------------------------------------
+
+  /** The leader appends entries of its term; its own copy counts toward commitment. */
+  private appendEntries(data: readonly Uint8Array[]): number {
+    let index = this.log.lastIndex();
+    const entries: Entry[] = data.map((payload) => ({
+      term: this.term,
+      index: ++index,
+      data: payload,
+    }));
+    const lastIndex = this.log.append(entries);
+    // Counting our copy before the driver persists it is safe under the Ready contract:
+    // nothing that depends on the commit leaves this node before the entries are durable.
+    this.progress.get(this.id)!.maybeUpdate(lastIndex);
+    this.maybeCommit();
+    return lastIndex;
+  }
+
+  /**
+   * §5.3 and §5.4.2: the commit index is the largest index a majority holds, if the entry
+   * there is from the current term (Figure 8).
+   */
+  private maybeCommit(): boolean {
+    const matches = this.peers.map((peer) => this.progress.get(peer)!.match);
+    matches.sort((a, b) => b - a);
+    return this.log.maybeCommit(matches[this.quorum() - 1]!, this.term);
+  }
+
+  private bcastAppend(): void {
+    for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer);
+  }
+
+  private sendAppend(to: NodeId): void {
+    this.maybeSendAppend(to, true);
+  }
+
+  /**
+   * Sends `to` the entries from its nextIndex, at most maxEntriesPerAppend of them, unless its
+   * flow is paused (probing, or maxInflightAppends unacknowledged). With `sendIfEmpty`, an
+   * append with no entries still goes (it carries the commit index, or probes).
+   */
+  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const progress = this.progress.get(to)!;
+    if (progress.isPaused()) return false;
+    const prevLogIndex = progress.next - 1;
+    const prevLogTerm = this.log.term(prevLogIndex);
+    if (prevLogTerm === undefined) {
+      throw new Error(`no term for ${prevLogIndex}: snapshots are not implemented yet`);
+    }
+    const entries =
+      progress.state === 'replicate' && progress.inflightFull()
+        ? []
+        : this.log.slice(progress.next, this.log.lastIndex() + 1, this.maxEntriesPerAppend);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const m: MsgApp = {
+      type: 'MsgApp',
+      from: this.id,
+      to,
+      term: this.term,
+      prevLogIndex,
+      prevLogTerm,
+      entries,
+      commit: this.log.committed,
+    };
+    this.send(m);
+    progress.sentEntries(entries.length);
+    progress.sentCommit = m.commit;
+    return true;
+  }
+
+  private bcastHeartbeat(): void {
+    for (const peer of this.peers) {
+      if (peer === this.id) continue;
+      const progress = this.progress.get(peer)!;
+      const m: MsgHeartbeat = {
+        type: 'MsgHeartbeat',
+        from: this.id,
+        to: peer,
+        term: this.term,
+        // Never past what the follower is known to hold (it may not have our entries yet).
+        commit: Math.min(progress.match, this.log.committed),
+      };
+      this.send(m);
+      progress.sentCommit = Math.max(progress.sentCommit, m.commit);
+    }
+  }
+
+  /** Figure 2, AppendEntries receiver; rejections carry the fast-backtracking hint. */
+  private handleAppendEntries(m: MsgApp): void {
+    if (m.prevLogIndex < this.log.committed) {
+      // Everything up to our commit index matches any leader's log (§5.4.3).
+      this.send(appResp(this, m.from, { index: this.log.committed, reject: false }));
+      return;
+    }
+    const lastIndex = this.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.commit, m.entries);
+    if (lastIndex !== null) {
+      this.send(appResp(this, m.from, { index: lastIndex, reject: false }));
+      return;
+    }
+    // No entry at prevLogIndex with prevLogTerm. Every entry of ours after the last one whose
+    // term is <= prevLogTerm cannot match the leader's log (terms only rise along a log, and
+    // the leader's are <= prevLogTerm up to prevLogIndex), so point the leader there.
+    const hint = this.log.findConflictByTerm(
+      Math.min(m.prevLogIndex, this.log.lastIndex()),
+      m.prevLogTerm,
+    );
+    this.send(
+      appResp(this, m.from, {
+        index: m.prevLogIndex,
+        reject: true,
+        hintIndex: hint.index,
+        hintTerm: hint.term,
+      }),
+    );
+  }
+
+  private handleHeartbeat(m: MsgHeartbeat): void {
+    this.log.commitTo(m.commit);
+    const resp: MsgHeartbeatResp = {
+      type: 'MsgHeartbeatResp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+    };
+    this.send(resp);
+  }
+
+  private handleAppendResponse(m: MsgAppResp, progress: Progress): void {
+    // Index 0 is never a real acknowledgement (a leader's log holds at least its empty
+    // entry): it is the "your term is stale" answer of step(), delayed into a later term.
+    if (!m.reject && m.index === 0) return;
+    if (m.reject) {
+      // Fast backtracking (§5.3; etcd's stepLeader): the follower's log may match ours at
+      // most up to (hintIndex, hintTerm). Our own entries after the last one whose term is <=
+      // hintTerm cannot match either, so probe at that entry: at most one round per term.
+      const probeIndex =
+        m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+      if (progress.maybeDecreaseTo(m.index, probeIndex)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const updated = progress.maybeUpdate(m.index);
+    if (!updated && !(progress.match === m.index && progress.state === 'probe')) return;
+    if (progress.state === 'probe') progress.becomeReplicate();
+    else progress.freeInflightUpTo(m.index);
+    if (this.maybeCommit()) {
+      // Tell everyone the new commit index now rather than at the next heartbeat.
+      this.bcastAppend();
+    } else if (progress.canBumpCommit(this.log.committed)) {
+      // This follower caught up after the commit index moved: tell it now.
+      this.sendAppend(m.from);
+    }
+    // The window may have room again: stream what is left, without empty appends.
+    while (this.maybeSendAppend(m.from, false)) {
+      // keep sending
+    }
+  }
+
+  // ---- Helpers ---------------------------------------------------------------------------
+
+  private quorum(): number {
+    return Math.floor(this.peers.length / 2) + 1;
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const [peer, progress] of this.progress) {
+      if (peer === this.id || progress.recentActive) active++;
+    }
+    return active >= this.quorum();
+  }
+
+  private isVoter(): boolean {
+    return this.peers.includes(this.id);
+  }
+
+  private send(m: Message): void {
+    this.#messages.push(m);
+  }
+}
+
+function appResp(
+  node: RaftNode,
+  to: NodeId,
+  fields: { index: number; reject: boolean; hintIndex?: number; hintTerm?: number },
+): MsgAppResp {
+  return {
+    type: 'MsgAppResp',
+    from: node.id,
+    to,
+    term: node.term,
+    index: fields.index,
+    reject: fields.reject,
+    hintIndex: fields.hintIndex ?? 0,
+    hintTerm: fields.hintTerm ?? 0,
+  };
+}
+
+function voteResp(
+  node: RaftNode,
+  to: NodeId,
+  type: MsgVoteResp['type'],
+  term: number,
+  reject: boolean,
+): MsgVoteResp {
+  return { type, from: node.id, to, term, reject };
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}
+
+function validate(node: RaftNode, config: RaftConfig): void {
+  const positiveInteger = (name: string, value: number): void => {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new TypeError(`RaftConfig.${name} must be a positive integer, got ${value}`);
+    }
+  };
+  positiveInteger('electionTicks', node.electionTicks);
+  positiveInteger('heartbeatTicks', node.heartbeatTicks);
+  positiveInteger('maxEntriesPerAppend', node.maxEntriesPerAppend);
+  positiveInteger('maxInflightAppends', node.maxInflightAppends);
+  if (node.heartbeatTicks >= node.electionTicks) {
+    throw new TypeError('RaftConfig.heartbeatTicks must be less than electionTicks');
+  }
+  if (config.id === '') throw new TypeError('RaftConfig.id must not be empty');
+  if (new Set(config.peers).size !== config.peers.length) {
+    throw new TypeError('RaftConfig.peers must not repeat a member');
+  }
+  if (!config.peers.includes(config.id)) {
+    throw new TypeError(`RaftConfig.peers must include this node's id ${config.id}`);
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * A tiny network of RaftNodes for tests, in the spirit of etcd's raft_test.go network and
+ * MIT 6.824's config.go (not part of the Raft API). Every node is driven by the same loop a
+ * real driver runs: step or tick, then persist the Ready's entries and hard state, send its
+ * messages, apply its committed entries and advance. Messages wait in one FIFO queue until
+ * delivered; links can be cut and messages dropped by a rule, all deterministically. The
+ * Raft invariants are checked after every delivery; a violation throws.
+ */
+import { createRng, type Rng } from '../random.ts';
+import { RaftChecker, raftState, type Violation } from './invariants.ts';
+import { RaftNode, type RaftConfig } from './raft.ts';
+import { MemoryStorage } from './storage.ts';
+import type { Entry, Message, NodeId } from './types.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export const encode = (text: string): Uint8Array => encoder.encode(text);
+export const decode = (data: Uint8Array): string => decoder.decode(data);
+
+export type NetworkOptions = Partial<
+  Omit<RaftConfig, 'id' | 'peers' | 'storage' | 'rng' | 'applied'>
+> & {
+  /** Seeds every node's election-timeout randomness (node i gets seed + i). */
+  readonly seed?: number;
+  /** Drops each message with this probability (from its own seeded stream). */
+  readonly lossRate?: number;
+};
+
+/** A log written as its entries' terms, with (optionally) the payload `${index}@${term}`. */
+export function entriesOfTerms(terms: readonly number[]): Entry[] {
+  return terms.map((term, i) => ({ term, index: i + 1, data: encode(`${i + 1}@${term}`) }));
+}
+
+export class Network {
+  readonly ids: readonly NodeId[];
+  readonly storages = new Map<NodeId, MemoryStorage>();
+  /** Live nodes; a crashed node is absent until restarted. */
+  readonly nodes = new Map<NodeId, RaftNode>();
+  /** What each node's state machine applied, as strings (the leaders' empty entries left out). */
+  readonly applied = new Map<NodeId, string[]>();
+  readonly checker = new RaftChecker();
+  /** Every message delivered so far, in order. */
+  readonly delivered: Message[] = [];
+  /** Messages sent and not yet delivered or dropped. */
+  queue: Message[] = [];
+  /** The probability that a delivery drops its message (from the network's seeded stream). */
+  lossRate: number;
+
+  readonly #options: NetworkOptions;
+  readonly #cut = new Set<string>();
+  readonly #rngs = new Map<NodeId, Rng>();
+  readonly #lossRng: Rng;
+  #dropRule: ((m: Message) => boolean) | null = null;
+
+  constructor(ids: readonly NodeId[], options: NetworkOptions = {}) {
+    this.ids = ids;
+    this.#options = options;
+    this.lossRate = options.lossRate ?? 0;
+    const seed = options.seed ?? 1;
+    this.#lossRng = createRng(seed * 7919 + 13);
+    ids.forEach((id, i) => {
+      this.#rngs.set(id, createRng(seed + i));
+      this.storages.set(id, new MemoryStorage());
+      this.start(id);
+    });
+  }
+
+  /**
+   * A network whose nodes start from the logs given as terms (etcd's test style), all at
+   * `term` with `commit` committed, as if they had been running: `{ n1: [1, 2], n2: [1] }`.
+   */
+  static fromLogs(
+    logs: Readonly<Record<NodeId, readonly number[]>>,
+    state: { term: number; commit: number },
+    options: NetworkOptions = {},
+  ): Network {
+    const network = new Network(Object.keys(logs), options);
+    for (const [id, terms] of Object.entries(logs)) {
+      const storage = new MemoryStorage();
+      storage.append(entriesOfTerms(terms));
+      storage.setHardState({ term: state.term, vote: null, commit: state.commit });
+      network.storages.set(id, storage);
+      network.start(id);
+    }
+    return network;
+  }
+
+  node(id: NodeId): RaftNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`${id} is down`);
+    return node;
+  }
+
+  // ---- Faults ----------------------------------------------------------------------------
+
+  /** Messages between a and b (both ways) are dropped. */
+  cut(a: NodeId, b: NodeId): void {
+    this.#cut.add(`${a}>${b}`).add(`${b}>${a}`);
+  }
+
+  /** Cuts `id` off from every other node. */
+  isolate(id: NodeId): void {
+    for (const other of this.ids) if (other !== id) this.cut(id, other);
+  }
+
+  /** Only the nodes in each group talk to one another: `partition(['n1','n2'], ['n3'])`. */
+  partition(...groups: readonly (readonly NodeId[])[]): void {
+    this.heal();
+    for (const a of this.ids) {
+      for (const b of this.ids) {
+        if (!groups.some((group) => group.includes(a) && group.includes(b))) this.cut(a, b);
+      }
+    }
+  }
+
+  /** Restores every link (crashed nodes stay down). */
+  heal(): void {
+    this.#cut.clear();
+  }
+
+  /** Drops every message for which `rule` is true, until changed (null: none). */
+  dropWhen(rule: ((m: Message) => boolean) | null): void {
+    this.#dropRule = rule;
+  }
+
+  /** The node stops; it keeps what it persisted, and messages to it are lost. */
+  crash(id: NodeId): void {
+    this.nodes.delete(id);
+    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+  }
+
+  /** The node starts again from its storage; its state machine replays the committed log. */
+  restart(id: NodeId): void {
+    this.crash(id);
+    this.start(id);
+  }
+
+  private start(id: NodeId): void {
+    const node = new RaftNode({
+      ...this.#options,
+      id,
+      peers: this.ids,
+      storage: this.storages.get(id)!,
+      rng: this.#rngs.get(id)!,
+    });
+    this.nodes.set(id, node);
+    this.applied.set(id, []);
+    this.checker.restarted(id);
+  }
+
+  // ---- Driving ---------------------------------------------------------------------------
+
+  /** Runs a node's Ready loop as a driver would: persist, send, apply, advance. */
+  flush(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node === undefined) return;
+    const storage = this.storages.get(id)!;
+    while (node.hasReady()) {
+      const ready = node.ready();
+      storage.append(ready.entries);
+      if (ready.hardState !== null) storage.setHardState(ready.hardState);
+      this.queue.push(...ready.messages);
+      const applied = this.applied.get(id)!;
+      for (const entry of ready.committedEntries) {
+        if (entry.data.length > 0) applied.push(decode(entry.data));
+      }
+      this.#fail(this.checker.applied(id, ready.committedEntries));
+      node.advance(ready);
+    }
+  }
+
+  /** Delivers the oldest queued message (or drops it); false when the queue is empty. */
+  deliverOne(): boolean {
+    const m = this.queue.shift();
+    if (m === undefined) return false;
+    const node = this.nodes.get(m.to);
+    if (node === undefined || this.#dropped(m)) return true;
+    this.delivered.push(m);
+    node.step(m);
+    this.flush(m.to);
+    this.checkInvariants();
+    return true;
+  }
+
+  /** Delivers until nothing is in flight. */
+  deliverAll(maxMessages = 100_000): void {
+    for (let i = 0; i < maxMessages; i++) if (!this.deliverOne()) return;
+    throw new Error(`still delivering after ${maxMessages} messages`);
+  }
+
+  /** `ticks` rounds of: every live node ticks, then every message in flight is delivered. */
+  tick(ticks = 1): void {
+    for (let t = 0; t < ticks; t++) {
+      for (const id of this.ids) {
+        const node = this.nodes.get(id);
+        if (node === undefined) continue;
+        node.tick();
+        this.flush(id);
+      }
+      this.deliverAll();
+    }
+  }
+
+  /** `id` campaigns now; its election runs to the end. */
+  campaign(id: NodeId): void {
+    this.node(id).campaign();
+    this.flush(id);
+    this.deliverAll();
+  }
+
+  /** Proposes on `id` (which must lead) and delivers what follows. Returns the entry's index. */
+  propose(id: NodeId, text: string): number {
+    const result = this.node(id).propose(encode(text));
+    if (!result.accepted) throw new Error(`${id} is not the leader (leader: ${result.leader})`);
+    this.flush(id);
+    this.deliverAll();
+    return result.index;
+  }
+
+  /** Ticks until some live node leads in the highest term seen; returns it. */
+  waitForLeader(maxTicks = 200): NodeId {
+    for (let t = 0; t < maxTicks; t++) {
+      const leader = this.leader();
+      if (leader !== null) return leader;
+      this.tick();
+    }
+    throw new Error(`no leader after ${maxTicks} ticks`);
+  }
+
+  /** The live node that leads in the highest term any live node leads in, or null. */
+  leader(): NodeId | null {
+    let best: RaftNode | null = null;
+    for (const node of this.nodes.values()) {
+      if (node.role === 'leader' && (best === null || node.term > best.term)) best = node;
+    }
+    return best?.id ?? null;
+  }
+
+  /** The live nodes that consider themselves leaders, with their terms. */
+  leaders(): string[] {
+    return [...this.nodes.values()]
+      .filter((node) => node.role === 'leader')
+      .map((node) => `${node.id}@${node.term}`);
+  }
+
+  /** The terms of a live node's log, in order. */
+  terms(id: NodeId): number[] {
+    const log = this.node(id).log;
+    return log.slice(1, log.lastIndex() + 1).map((entry) => entry.term);
+  }
+
+  checkInvariants(): void {
+    this.#fail(this.checker.check([...this.nodes.values()].map(raftState)));
+  }
+
+  #dropped(m: Message): boolean {
+    if (this.#cut.has(`${m.from}>${m.to}`)) return true;
+    if (this.#dropRule?.(m) === true) return true;
+    return this.lossRate > 0 && this.#lossRng.next() < this.lossRate;
+  }
+
+  #fail(violations: readonly Violation[]): void {
+    if (violations.length > 0) {
+      throw new Error(violations.map((v) => `${v.invariant}: ${v.message}`).join('\n'));
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The shapes Raft speaks: log entries, the state a node must persist, the messages between
+ * nodes and the Ready batch a driver acts on. Plain data, so a driver can serialise them and
+ * the simulator can record them.
+ *
+ * Names follow the Raft paper (Ongaro and Ousterhout, "In Search of an Understandable
+ * Consensus Algorithm", 2014, Figure 2) and etcd-io/raft's message types.
+ */
+
+/** A member of the Raft group, as the cluster map names it (for example `n1`). */
+export type NodeId = string;
+
+/**
+ * One entry of the replicated log. `data` is opaque to Raft (the replicated state machine
+ * decodes it); an empty `data` is the no-op a new leader appends (§5.4.2, see becomeLeader).
+ */
+export interface Entry {
+  readonly term: number;
+  readonly index: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The state a node must keep on stable storage before it answers anyone (Figure 2,
+ * "Persistent state on all servers"). `commit` is persisted as etcd does, so a restarted
+ * node does not apply the same entries twice; it is not needed for safety.
+ */
+export interface HardState {
+  readonly term: number;
+  /** The candidate this node voted for in `term`, or null. */
+  readonly vote: NodeId | null;
+  readonly commit: number;
+}
+
+export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0 };
+
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** What a node believes now; volatile, never persisted. */
+export interface SoftState {
+  readonly leader: NodeId | null;
+  readonly role: Role;
+}
+
+interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's term; 0 on the local messages (MsgHup, MsgProp). */
+  readonly term: number;
+}
+
+/** Local: start an election now (the election timer fired, or a test wants one). */
+export interface MsgHup extends Envelope {
+  readonly type: 'MsgHup';
+}
+
+/** Local: append these payloads to the log (leader only). */
+export interface MsgProp extends Envelope {
+  readonly type: 'MsgProp';
+  readonly data: readonly Uint8Array[];
+}
+
+/**
+ * RequestVote (§5.2), or its pre-vote probe (thesis §9.6), which carries the term the sender
+ * would campaign in without the sender having moved to it.
+ */
+export interface MsgVote extends Envelope {
+  readonly type: 'MsgVote' | 'MsgPreVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+}
+
+export interface MsgVoteResp extends Envelope {
+  readonly type: 'MsgVoteResp' | 'MsgPreVoteResp';
+  readonly reject: boolean;
+}
+
+/** AppendEntries (§5.3): `entries` follow (prevLogIndex, prevLogTerm) in the leader's log. */
+export interface MsgApp extends Envelope {
+  readonly type: 'MsgApp';
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  /** The leader's commit index. */
+  readonly commit: number;
+}
+
+/**
+ * The answer to a MsgApp. Accepted: `index` is the last index now known to match the
+ * leader's log. Rejected: `index` is the rejected prevLogIndex, and (hintIndex, hintTerm) is
+ * the follower's guess at the last place the logs can match: the largest index <= index whose
+ * term is <= the MsgApp's prevLogTerm, and that term (etcd's form of the thesis's fast
+ * backtracking, §5.3 and etcd's handleAppendEntries). It lets the leader skip a whole term
+ * of a divergent log per round trip.
+ */
+export interface MsgAppResp extends Envelope {
+  readonly type: 'MsgAppResp';
+  readonly index: number;
+  readonly reject: boolean;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/**
+ * A leader's heartbeat (§5.2). `commit` is min(the follower's match, the leader's commit):
+ * a follower must never learn a commit index past what it is known to hold (etcd's rule).
+ */
+export interface MsgHeartbeat extends Envelope {
+  readonly type: 'MsgHeartbeat';
+  readonly commit: number;
+}
+
+export interface MsgHeartbeatResp extends Envelope {
+  readonly type: 'MsgHeartbeatResp';
+}
+
+export type Message =
+  MsgHup | MsgProp | MsgVote | MsgVoteResp | MsgApp | MsgAppResp | MsgHeartbeat | MsgHeartbeatResp;
+
+export type MessageType = Message['type'];
+
+/**
+ * What a node asks its driver to do, in this order (etcd's contract for synchronous storage):
+ *
+ * 1. Persist `entries` (appending, and overwriting any stored entries at the same or later
+ *    indexes) and then `hardState` when present, durably: before step 2, because a message may
+ *    promise what they hold (a vote granted, entries acknowledged, a commit index).
+ * 2. Send `messages`, only after step 1.
+ * 3. Apply `committedEntries` to the state machine, in order. They may include entries from
+ *    this Ready's `entries`, which step 1 made durable.
+ * 4. Call `advance(ready)` with this same Ready.
+ *
+ * `ready()` hands out one Ready at a time: call `advance` before asking for the next one.
+ * The node may be stepped and ticked between `ready()` and `advance()`; what that produces
+ * comes in the next Ready.
+ */
+export interface Ready {
+  /** Changed since the last Ready; not to be persisted. Null when unchanged. */
+  readonly softState: SoftState | null;
+  /** To persist before sending; null when unchanged since the last Ready. */
+  readonly hardState: HardState | null;
+  /** To append to stable storage before sending (first entry's index may overwrite a suffix). */
+  readonly entries: readonly Entry[];
+  /** To apply in order, after `entries` and `hardState` are durable. */
+  readonly committedEntries: readonly Entry[];
+  /** To send after `entries` and `hardState` are durable. */
+  readonly messages: readonly Message[];
+}

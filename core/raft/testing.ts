@@ -25,6 +25,10 @@ export type NetworkOptions = Partial<
   readonly seed?: number;
   /** Drops each message with this probability (from its own seeded stream). */
   readonly lossRate?: number;
+  /** Delivers each message twice with this probability. */
+  readonly duplicateRate?: number;
+  /** Delivers a random message in flight instead of the oldest. */
+  readonly reorder?: boolean;
 };
 
 /** A log written as its entries' terms, with (optionally) the payload `${index}@${term}`. */
@@ -46,19 +50,23 @@ export class Network {
   queue: Message[] = [];
   /** The probability that a delivery drops its message (from the network's seeded stream). */
   lossRate: number;
+  duplicateRate: number;
+  reorder: boolean;
 
   readonly #options: NetworkOptions;
   readonly #cut = new Set<string>();
   readonly #rngs = new Map<NodeId, Rng>();
-  readonly #lossRng: Rng;
+  readonly #faultRng: Rng;
   #dropRule: ((m: Message) => boolean) | null = null;
 
   constructor(ids: readonly NodeId[], options: NetworkOptions = {}) {
     this.ids = ids;
     this.#options = options;
     this.lossRate = options.lossRate ?? 0;
+    this.duplicateRate = options.duplicateRate ?? 0;
+    this.reorder = options.reorder ?? false;
     const seed = options.seed ?? 1;
-    this.#lossRng = createRng(seed * 7919 + 13);
+    this.#faultRng = createRng(seed * 7919 + 13);
     ids.forEach((id, i) => {
       this.#rngs.set(id, createRng(seed + i));
       this.storages.set(id, new MemoryStorage());
@@ -170,10 +178,15 @@ export class Network {
     }
   }
 
-  /** Delivers the oldest queued message (or drops it); false when the queue is empty. */
+  /**
+   * Delivers the oldest message in flight (a random one with `reorder`), or drops it; false
+   * when nothing is in flight.
+   */
   deliverOne(): boolean {
-    const m = this.queue.shift();
+    const at = this.reorder ? this.#faultRng.nextInt(this.queue.length) : 0;
+    const m = this.queue.splice(at, 1)[0];
     if (m === undefined) return false;
+    if (this.duplicateRate > 0 && this.#faultRng.next() < this.duplicateRate) this.queue.push(m);
     const node = this.nodes.get(m.to);
     if (node === undefined || this.#dropped(m)) return true;
     this.delivered.push(m);
@@ -218,6 +231,33 @@ export class Network {
     return result.index;
   }
 
+  /**
+   * Proposes `text` on whoever leads, again on the next leader if it is lost, until every
+   * live node has applied it (6.824's `one()`). Returns the leader that got it committed.
+   */
+  agree(text: string, maxTicks = 500): NodeId {
+    let ticks = 0;
+    while (ticks < maxTicks) {
+      const leader = this.leader();
+      if (leader === null) {
+        this.tick();
+        ticks++;
+        continue;
+      }
+      this.node(leader).propose(encode(text));
+      this.flush(leader);
+      this.deliverAll();
+      for (let wait = 0; wait < 20 && ticks < maxTicks; wait++, ticks++) {
+        const everywhere = [...this.nodes.keys()].every((id) =>
+          this.applied.get(id)!.includes(text),
+        );
+        if (everywhere) return leader;
+        this.tick();
+      }
+    }
+    throw new Error(`no agreement on ${text} after ${maxTicks} ticks`);
+  }
+
   /** Ticks until some live node leads in the highest term seen; returns it. */
   waitForLeader(maxTicks = 200): NodeId {
     for (let t = 0; t < maxTicks; t++) {
@@ -257,7 +297,7 @@ export class Network {
   #dropped(m: Message): boolean {
     if (this.#cut.has(`${m.from}>${m.to}`)) return true;
     if (this.#dropRule?.(m) === true) return true;
-    return this.lossRate > 0 && this.#lossRng.next() < this.lossRate;
+    return this.lossRate > 0 && this.#faultRng.next() < this.lossRate;
   }
 
   #fail(violations: readonly Violation[]): void {

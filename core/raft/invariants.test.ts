@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  committedPrefixesAgree,
+  electionSafety,
+  logMatching,
+  RaftChecker,
+  type RaftState,
+} from './invariants.ts';
+import { entriesOfTerms } from './testing.ts';
+import type { Role } from './types.ts';
+
+/** A node's state, its log written as terms (payload `${index}@${term}`). */
+function state(
+  id: string,
+  terms: readonly number[],
+  fields: { term?: number; role?: Role; commit?: number } = {},
+): RaftState {
+  return {
+    id,
+    term: fields.term ?? terms.at(-1) ?? 0,
+    role: fields.role ?? 'follower',
+    commit: fields.commit ?? 0,
+    log: entriesOfTerms(terms),
+  };
+}
+
+describe('the invariant checks catch what they name', () => {
+  it('election safety: two leaders of one term, now or over a run', () => {
+    expect(
+      electionSafety([state('a', [1], { role: 'leader' }), state('b', [1], { role: 'leader' })]),
+    ).toHaveLength(1);
+    const checker = new RaftChecker();
+    expect(checker.check([state('a', [1], { role: 'leader', term: 2 })])).toEqual([]);
+    expect(checker.check([state('b', [1], { role: 'leader', term: 2 })])).toHaveLength(1);
+  });
+
+  it('log matching: same index and term, different history', () => {
+    const a = state('a', [1, 1, 2]);
+    const b = state('b', [1, 3, 2]);
+    expect(logMatching([a, b]).map((v) => v.invariant)).toEqual(['log-matching']);
+    expect(logMatching([a, state('c', [1, 1, 3, 3])])).toEqual([]);
+  });
+
+  it('state machine safety: different committed or applied entries at one index', () => {
+    expect(
+      committedPrefixesAgree([
+        state('a', [1, 2], { commit: 2 }),
+        state('b', [1, 3], { commit: 2 }),
+      ]),
+    ).toHaveLength(1);
+    const checker = new RaftChecker();
+    expect(checker.applied('a', entriesOfTerms([1, 2]))).toEqual([]);
+    expect(checker.applied('b', entriesOfTerms([1, 3]))).toHaveLength(1);
+  });
+
+  it('leader completeness: a later leader lacks an entry committed earlier', () => {
+    const checker = new RaftChecker();
+    expect(checker.check([state('a', [1, 1], { term: 1, commit: 2 })])).toEqual([]);
+    const violations = checker.check([state('b', [1], { term: 2, role: 'leader' })]);
+    expect(violations.map((v) => v.invariant)).toEqual(['leader-completeness']);
+  });
+
+  it('monotonic commit, except across a restart', () => {
+    const checker = new RaftChecker();
+    checker.check([state('a', [1, 1], { commit: 2 })]);
+    expect(checker.check([state('a', [1, 1], { commit: 1 })])).toHaveLength(1);
+    checker.restarted('a');
+    expect(checker.check([state('a', [1, 1], { commit: 1 })])).toEqual([]);
+  });
+});

@@ -132,10 +132,13 @@ export class Network {
     this.#dropRule = rule;
   }
 
-  /** The node stops; it keeps what it persisted, and messages to it are lost. */
+  /**
+   * The node stops; it keeps what it persisted. Messages to it are lost; those it sent are
+   * still in flight (it persisted what they depend on before sending them).
+   */
   crash(id: NodeId): void {
     this.nodes.delete(id);
-    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+    this.queue = this.queue.filter((m) => m.to !== id);
   }
 
   /** The node starts again from its storage; its state machine replays the committed log. */

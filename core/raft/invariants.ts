@@ -81,21 +81,15 @@ export function electionSafetySince(
  */
 export function logMatching(states: readonly RaftState[]): Violation[] {
   const violations: Violation[] = [];
-  for (let a = 0; a < states.length; a++) {
-    for (let b = a + 1; b < states.length; b++) {
-      const x = states[a]!;
-      const y = states[b]!;
-      let shared = Math.min(x.log.length, y.log.length);
-      while (shared > 0 && x.log[shared - 1]!.term !== y.log[shared - 1]!.term) shared--;
-      for (let i = 0; i < shared; i++) {
-        if (!sameEntry(x.log[i]!, y.log[i]!)) {
-          violations.push({
-            invariant: 'log-matching',
-            message: `${x.id} and ${y.id} agree at index ${shared} (term ${x.log[shared - 1]!.term}) but differ at index ${i + 1}`,
-          });
-          break;
-        }
-      }
+  for (const [x, y] of pairs(states)) {
+    let shared = Math.min(x.log.length, y.log.length);
+    while (shared > 0 && x.log[shared - 1]!.term !== y.log[shared - 1]!.term) shared--;
+    const differs = firstDifference(x, y, shared);
+    if (differs !== null) {
+      violations.push({
+        invariant: 'log-matching',
+        message: `${x.id} and ${y.id} agree at index ${shared} (term ${x.log[shared - 1]!.term}) but differ at index ${differs}`,
+      });
     }
   }
   return violations;
@@ -104,23 +98,28 @@ export function logMatching(states: readonly RaftState[]): Violation[] {
 /** Committed prefixes agree now: no two nodes consider different entries committed. */
 export function committedPrefixesAgree(states: readonly RaftState[]): Violation[] {
   const violations: Violation[] = [];
-  for (let a = 0; a < states.length; a++) {
-    for (let b = a + 1; b < states.length; b++) {
-      const x = states[a]!;
-      const y = states[b]!;
-      const shared = Math.min(x.commit, y.commit);
-      for (let i = 0; i < shared; i++) {
-        if (!sameEntry(x.log[i]!, y.log[i]!)) {
-          violations.push({
-            invariant: 'state-machine-safety',
-            message: `${x.id} and ${y.id} committed different entries at index ${i + 1}`,
-          });
-          break;
-        }
-      }
+  for (const [x, y] of pairs(states)) {
+    const differs = firstDifference(x, y, Math.min(x.commit, y.commit));
+    if (differs !== null) {
+      violations.push({
+        invariant: 'state-machine-safety',
+        message: `${x.id} and ${y.id} committed different entries at index ${differs}`,
+      });
     }
   }
   return violations;
+}
+
+/** The first index <= `upTo` where the two logs differ, or null. */
+function firstDifference(x: RaftState, y: RaftState, upTo: number): number | null {
+  for (let i = 0; i < upTo; i++) if (!sameEntry(x.log[i]!, y.log[i]!)) return i + 1;
+  return null;
+}
+
+function* pairs<T>(items: readonly T[]): Generator<[T, T]> {
+  for (let a = 0; a < items.length; a++) {
+    for (let b = a + 1; b < items.length; b++) yield [items[a]!, items[b]!];
+  }
 }
 
 /** An entry first seen committed, and the term of the node that saw it (an upper bound on

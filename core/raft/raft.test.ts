@@ -174,6 +174,19 @@ describe('pre-vote (thesis §9.6)', () => {
     expect(network.node(network.waitForLeader()).term).toBeGreaterThan(term + 3);
   });
 
+  it('without pre-vote, checkQuorum frees a candidate stuck at a higher term', () => {
+    // Followers in the leader's lease ignore its votes; its answer to the leader's next
+    // heartbeat (a stale term to it) makes the leader step down, and an election follows.
+    const network = withLeader(THREE, 'n1', { preVote: false });
+    network.isolate('n3');
+    network.tick(60);
+    expect(network.node('n3').term).toBeGreaterThan(network.node('n1').term);
+    network.heal();
+    network.agree('x');
+    const terms = new Set(THREE.map((id) => network.node(id).term));
+    expect(terms.size).toBe(1);
+  });
+
   it('a pre-candidate keeps its term and vote', () => {
     const network = withLeader(THREE);
     network.isolate('n2');

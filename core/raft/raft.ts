@@ -5,7 +5,9 @@
  * paper (Ongaro and Ousterhout, 2014) and "thesis" to Ongaro's dissertation (2014).
  *
  * A role is a set of functions: becomeFollower/becomePreCandidate/becomeCandidate/becomeLeader
- * and stepFollower/stepCandidate/stepLeader, tickElection/tickHeartbeat.
+ * and stepFollower/stepCandidate/stepLeader, tickElection/tickHeartbeat. A driver calls only
+ * tick/campaign/propose/step/hasReady/ready/advance; the role functions are public for tests,
+ * as etcd's tests call them, and skip step()'s term checks.
  *
  * Not yet: snapshots and log compaction, ReadIndex or leases, leadership transfer,
  * membership changes. Proposals are accepted on the leader only (no forwarding).

@@ -80,10 +80,14 @@ export class ClusterManager {
   private resharding: Resharding | null = null;
   private lastMove: FinishedMove | null = null;
   private busy = false;
+  private lastEpoch = 0;
   private keysPerSecond = 50_000;
   private readonly listeners = new Set<ClusterListener>();
 
-  constructor(private readonly supervisor: Supervisor) {
+  constructor(
+    private readonly supervisor: Supervisor,
+    private readonly log: (line: string) => void = (line) => console.warn(`[cluster] ${line}`),
+  ) {
     // A cluster node that comes back (restart) starts without a map: give it the map, with
     // its new URL if it moved.
     supervisor.subscribe((node) => {
@@ -114,7 +118,7 @@ export class ClusterManager {
     try {
       const nodes = ids.map((id) => this.supervisor.get(id));
       const map: ClusterMap = {
-        epoch: (this.map?.epoch ?? 0) + 1,
+        epoch: this.nextEpoch(),
         vnodes: DEFAULT_VNODES,
         shards: nodes.map((n, i) => ({ id: `s${i + 1}`, nodes: [{ id: n.id, url: n.url }] })),
         moving: null,
@@ -141,7 +145,7 @@ export class ClusterManager {
           throw new ControlError('node_down', 'No node is up to start the cluster from.');
         }
         current = {
-          epoch: 1,
+          epoch: this.nextEpoch(),
           vnodes: DEFAULT_VNODES,
           shards: [{ id: 's1', nodes: [{ id: first.id, url: first.url }] }],
           moving: null,
@@ -151,14 +155,22 @@ export class ClusterManager {
       }
       const shard = nextShardId(current);
       const node = await this.supervisor.start({});
+      // The map may have moved on while the node started (a node came back on a new port).
+      current = this.map ?? current;
       const moving: ClusterMap = {
-        epoch: current.epoch + 1,
+        epoch: this.nextEpoch(),
         vnodes: current.vnodes,
         shards: [...current.shards, { id: shard, nodes: [{ id: node.id, url: node.url }] }],
         moving: { fromRing: current.shards.map((s) => s.id), leaving: [] },
       };
       this.supervisor.setShard(node.id, shard);
-      await this.startMove(current, moving, { toShard: shard });
+      try {
+        await this.startMove(current, moving, { toShard: shard });
+      } catch (error) {
+        // Nothing moved to it: the new node goes, and the cluster stays as it was.
+        if (this.map === current) await this.supervisor.retire(node.id).catch(() => undefined);
+        throw error;
+      }
       return { shard };
     } catch (error) {
       this.busy = false;
@@ -183,7 +195,7 @@ export class ClusterManager {
         );
       }
       const moving: ClusterMap = {
-        epoch: current.epoch + 1,
+        epoch: this.nextEpoch(),
         vnodes: current.vnodes,
         shards: current.shards.filter((s) => s.id !== shard),
         moving: { fromRing: current.shards.map((s) => s.id), leaving: [leaving] },
@@ -210,8 +222,14 @@ export class ClusterManager {
     return this.state();
   }
 
+  /** The next epoch: one counter for every map this control plane makes, so none repeats. */
+  private nextEpoch(): number {
+    this.lastEpoch = Math.max(this.lastEpoch, this.map?.epoch ?? 0) + 1;
+    return this.lastEpoch;
+  }
+
   private claim(): void {
-    if (this.busy) {
+    if (this.busy || this.map?.moving != null) {
       throw new ControlError(
         'busy',
         'A shard is being added or removed; wait until its keys have moved.',
@@ -220,7 +238,14 @@ export class ClusterManager {
     this.busy = true;
   }
 
-  /** Publishes e+1 (new owners first), then watches the move until it can publish e+2. */
+  /**
+   * Publishes e+1, old owners first: from then on they send the moving keys' requests on to
+   * the new owners, which (still at e) answer 421 and take e+1 from them. The other way
+   * round, an old owner still at e could acknowledge a write after the new owner settled
+   * the key, and the settled key would refuse that write's copy. Then it watches the move
+   * until it can publish e+2. Once any node may hold e+1 the move runs to its end, even if
+   * some node did not answer: its peers hand it the map when they next talk to it.
+   */
   private async startMove(
     before: ClusterMap,
     moving: ClusterMap,
@@ -234,14 +259,20 @@ export class ClusterManager {
       ),
     );
     const others = this.members(moving).filter((n) => !receivers.some((r) => r.id === n.id));
-    await this.publish(
-      moving,
-      receivers.map((n) => n.id),
-    );
-    await this.publish(
-      moving,
-      others.map((n) => n.id),
-    );
+    const unanswered = [
+      ...(await this.publish(
+        moving,
+        others.map((n) => n.id),
+        { tolerant: true },
+      )),
+      ...(await this.publish(
+        moving,
+        receivers.map((n) => n.id),
+        { tolerant: true },
+      )),
+    ];
+    if (unanswered.length > 0)
+      this.log(`epoch ${moving.epoch} unanswered: ${unanswered.join('; ')}`);
     const movedShare = movedRanges(previousRingOf(moving)!, ringOf(moving)).reduce(
       (sum, r) => sum + (r.end - r.start) / 2 ** 32,
       0,
@@ -322,20 +353,23 @@ export class ClusterManager {
     }
     // e+2: the move is over (or given up: the new owners keep what they have). New owners
     // first, so none reads through from an old owner that has already let the keys go.
-    const after: ClusterMap = { ...moving, epoch: moving.epoch + 1, moving: null };
+    // Built from the map as it is now: a node may have come back on a new port meanwhile.
+    const after: ClusterMap = { ...(this.map ?? moving), epoch: this.nextEpoch(), moving: null };
     const others = this.members(after).filter((n) => !receivers.some((r) => r.id === n.id));
-    try {
-      await this.publish(
+    const unanswered = [
+      ...(await this.publish(
         after,
         receivers.map((n) => n.id),
-      );
-      await this.publish(
+        { tolerant: true },
+      )),
+      ...(await this.publish(
         after,
         others.map((n) => n.id),
-      );
-    } catch (e) {
-      error ??= String(e);
-    }
+        { tolerant: true },
+      )),
+    ];
+    if (unanswered.length > 0)
+      this.log(`epoch ${after.epoch} unanswered: ${unanswered.join('; ')}`);
     const seconds = (Date.now() - startedAt) / 1000;
     // A removed shard's nodes have given their keys away: they are retired (no new request
     // goes to them) and stop once those on their way are answered.
@@ -359,8 +393,15 @@ export class ClusterManager {
     this.emit();
   }
 
-  /** Sends `map` to the nodes `ids` (in parallel) and makes it the cluster's map. */
-  private async publish(map: ClusterMap, ids: readonly string[]): Promise<void> {
+  /**
+   * Sends `map` to the nodes `ids` (in parallel) and makes it the cluster's map. Throws if a
+   * node did not take it, unless `tolerant`; then says which did not.
+   */
+  private async publish(
+    map: ClusterMap,
+    ids: readonly string[],
+    { tolerant = false } = {},
+  ): Promise<string[]> {
     this.map = map;
     const nodes = ids.map((id) => this.supervisor.get(id)).filter((n) => n.status === 'up');
     const failures = await Promise.all(
@@ -375,12 +416,13 @@ export class ClusterManager {
     );
     this.emit();
     const failed = failures.filter((f) => f !== null);
-    if (failed.length > 0) {
+    if (failed.length > 0 && !tolerant) {
       throw new ControlError(
         'start_failed',
         `Nodes did not take cluster map epoch ${map.epoch}: ${failed.join('; ')}`,
       );
     }
+    return failed;
   }
 
   /** The nodes that gain keys in `moving` (the first node of each shard that gains some). */
@@ -414,7 +456,7 @@ export class ClusterManager {
         }));
       next = {
         ...map,
-        epoch: map.epoch + 1,
+        epoch: this.nextEpoch(),
         shards: moveUrl(map.shards),
         moving:
           map.moving === null ? null : { ...map.moving, leaving: moveUrl(map.moving.leaving) },

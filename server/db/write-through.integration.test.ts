@@ -105,6 +105,23 @@ describe('write-through and read-through', () => {
     expect(firstText).toMatch(/^tinycache_db_query_duration_seconds_count\{op="write"\} 1$/m);
   });
 
+  it('does not join a cluster: moves keep the rules of memory, not of a database', async () => {
+    const first = await node();
+    const map = {
+      epoch: 1,
+      vnodes: 256,
+      shards: [{ id: 's1', nodes: [{ id: 'x', url: first.url }] }],
+      moving: null,
+    };
+    const answer = await request(`${first.url}/v1/cluster`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(map),
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.text()).toContain('cannot join a cluster');
+  });
+
   it('refuses a bad write before the database sees it', async () => {
     const first = await node();
     expect((await put(first, 'bad', '{not json')).status).toBe(400);

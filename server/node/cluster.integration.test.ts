@@ -251,6 +251,59 @@ describe('a forwarder with an older map', () => {
   }, 30_000);
 });
 
+describe('a shard removed right after it was added', () => {
+  const nodes: NodeProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+
+  it('does not bring back keys deleted on it from what the old owner had not swept yet', async () => {
+    for (const id of ['n1', 'n2']) nodes.push(await spawnNode(['--node-id', id]));
+    const [n1, n2] = nodes as [NodeProcess, NodeProcess];
+    const s1 = shardOf('s1', n1, 'n1');
+    const s2 = shardOf('s2', n2, 'n2');
+    await publish({ epoch: 1, vnodes: 256, shards: [s1], moving: null }, nodes);
+    const keys = Array.from({ length: 20_000 }, (_, i) => `doc-${i}`);
+    for (let i = 0; i < keys.length; i += 500) {
+      await Promise.all(keys.slice(i, i + 500).map((key) => put(n1, key, 'v')));
+    }
+    const adding: ClusterMap = {
+      epoch: 2,
+      vnodes: 256,
+      shards: [s1, s2],
+      moving: { fromRing: ['s1'], leaving: [] },
+    };
+    await publish(adding, [n1, n2]);
+    await movesDone([n2]);
+    const two = new Ring(['s1', 's2']);
+    const moved = keys.filter((k) => two.owner(k) === 's2');
+    const deleted = moved.slice(0, 50);
+    for (const key of deleted) expect((await del(n2, key)).status).toBe(204);
+    // e3 ends the move, but n1 misses it (as if its sweep of what it gave away were cut
+    // short): it still holds its old copies when e4 removes s2 again and gives them back.
+    await publish({ ...adding, epoch: 3, moving: null }, [n2]);
+    await publish(
+      { epoch: 4, vnodes: 256, shards: [s1], moving: { fromRing: ['s1', 's2'], leaving: [s2] } },
+      [n1, n2],
+    );
+    await movesDone([n1]);
+    await publish({ epoch: 5, vnodes: 256, shards: [s1], moving: null }, [n1]);
+    for (const key of deleted) expect((await get(n1, key)).status).toBe(404);
+    // A node with no map (restarted, not yet told) refuses a forwarded key rather than serve
+    // it as a lone cache: epoch 0 tells the forwarder to send its map.
+    const fresh = await spawnNode(['--node-id', 'n9']);
+    nodes.push(fresh);
+    const refused = await call(keyUrl(fresh, 'doc-1'), 'GET', undefined, {
+      'x-tinycache-forwarded-by': 'n1',
+      'x-tinycache-hops': '1',
+      'x-tinycache-epoch': '5',
+    });
+    expect(refused.status).toBe(421);
+    expect(refused.headers['x-tinycache-epoch']).toBe('0');
+    for (const key of moved.slice(50, 150)) expect((await get(n1, key)).status).toBe(200);
+  }, 60_000);
+});
+
 describe('the smart client', () => {
   const nodes: NodeProcess[] = [];
   afterAll(async () => {

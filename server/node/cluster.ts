@@ -11,6 +11,7 @@
  *
  * A node without a map is a lone cache: it serves every key and adds no headers.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
   type Arrival,
@@ -28,7 +29,7 @@ import {
 import type { Store } from '../../core/engine/store.ts';
 import type { Entry, StoredValue } from '../../core/engine/types.ts';
 import { type CacheError, type Result, cacheError, ok } from '../../core/errors.ts';
-import { movedRanges } from '../../core/ring/index.ts';
+import { movedRanges, type Ring } from '../../core/ring/index.ts';
 import { type PeerAnswer, PeerClient, type PeerRequest, PeerUnreachable } from './peer-client.ts';
 
 /** Request and answer headers of the cluster (API.md §2). */
@@ -45,6 +46,8 @@ export const CLUSTER_HEADERS = {
 
 /** Keys per page of a transfer at most; a slow pace takes smaller pages (ten a second). */
 export const TRANSFER_PAGE_KEYS = 500;
+/** Stored bytes per page of a transfer at most (one value larger than this goes alone). */
+export const TRANSFER_PAGE_BYTES = 4 * 1024 * 1024;
 /** Keys a new owner copies per second at most, unless told otherwise. */
 export const DEFAULT_TRANSFER_KEYS_PER_SECOND = 50_000;
 /** A snapshot nobody has read for this long is dropped. */
@@ -121,6 +124,8 @@ export interface ClusterRoleOptions {
   readonly log?: (line: string) => void;
   readonly peers?: PeerClient;
   readonly keysPerSecond?: number;
+  /** Why this node takes no cluster map (a refusal every `adopt` answers), or null. */
+  readonly joinRefusal?: string | null;
 }
 
 export class ClusterRole {
@@ -138,6 +143,8 @@ export class ClusterRole {
   private move: Move | null = null;
   private readonly snapshots = new Map<string, Snapshot>();
   private nextSnapshot = 1;
+  /** Snapshot ids differ across restarts, so a receiver never reads another's by mistake. */
+  private readonly snapshotPrefix = randomUUID().slice(0, 8);
   private keysPerSecond: number;
   private readonly peers: PeerClient;
   private readonly store: Store;
@@ -145,6 +152,8 @@ export class ClusterRole {
   private readonly log: (line: string) => void;
   private readonly janitor: NodeJS.Timeout;
   private sweeping = false;
+  private sweepAgain = false;
+  private readonly joinRefusal: string | null;
   private closed = false;
 
   constructor(options: ClusterRoleOptions) {
@@ -155,6 +164,7 @@ export class ClusterRole {
     this.log = options.log ?? (() => {});
     this.peers = options.peers ?? new PeerClient();
     this.keysPerSecond = options.keysPerSecond ?? DEFAULT_TRANSFER_KEYS_PER_SECOND;
+    this.joinRefusal = options.joinRefusal ?? null;
     this.janitor = setInterval(() => this.dropIdleSnapshots(), SNAPSHOT_IDLE_MS / 2);
     this.janitor.unref();
   }
@@ -183,6 +193,8 @@ export class ClusterRole {
 
   /** Takes a map from the control plane or a peer: adopts it when newer. */
   adopt(input: unknown): Result<{ epoch: number; changed: boolean }> {
+    if (this.joinRefusal !== null)
+      return { ok: false, error: cacheError('bad_request', this.joinRefusal) };
     const parsed = parseClusterMap(input);
     if (!parsed.ok) return parsed;
     const adopted = adoptMap(this.current, parsed.value);
@@ -246,8 +258,9 @@ export class ClusterRole {
       throw new PeerUnreachable(fallback.node.url, `HTTP ${answer.status}`);
     }
     const entry = fromWire(JSON.parse(answer.body.toString('utf8')) as WireEntry);
-    if (move.handoff.acceptCopy(key)) {
-      this.keep(key, entry);
+    if (move.handoff.readsThrough(key)) {
+      // Settled only if kept: a copy this store refuses (too big here) is read through again.
+      if (this.keep(key, entry)) move.handoff.settle(key);
       return entry;
     }
     // Settled here while the read was on its way (a write or delete): that is the truth now.
@@ -388,7 +401,7 @@ export class ClusterRole {
         bytes += entry.bytes.length;
       }
     }
-    const id = String(this.nextSnapshot++);
+    const id = `${this.snapshotPrefix}-${this.nextSnapshot++}`;
     this.snapshots.set(id, { keys, lastUsed: now });
     return { id, keys: keys.length, bytes };
   }
@@ -403,15 +416,21 @@ export class ClusterRole {
     if (snapshot === undefined) return null;
     const now = this.clock();
     snapshot.lastUsed = now;
-    const end = Math.min(snapshot.keys.length, offset + limit);
+    const last = Math.min(snapshot.keys.length, offset + limit);
     const entries: WireEntry[] = [];
-    for (let i = offset; i < end; i++) {
+    let bytes = 0;
+    let i = offset;
+    // A page holds `limit` keys or TRANSFER_PAGE_BYTES of values, whichever comes first (at
+    // least one key), so large values neither outgrow an answer nor block this node long.
+    for (; i < last && (i === offset || bytes < TRANSFER_PAGE_BYTES); i++) {
       const key = snapshot.keys[i]!;
       const entry = this.store.peek(key, now);
-      if (entry !== undefined) entries.push(toWire(key, entry));
+      if (entry === undefined) continue;
+      entries.push(toWire(key, entry));
+      bytes += entry.bytes.length;
     }
     this.counters.servedKeys += entries.length;
-    return { entries, next: end < snapshot.keys.length ? end : null };
+    return { entries, next: i < snapshot.keys.length ? i : null };
   }
 
   closeSnapshot(id: string): boolean {
@@ -464,6 +483,9 @@ export class ClusterRole {
       this.move = null;
       return;
     }
+    // Anything held here in the ranges it gains is a leftover from an earlier time it owned
+    // them (a sweep cut short): older than the old owner's, so it goes before any read.
+    this.dropInRanges(previous, incoming);
     const from = [...new Set(incoming.map((r) => r.from))].sort();
     const move: Move = {
       signature,
@@ -547,11 +569,11 @@ export class ClusterRole {
     let bytes = 0;
     for (const wire of entries) {
       bytes += wire.value.length;
-      if (!move.handoff.acceptCopy(wire.key)) {
+      if (!move.handoff.readsThrough(wire.key)) {
         skipped++;
         continue;
       }
-      this.keep(wire.key, fromWire(wire));
+      if (this.keep(wire.key, fromWire(wire))) move.handoff.settle(wire.key);
     }
     const raw = Math.round((bytes * 3) / 4);
     this.counters.transferredKeys += entries.length;
@@ -565,11 +587,12 @@ export class ClusterRole {
     };
   }
 
-  private keep(key: string, entry: Entry): void {
+  /** Stores a copied entry; false when it expired on the way or the store refused it. */
+  private keep(key: string, entry: Entry): boolean {
     const now = this.clock();
-    if (entry.expiresAt !== null && entry.expiresAt <= now) return;
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return false;
     const value: StoredValue = entry;
-    this.store.set(key, value, entry.expiresAt, now);
+    return this.store.set(key, value, entry.expiresAt, now).ok;
   }
 
   /** Runs `attempt` until it answers 200 or the move is cancelled; null when cancelled. */
@@ -595,24 +618,49 @@ export class ClusterRole {
 
   /** After a move: the keys this node no longer owns go, a batch per turn of the event loop. */
   private async dropForeignKeys(): Promise<void> {
-    if (this.sweeping || this.current === null || this.myShard === null) return;
+    if (this.sweeping) {
+      this.sweepAgain = true; // the sweep under way starts over under the newer map
+      return;
+    }
     this.sweeping = true;
     try {
-      const map = this.current;
-      const ring = ringOf(map);
-      const keys = [...this.store.keys()];
-      for (let i = 0; i < keys.length; i += 1000) {
-        if (this.current !== map || this.closed) return;
-        const now = this.clock();
-        for (const key of keys.slice(i, i + 1000)) {
-          if (ring.owner(key) !== this.myShard && this.store.delete(key, now)) {
-            this.counters.droppedKeys++;
-          }
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      do {
+        this.sweepAgain = false;
+        await this.sweepOnce();
+      } while (this.sweepAgain && !this.closed);
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /** One pass over the store under the current map; stops early when the map changes. */
+  private async sweepOnce(): Promise<void> {
+    const map = this.current;
+    const shard = this.myShard;
+    if (map === null || shard === null || map.moving !== null) return;
+    const ring = ringOf(map);
+    const keys = [...this.store.keys()];
+    for (let i = 0; i < keys.length; i += 1000) {
+      if (this.current !== map || this.closed) return;
+      const now = this.clock();
+      for (const key of keys.slice(i, i + 1000)) {
+        if (ring.owner(key) !== shard && this.store.delete(key, now)) this.counters.droppedKeys++;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Deletes what this node holds at positions in `ranges` (of `ring`). */
+  private dropInRanges(
+    ring: Ring,
+    ranges: readonly { readonly start: number; readonly end: number }[],
+  ): void {
+    const now = this.clock();
+    for (const key of [...this.store.keys()]) {
+      const h = ring.position(key);
+      if (ranges.some((r) => h >= r.start && h < r.end) && this.store.delete(key, now)) {
+        this.counters.droppedKeys++;
+      }
     }
   }
 

@@ -756,9 +756,16 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       const arrival = cluster.arrival(req);
       const decision = cluster.decide(key, arrival)!;
       if (decision.action !== 'serve') {
-        return forwardKey(req, res, op, url, key, query, decision, arrival, start);
+        return forwardKey(req, res, op, url, key, query, expectsContinue, decision, arrival, start);
       }
       routed = { arrival, epoch: cluster.epoch, fallback: decision.fallback };
+    } else if (req.headers[CLUSTER_HEADERS.forwardedBy] !== undefined) {
+      // A peer forwarded a key to a node with no map (restarted, not yet told): it must not
+      // serve it as a lone cache. Epoch 0 makes the peer send its map, then the request.
+      res.setHeader(CLUSTER_HEADERS.epoch, '0');
+      const message = 'This node has no cluster map yet; send it yours.';
+      refuse(req, res, op, start, cacheError('stale_map', message));
+      return;
     }
     return serveKey(req, res, op, key, query, expectsContinue, start, routed);
   };
@@ -821,6 +828,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     url: string,
     key: string,
     query: string,
+    expectsContinue: boolean,
     decision: Exclude<Decision, { action: 'serve' }>,
     arrival: Arrival,
     start: number,
@@ -832,6 +840,14 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     }
     let body: Uint8Array | undefined;
     if (op === 'set') {
+      const declared = Number(req.headers['content-length'] ?? '0');
+      if (declared > config.maxValueBytes) {
+        const message = `The value is ${declared} bytes; the limit is ${config.maxValueBytes} bytes (max-value-bytes).`;
+        refuse(req, res, op, start, cacheError('value_too_large', message));
+        return;
+      }
+      // The body is read here to be sent on: a client waiting for 100 Continue gets it now.
+      if (expectsContinue) res.writeContinue();
       const read = await readBody(req, config.maxValueBytes);
       if (read.kind === 'aborted') {
         finish(op, CLIENT_CLOSED_REQUEST, start);
@@ -1444,6 +1460,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         log,
         onForward,
         keysPerSecond: options.transferKeysPerSecond,
+        // Moves keep memory's rules, not a database's (the rows of every shard in one table,
+        // writes that commit there first): not combined yet.
+        joinRefusal:
+          database === undefined
+            ? null
+            : 'This node writes to PostgreSQL; a node with a database cannot join a cluster yet.',
       });
       resolve();
     });

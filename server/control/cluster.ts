@@ -4,8 +4,8 @@
  * (core/cluster, "Resharding"): epoch e+1 moves keys, e+2 once every new owner has them.
  *
  * The control plane is not on the data path. Nodes keep their map and keep routing if it
- * dies; it only makes maps, hands them out (new owners first, so a key is never sent to a
- * node that does not know it gains it), and watches the moves to say how far they are.
+ * dies; it only makes maps, hands them out (e+1 to old owners first, e+2 to new owners first;
+ * see startMove and watch), and watches the moves to say how far they are.
  *
  * Nodes the cluster does not list are lone caches, as in Levels 1-4.
  */

@@ -157,6 +157,7 @@ export function ChartSamples({
 /** Requests per second served: stacked per node for the cluster, with errors. */
 export function ThroughputChart(props: ChartProps) {
   const { samples, windowSeconds, nodeId } = useWindow(props);
+  const shards = useShardOfNode();
   const view = useMemo<View>(() => {
     if (nodeId !== undefined) {
       return {
@@ -186,7 +187,7 @@ export function ThroughputChart(props: ChartProps) {
         { key: 'total', name: 'cluster', color: '#0f172a', kind: 'line', thin: true },
         ...ids.map((id): Series => ({
           key: `node:${id}`,
-          name: id,
+          name: nodeLabel(id, shards),
           color: nodeColor(id),
           kind: 'area',
           stack: 'nodes',
@@ -197,6 +198,8 @@ export function ThroughputChart(props: ChartProps) {
           color: SERIES.errors,
           kind: 'line',
           zeroAsGap: true,
+          // In a cluster the node names are longer: the error lines take a row of their own.
+          newRow: shards.size > 0,
         },
         {
           key: 'clientErrors',
@@ -220,10 +223,11 @@ export function ThroughputChart(props: ChartProps) {
         return { ...point, t: s.t };
       }),
     };
-  }, [samples, nodeId]);
+  }, [samples, nodeId, shards]);
   return (
     <TimeChart
       label={nodeId === undefined ? 'Throughput' : `Throughput of ${nodeId}`}
+      legendLines={nodeId === undefined && shards.size > 0 ? 2 : 1}
       idle={{ text: 'No requests in this window. Start load to see traffic.', when: 'zero' }}
       view={view}
       windowSeconds={windowSeconds}
@@ -237,6 +241,7 @@ export function ThroughputChart(props: ChartProps) {
 /** Share of reads that found their key, as the nodes count them. */
 export function HitRateChart(props: ChartProps) {
   const { samples, windowSeconds, nodeId } = useWindow(props);
+  const shards = useShardOfNode();
   const view = useMemo<View>(() => {
     if (nodeId !== undefined) {
       return {
@@ -255,7 +260,7 @@ export function HitRateChart(props: ChartProps) {
         { key: 'hitRate', name: 'cluster', color: SERIES.hitRate, kind: 'area' },
         ...perNode.map((id, i): Series => ({
           key: `node:${id}`,
-          name: id,
+          name: nodeLabel(id, shards),
           color: nodeColor(id),
           kind: 'line',
           // Past two nodes the legend takes a second row, so every node's figure shows.
@@ -268,7 +273,7 @@ export function HitRateChart(props: ChartProps) {
         return point;
       }),
     };
-  }, [samples, nodeId]);
+  }, [samples, nodeId, shards]);
   return (
     <TimeChart
       label={nodeId === undefined ? 'Hit rate' : `Hit rate of ${nodeId}`}
@@ -532,16 +537,13 @@ export function KeysChart(props: ChartProps) {
             samples.some((s) => typeof nodeOf(s, id)?.entries === 'number'),
           );
     return {
-      series: all.map((id, i): Series => {
-        const shard = shards.get(id);
-        return {
-          key: `node:${id}`,
-          name: shard === undefined ? id : `${id} · ${shard}`,
-          color: nodeColor(id),
-          kind: 'line',
-          newRow: i === KEYS_LEGEND_ROW,
-        };
-      }),
+      series: all.map((id, i): Series => ({
+        key: `node:${id}`,
+        name: nodeLabel(id, shards),
+        color: nodeColor(id),
+        kind: 'line',
+        newRow: i === KEYS_LEGEND_ROW,
+      })),
       points: samples.map((s) => {
         const point: Point = { t: s.t };
         for (const id of all) point[`node:${id}`] = nodeOf(s, id)?.entries ?? null;
@@ -565,6 +567,12 @@ export function KeysChart(props: ChartProps) {
 
 /** Nodes in the keys chart's first legend row. */
 const KEYS_LEGEND_ROW = 6;
+
+/** `n4 · s2` for a node in a shard, `n4` for a lone node. */
+function nodeLabel(id: string, shards: ReadonlyMap<string, string>): string {
+  const shard = shards.get(id);
+  return shard === undefined ? id : `${id} · ${shard}`;
+}
 
 /**
  * The shard of each node: as the nodes say, and for a node already retired (its shard removed)

@@ -184,18 +184,32 @@ function duplicate(values: readonly string[]): string | null {
 // Rings and routes.
 
 /** One ring per map object: a map is immutable, and building a ring takes milliseconds. */
-const rings = new WeakMap<ClusterMap, { ring: Ring; previous: Ring | null }>();
+interface Derived {
+  readonly ring: Ring;
+  readonly previous: Ring | null;
+  /** Each shard's target (its first node), on either ring: a route allocates nothing. */
+  readonly targets: ReadonlyMap<string, Target>;
+}
 
-function ringsOf(map: ClusterMap): { ring: Ring; previous: Ring | null } {
+const rings = new WeakMap<ClusterMap, Derived>();
+
+function ringsOf(map: ClusterMap): Derived {
   let cached = rings.get(map);
   if (cached === undefined) {
     const options = { vnodes: map.vnodes };
+    const targets = new Map<string, Target>();
+    for (const shard of [...map.shards, ...(map.moving?.leaving ?? [])]) {
+      // parseClusterMap guarantees every shard has nodes.
+      if (shard.nodes[0] !== undefined)
+        targets.set(shard.id, { shard: shard.id, node: shard.nodes[0] });
+    }
     cached = {
       ring: new Ring(
         map.shards.map((s) => s.id),
         options,
       ),
       previous: map.moving ? new Ring(map.moving.fromRing, options) : null,
+      targets,
     };
     rings.set(map, cached);
   }
@@ -213,11 +227,9 @@ export function previousRingOf(map: ClusterMap): Ring | null {
 }
 
 function target(map: ClusterMap, shard: string): Target {
-  const found =
-    map.shards.find((s) => s.id === shard) ?? map.moving?.leaving.find((s) => s.id === shard);
-  // parseClusterMap guarantees every shard on either ring has nodes.
+  const found = ringsOf(map).targets.get(shard);
   if (found === undefined) throw new Error(`cluster map has no nodes for shard ${shard}`);
-  return { shard, node: found.nodes[0]! };
+  return found;
 }
 
 /** The shard and node that serve `key`, and, for a key in transit, its old owner. */

@@ -50,6 +50,8 @@ export const TRANSFER_PAGE_KEYS = 500;
 export const TRANSFER_PAGE_BYTES = 4 * 1024 * 1024;
 /** Keys a new owner copies per second at most, unless told otherwise. */
 export const DEFAULT_TRANSFER_KEYS_PER_SECOND = 50_000;
+/** Keys looked at per turn of the event loop while a snapshot is taken. */
+const SNAPSHOT_SLICE_KEYS = 20_000;
 /** A snapshot nobody has read for this long is dropped. */
 const SNAPSHOT_IDLE_MS = 60_000;
 /** Attempts at one page of a transfer before the move is reported failed. */
@@ -381,24 +383,30 @@ export class ClusterRole {
    * Starts a transfer of the keys whose ring position is in `ranges` ([start, end) pairs):
    * their names now, their values when each page is read.
    */
-  openSnapshot(ranges: readonly (readonly [number, number])[]): {
+  async openSnapshot(ranges: readonly (readonly [number, number])[]): Promise<{
     id: string;
     keys: number;
     bytes: number;
-  } {
+  }> {
     const map = this.current;
     const ring = map === null ? null : (previousRingOf(map) ?? ringOf(map));
     const keys: string[] = [];
     let bytes = 0;
     const now = this.clock();
     if (ring !== null) {
-      for (const key of this.store.keys()) {
-        const h = ring.position(key);
-        if (!ranges.some(([start, end]) => h >= start && h < end)) continue;
-        const entry = this.store.peek(key, now);
-        if (entry === undefined) continue;
-        keys.push(key);
-        bytes += entry.bytes.length;
+      // In slices, yielding between them: a store of millions of keys must not stall this
+      // node's clients (or outlast the new owner's request timeout in one go).
+      const all = [...this.store.keys()];
+      for (let i = 0; i < all.length; i += SNAPSHOT_SLICE_KEYS) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+        for (const key of all.slice(i, i + SNAPSHOT_SLICE_KEYS)) {
+          const h = ring.position(key);
+          if (!ranges.some(([start, end]) => h >= start && h < end)) continue;
+          const entry = this.store.peek(key, now);
+          if (entry === undefined) continue;
+          keys.push(key);
+          bytes += entry.bytes.length;
+        }
       }
     }
     const id = `${this.snapshotPrefix}-${this.nextSnapshot++}`;

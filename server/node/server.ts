@@ -1106,7 +1106,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         );
         return;
       }
-      sendJson(res, 200, JSON.stringify(cluster.openSnapshot(ranges)), false);
+      sendJson(res, 200, JSON.stringify(await cluster.openSnapshot(ranges)), false);
       finish('other', 200, start);
       return;
     }

@@ -19,7 +19,7 @@ export {
   sameEntry,
 } from './invariants.ts';
 export type { Invariant, RaftState, Violation } from './invariants.ts';
-export { EMPTY_HARD_STATE } from './types.ts';
+export { EMPTY_HARD_STATE, EMPTY_SNAPSHOT } from './types.ts';
 export type {
   Entry,
   HardState,
@@ -31,10 +31,12 @@ export type {
   MsgHeartbeatResp,
   MsgHup,
   MsgProp,
+  MsgSnap,
   MsgVote,
   MsgVoteResp,
   NodeId,
   Ready,
   Role,
+  Snapshot,
   SoftState,
 } from './types.ts';

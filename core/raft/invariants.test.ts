@@ -60,6 +60,20 @@ describe('the invariant checks catch what they name', () => {
     expect(violations.map((v) => v.invariant)).toEqual(['leader-completeness']);
   });
 
+  it('compares only what both logs still hold above their snapshots', () => {
+    const compacted: RaftState = {
+      ...state('a', [2, 2]),
+      snapshotIndex: 2,
+      log: entriesOfTerms([1, 1, 2, 2]).slice(2),
+    };
+    expect(logMatching([compacted, state('b', [1, 1, 2, 2, 2])])).toEqual([]);
+    expect(logMatching([compacted, state('c', [1, 1, 3, 2])])).toHaveLength(1);
+    const checker = new RaftChecker();
+    expect(
+      checker.check([{ ...compacted, commit: 4 }, state('b', [1, 1, 2, 2], { commit: 4 })]),
+    ).toEqual([]);
+  });
+
   it('monotonic commit, except across a restart', () => {
     const checker = new RaftChecker();
     checker.check([state('a', [1, 1], { commit: 2 })]);

@@ -6,16 +6,26 @@
  * simulator will call them after every event.
  */
 import type { RaftNode } from './raft.ts';
-import type { Entry, NodeId, Role } from './types.ts';
+import type { Entry, NodeId, Role, Snapshot } from './types.ts';
 
-/** What the checks read of one node. `log[i - 1]` is the entry at index i. */
+/**
+ * What the checks read of one node. Entries up to `snapshotIndex` (default 0) are compacted
+ * into a snapshot (§7) and not compared: they were committed, and State Machine Safety
+ * checks them when applied. `log[i - snapshotIndex - 1]` is the entry at index i.
+ */
 export interface RaftState {
   readonly id: NodeId;
   readonly term: number;
   readonly role: Role;
   readonly commit: number;
+  readonly snapshotIndex?: number;
   readonly log: readonly Entry[];
 }
+
+const base = (state: RaftState): number => state.snapshotIndex ?? 0;
+const lastIndexOf = (state: RaftState): number => base(state) + state.log.length;
+const entryAt = (state: RaftState, index: number): Entry | undefined =>
+  index > base(state) ? state.log[index - base(state) - 1] : undefined;
 
 export type Invariant =
   | 'election-safety'
@@ -35,7 +45,8 @@ export function raftState(node: RaftNode): RaftState {
     term: node.term,
     role: node.role,
     commit: node.log.committed,
-    log: node.log.slice(1, node.log.lastIndex() + 1),
+    snapshotIndex: node.log.firstIndex() - 1,
+    log: node.log.slice(node.log.firstIndex(), node.log.lastIndex() + 1),
   };
 }
 
@@ -82,13 +93,16 @@ export function electionSafetySince(
 export function logMatching(states: readonly RaftState[]): Violation[] {
   const violations: Violation[] = [];
   for (const [x, y] of pairs(states)) {
-    let shared = Math.min(x.log.length, y.log.length);
-    while (shared > 0 && x.log[shared - 1]!.term !== y.log[shared - 1]!.term) shared--;
-    const differs = firstDifference(x, y, shared);
+    // Only the indexes both still hold are compared.
+    const low = Math.max(base(x), base(y)) + 1;
+    let shared = Math.min(lastIndexOf(x), lastIndexOf(y));
+    while (shared >= low && entryAt(x, shared)!.term !== entryAt(y, shared)!.term) shared--;
+    if (shared < low) continue;
+    const differs = firstDifference(x, y, low, shared);
     if (differs !== null) {
       violations.push({
         invariant: 'log-matching',
-        message: `${x.id} and ${y.id} agree at index ${shared} (term ${x.log[shared - 1]!.term}) but differ at index ${differs}`,
+        message: `${x.id} and ${y.id} agree at index ${shared} (term ${entryAt(x, shared)!.term}) but differ at index ${differs}`,
       });
     }
   }
@@ -99,7 +113,8 @@ export function logMatching(states: readonly RaftState[]): Violation[] {
 export function committedPrefixesAgree(states: readonly RaftState[]): Violation[] {
   const violations: Violation[] = [];
   for (const [x, y] of pairs(states)) {
-    const differs = firstDifference(x, y, Math.min(x.commit, y.commit));
+    const low = Math.max(base(x), base(y)) + 1;
+    const differs = firstDifference(x, y, low, Math.min(x.commit, y.commit));
     if (differs !== null) {
       violations.push({
         invariant: 'state-machine-safety',
@@ -110,9 +125,13 @@ export function committedPrefixesAgree(states: readonly RaftState[]): Violation[
   return violations;
 }
 
-/** The first index <= `upTo` where the two logs differ, or null. */
-function firstDifference(x: RaftState, y: RaftState, upTo: number): number | null {
-  for (let i = 0; i < upTo; i++) if (!sameEntry(x.log[i]!, y.log[i]!)) return i + 1;
+/** The first index in [from, upTo] where the two logs differ, or null. */
+function firstDifference(x: RaftState, y: RaftState, from: number, upTo: number): number | null {
+  for (let i = from; i <= upTo; i++) {
+    const a = entryAt(x, i);
+    const b = entryAt(y, i);
+    if (a === undefined || b === undefined || !sameEntry(a, b)) return i;
+  }
   return null;
 }
 
@@ -190,6 +209,24 @@ export class RaftChecker {
     return violations;
   }
 
+  /**
+   * `id` restored its state machine from `snapshot`: entries up to its index count as
+   * applied, and the snapshot's last entry must be the one committed there.
+   */
+  restoredSnapshot(id: NodeId, snapshot: Snapshot): Violation[] {
+    this.#lastApplied.set(id, snapshot.index);
+    const known = this.#committed[snapshot.index - 1];
+    if (known !== undefined && known.entry.term !== snapshot.term) {
+      return [
+        {
+          invariant: 'state-machine-safety',
+          message: `${id} restored a snapshot at index ${snapshot.index} (term ${snapshot.term}) where (term ${known.entry.term}) was committed`,
+        },
+      ];
+    }
+    return [];
+  }
+
   /** `id` restarted from storage: its state machine is rebuilt from `applied` on. */
   restarted(id: NodeId, applied = 0): void {
     this.#commits.delete(id);
@@ -197,8 +234,8 @@ export class RaftChecker {
   }
 
   #recordCommitted(state: RaftState): Violation[] {
-    for (let i = 0; i < state.commit; i++) {
-      const entry = state.log[i]!;
+    for (let i = base(state); i < state.commit; i++) {
+      const entry = entryAt(state, i + 1)!;
       const known = this.#committed[i];
       if (known === undefined) this.#committed[i] = { entry, seenInTerm: state.term };
       else if (!sameEntry(known.entry, entry)) {
@@ -219,9 +256,11 @@ export class RaftChecker {
     for (const state of states) {
       if (state.role !== 'leader') continue;
       for (let i = 0; i < this.#committed.length; i++) {
-        const committed = this.#committed[i]!;
-        if (committed.seenInTerm >= state.term) continue;
-        const held = state.log[i];
+        const committed = this.#committed[i];
+        // (A hole: no live node has held that index in its log since the checker started.)
+        if (committed === undefined) continue;
+        if (committed.seenInTerm >= state.term || i + 1 <= base(state)) continue;
+        const held = entryAt(state, i + 1);
         if (held === undefined || !sameEntry(held, committed.entry)) {
           violations.push({
             invariant: 'leader-completeness',

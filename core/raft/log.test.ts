@@ -108,3 +108,41 @@ describe('MemoryStorage', () => {
     expect(() => storage.append([at(5, 2)])).toThrow(RangeError);
   });
 });
+
+describe('a compacted log (§7)', () => {
+  it('MemoryStorage keeps the term before its first index, and replaces all on a snapshot', () => {
+    const storage = new MemoryStorage();
+    storage.append(entriesOfTerms([1, 1, 2, 2]));
+    expect(() => storage.compact(2)).toThrow(/snapshot/);
+    storage.createSnapshot(3, new Uint8Array([9]));
+    storage.compact(3);
+    expect(storage.firstIndex()).toBe(4);
+    expect(storage.term(3)).toBe(2);
+    expect(() => storage.entries(3, 4)).toThrow(RangeError);
+    storage.applySnapshot({ index: 7, term: 3, data: new Uint8Array(0) });
+    expect([storage.firstIndex(), storage.lastIndex(), storage.term(7)]).toEqual([8, 7, 3]);
+  });
+
+  it('RaftLog reads a log whose first index is past 1, and restores a snapshot over it', () => {
+    const storage = new MemoryStorage();
+    storage.append(entriesOfTerms([1, 1, 2, 2]));
+    storage.createSnapshot(2, new Uint8Array(0));
+    storage.compact(2);
+    storage.setHardState({ term: 2, vote: null, commit: 0 });
+    const log = new RaftLog(storage, 2);
+    expect(log.committed).toBe(2); // a snapshot is committed
+    expect([log.firstIndex(), log.term(2), log.term(1)]).toEqual([3, 1, undefined]);
+    expect(log.maybeAppend(2, 1, 3, [at(3, 2)])).toBe(3);
+    expect(log.findConflictByTerm(4, 1)).toEqual({ index: 2, term: 1 });
+
+    log.restore({ index: 9, term: 4, data: new Uint8Array(0) });
+    expect([log.firstIndex(), log.lastIndex(), log.lastTerm(), log.committed]).toEqual([
+      10, 9, 4, 9,
+    ]);
+    expect(log.nextCommittedEntries()).toEqual([]);
+    log.append([at(10, 4)]);
+    expect(log.term(4)).toBeUndefined();
+    log.stableSnapshotTo(9);
+    expect(log.pendingSnapshot()).toBeNull();
+  });
+});

@@ -5,22 +5,27 @@
  *
  * Invariant: applied <= committed <= lastIndex(); entries at or after `unstableOffset` are read
  * from `unstable` (they replace whatever storage holds there), entries before it from storage.
+ * A snapshot received from the leader and not yet persisted (`pendingSnapshot`) replaces the
+ * whole stored log: while it is pending, storage is not read at all (§7).
  */
 import type { Storage } from './storage.ts';
-import type { Entry } from './types.ts';
+import type { Entry, Snapshot } from './types.ts';
 
 export class RaftLog {
   readonly storage: Storage;
   #unstable: Entry[] = [];
   /** The index of #unstable[0]; storage.lastIndex() + 1 when nothing is unstable. */
   #unstableOffset: number;
+  /** A snapshot to hand out in a Ready, persist and restore from; its index + 1 is the offset. */
+  #pendingSnapshot: Snapshot | null = null;
   committed: number;
   applied: number;
 
   constructor(storage: Storage, applied: number) {
     this.storage = storage;
     this.#unstableOffset = storage.lastIndex() + 1;
-    this.committed = storage.hardState().commit;
+    // Everything a snapshot covers was committed (§7), whatever the stored commit says.
+    this.committed = Math.max(storage.hardState().commit, storage.firstIndex() - 1);
     if (this.committed > storage.lastIndex()) {
       throw new RangeError(
         `stored commit ${this.committed} is past the stored log's last index ${storage.lastIndex()}`,
@@ -32,10 +37,26 @@ export class RaftLog {
     this.applied = applied;
   }
 
+  /** The first index with an entry: everything before it is in a snapshot. */
+  firstIndex(): number {
+    return this.#pendingSnapshot !== null
+      ? this.#pendingSnapshot.index + 1
+      : this.storage.firstIndex();
+  }
+
   lastIndex(): number {
-    return this.#unstable.length > 0
-      ? this.#unstableOffset + this.#unstable.length - 1
-      : this.storage.lastIndex();
+    if (this.#unstable.length > 0) return this.#unstableOffset + this.#unstable.length - 1;
+    return this.#pendingSnapshot?.index ?? this.storage.lastIndex();
+  }
+
+  /** The snapshot a lagging follower is sent: the pending one, else the stored one. */
+  snapshot(): Snapshot {
+    return this.#pendingSnapshot ?? this.storage.snapshot();
+  }
+
+  /** The snapshot received and not yet persisted, if any. */
+  pendingSnapshot(): Snapshot | null {
+    return this.#pendingSnapshot;
   }
 
   lastTerm(): number {
@@ -46,6 +67,9 @@ export class RaftLog {
   term(index: number): number | undefined {
     if (index >= this.#unstableOffset) {
       return this.#unstable[index - this.#unstableOffset]?.term;
+    }
+    if (this.#pendingSnapshot !== null) {
+      return index === this.#pendingSnapshot.index ? this.#pendingSnapshot.term : undefined;
     }
     if (index < this.storage.firstIndex() - 1 || index > this.storage.lastIndex()) {
       return undefined;
@@ -70,8 +94,8 @@ export class RaftLog {
   slice(low: number, high: number, maxCount = Infinity): Entry[] {
     high = Math.min(high, this.lastIndex() + 1, low + maxCount);
     if (low >= high) return [];
-    if (low < this.storage.firstIndex()) {
-      throw new RangeError(`slice(${low}, ${high}): compacted below ${this.storage.firstIndex()}`);
+    if (low < this.firstIndex()) {
+      throw new RangeError(`slice(${low}, ${high}): compacted below ${this.firstIndex()}`);
     }
     const result: Entry[] = [];
     if (low < this.#unstableOffset) {
@@ -191,13 +215,33 @@ export class RaftLog {
     this.#unstableOffset = index + 1;
   }
 
-  /** Committed entries not yet applied. */
+  /** Committed entries not yet applied (after the pending snapshot, if one is). */
   nextCommittedEntries(): Entry[] {
-    return this.slice(this.applied + 1, this.committed + 1);
+    return this.slice(Math.max(this.applied + 1, this.firstIndex()), this.committed + 1);
   }
 
   hasNextCommittedEntries(): boolean {
-    return this.committed > this.applied;
+    return this.committed >= Math.max(this.applied + 1, this.firstIndex());
+  }
+
+  /**
+   * Replaces the whole log with `snapshot` (§7, InstallSnapshot receiver rules 6-7: the
+   * follower's log does not hold the snapshot's last entry, so none of it can be kept). The
+   * caller has checked that the snapshot is past the commit index.
+   */
+  restore(snapshot: Snapshot): void {
+    if (snapshot.index <= this.committed) {
+      throw new Error(`restore(${snapshot.index}): not past commit ${this.committed}`);
+    }
+    this.#pendingSnapshot = snapshot;
+    this.#unstable = [];
+    this.#unstableOffset = snapshot.index + 1;
+    this.committed = snapshot.index;
+  }
+
+  /** The driver persisted the snapshot at `index`: storage now holds it. */
+  stableSnapshotTo(index: number): void {
+    if (this.#pendingSnapshot?.index === index) this.#pendingSnapshot = null;
   }
 
   appliedTo(index: number): void {

@@ -7,8 +7,10 @@
  * - replicate: the follower is known to match up to `match`. The leader streams appends
  *   optimistically, moving `next` past what it sent, with at most `maxInflight` appends
  *   unacknowledged.
+ * - snapshot: the follower needs entries the leader has compacted (§7). The leader sent its
+ *   snapshot at `pendingSnapshot` and sends nothing else until the follower acknowledges it.
  */
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   /** The highest index known to be replicated on the follower (matchIndex). */
@@ -24,6 +26,8 @@ export class Progress {
   sentCommit = 0;
   /** The last index of each append sent and not yet acknowledged, oldest first. */
   readonly inflight: number[] = [];
+  /** In the snapshot state: the index of the snapshot sent. */
+  pendingSnapshot = 0;
   readonly maxInflight: number;
 
   constructor(next: number, maxInflight: number) {
@@ -32,7 +36,7 @@ export class Progress {
   }
 
   isPaused(): boolean {
-    return this.paused;
+    return this.paused || this.state === 'snapshot';
   }
 
   inflightFull(): boolean {
@@ -40,9 +44,18 @@ export class Progress {
   }
 
   becomeProbe(): void {
+    // After a snapshot, probe just past it (etcd): the follower most likely installed it.
+    const after = this.state === 'snapshot' ? this.pendingSnapshot + 1 : 0;
     this.#reset('probe');
-    this.next = this.match + 1;
+    this.next = Math.max(this.match + 1, after);
     this.sentCommit = Math.min(this.sentCommit, this.next - 1);
+  }
+
+  /** The snapshot at `index` was sent; nothing more until the follower answers it. */
+  becomeSnapshot(index: number): void {
+    this.#reset('snapshot');
+    this.pendingSnapshot = index;
+    this.next = index + 1;
   }
 
   becomeReplicate(): void {
@@ -94,6 +107,8 @@ export class Progress {
    * append but the last probe.
    */
   maybeDecreaseTo(rejected: number, hintIndex: number): boolean {
+    // A rejection in the snapshot state answers an append sent before the snapshot.
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
@@ -110,6 +125,7 @@ export class Progress {
 
   #reset(state: ProgressState): void {
     this.state = state;
+    this.pendingSnapshot = 0;
     this.paused = false;
     this.inflight.length = 0;
   }

@@ -539,7 +539,10 @@ function churn(seed: number, options: NetworkOptions = {}): void {
       network.partition(shuffled.slice(0, split), shuffled.slice(split));
     } else if (dice < 8) network.heal();
     else if (dice < 10) network.restart(FIVE[rng.nextInt(5)]!);
-    else if (dice < 40) {
+    else if (dice < 13) {
+      const id = FIVE[rng.nextInt(5)]!;
+      if (network.nodes.has(id)) network.compact(id);
+    } else if (dice < 40) {
       const leader = network.leader();
       if (leader !== null) {
         network.node(leader).propose(encode(`s${seed}-${proposals++}`));
@@ -558,12 +561,89 @@ function churn(seed: number, options: NetworkOptions = {}): void {
 }
 
 describe('an unreliable network (seeded)', () => {
-  it('keeps every invariant under loss, duplication, reordering, partitions and restarts', () => {
+  it('keeps every invariant under loss, duplication, reordering, partitions, restarts and compaction', () => {
     for (let seed = 1; seed <= 10; seed++) churn(seed);
   });
 
   it('and without pre-vote or checkQuorum', () => {
     for (let seed = 1; seed <= 5; seed++) churn(seed, { preVote: false, checkQuorum: false });
+  });
+});
+
+describe('log compaction and snapshots (§7)', () => {
+  const snapsTo = (network: Network, id: string): number =>
+    network.delivered.filter((m) => m.type === 'MsgSnap' && m.to === id).length;
+
+  it('a follower cut off while the leader compacts catches up by a snapshot, then by appends', () => {
+    const network = withLeader(THREE);
+    network.isolate('n3');
+    for (let i = 0; i < 10; i++) network.propose('n1', `a${i}`);
+    const index = network.compact('n1');
+    expect(index).toBe(11);
+    expect(network.storages.get('n1')!.firstIndex()).toBe(12);
+    network.propose('n1', 'after');
+
+    network.heal();
+    network.tick(3);
+    // n3's next entry (2) is compacted away on the leader: only the snapshot can help it.
+    expect(snapsTo(network, 'n3')).toBe(1);
+    expect(network.storages.get('n3')!.snapshot().index).toBe(index);
+    expect(network.storages.get('n3')!.firstIndex()).toBe(12);
+    expect(network.applied.get('n3')).toEqual(network.applied.get('n1'));
+    expect(network.applied.get('n3')!.at(-1)).toBe('after');
+
+    // From then on, plain appends.
+    network.propose('n1', 'b');
+    network.tick(2);
+    expect(snapsTo(network, 'n3')).toBe(1);
+    expect(network.node('n1').progress.get('n3')!.state).toBe('replicate');
+    expect(network.applied.get('n3')!.at(-1)).toBe('b');
+  });
+
+  it("a follower holding the snapshot's last entry keeps the entries after it (rule 6)", () => {
+    const network = withLeader(THREE);
+    network.propose('n1', 'a');
+    const n2 = network.node('n2');
+    const lastIndex = n2.log.lastIndex();
+    n2.step({
+      type: 'MsgSnap',
+      from: 'n1',
+      to: 'n2',
+      term: n2.term,
+      snapshot: { index: 1, term: 1, data: new Uint8Array(0) },
+    });
+    expect(n2.log.lastIndex()).toBe(lastIndex);
+    expect(n2.log.pendingSnapshot()).toBeNull();
+  });
+
+  it('a restarted node restores from its snapshot and replays the entries after it', () => {
+    const network = withLeader(THREE);
+    network.propose('n1', 'a');
+    network.propose('n1', 'b');
+    expect(network.compact('n2')).toBe(3);
+    network.propose('n1', 'c');
+    network.restart('n2');
+    expect(network.node('n2').log.firstIndex()).toBe(4);
+    expect(network.applied.get('n2')).toEqual(['a', 'b']); // from the snapshot
+    network.flush('n2');
+    expect(network.applied.get('n2')).toEqual(['a', 'b', 'c']); // then the log
+    network.propose(network.waitForLeader(), 'd');
+    network.tick(2);
+    for (const id of THREE) expect(network.applied.get(id)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('a new leader whose log is compacted sends its own snapshot', () => {
+    const network = withLeader(THREE);
+    network.isolate('n3');
+    for (let i = 0; i < 5; i++) network.propose('n1', `a${i}`);
+    network.compact('n2');
+    network.crash('n1');
+    network.heal();
+    network.cut('n1', 'n3');
+    expect(network.waitForLeader()).toBe('n2');
+    network.tick(3);
+    expect(snapsTo(network, 'n3')).toBe(1);
+    expect(network.applied.get('n3')).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
   });
 });
 

@@ -9,8 +9,7 @@
  * tick/campaign/propose/step/hasReady/ready/advance; the role functions are public for tests,
  * as etcd's tests call them, and skip step()'s term checks.
  *
- * Not yet: snapshots and log compaction, ReadIndex or leases, leadership transfer,
- * membership changes. Proposals are accepted on the leader only (no forwarding).
+ * Not yet: ReadIndex or leases, leadership transfer, membership changes. Proposals are accepted on the leader only (no forwarding).
  */
 import type { Rng } from '../random.ts';
 import { RaftLog } from './log.ts';
@@ -24,11 +23,13 @@ import type {
   MsgAppResp,
   MsgHeartbeat,
   MsgHeartbeatResp,
+  MsgSnap,
   MsgVote,
   MsgVoteResp,
   NodeId,
   Ready,
   Role,
+  Snapshot,
   SoftState,
 } from './types.ts';
 
@@ -180,13 +181,13 @@ export class RaftNode {
       } else if (m.type === 'MsgPreVoteResp' && !m.reject) {
         // A granted pre-vote carries the term we would campaign in, not one anyone is in.
       } else {
-        const fromLeader = m.type === 'MsgApp' || m.type === 'MsgHeartbeat';
+        const fromLeader = m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap';
         this.becomeFollower(m.term, fromLeader ? m.from : null);
       }
     } else if (m.term < this.term) {
       if (
         (this.checkQuorum || this.preVote) &&
-        (m.type === 'MsgApp' || m.type === 'MsgHeartbeat')
+        (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap')
       ) {
         // A leader from an earlier term (for example one cut off while we moved on) would
         // otherwise never learn it is stale: with pre-vote, no vote request will tell it.
@@ -222,6 +223,7 @@ export class RaftNode {
     return (
       !sameSoftState(this.softState(), this.#prevSoftState) ||
       !sameHardState(this.hardState(), this.#prevHardState) ||
+      this.log.pendingSnapshot() !== null ||
       this.log.unstableEntries().length > 0 ||
       this.#messages.length > 0 ||
       this.log.hasNextCommittedEntries()
@@ -241,6 +243,7 @@ export class RaftNode {
     const ready: Ready = {
       softState: sameSoftState(softState, this.#prevSoftState) ? null : softState,
       hardState: sameHardState(hardState, this.#prevHardState) ? null : hardState,
+      snapshot: this.log.pendingSnapshot(),
       entries: [...this.log.unstableEntries()],
       committedEntries: this.log.nextCommittedEntries(),
       messages: this.#messages,
@@ -256,6 +259,11 @@ export class RaftNode {
     this.#handedOut = null;
     if (ready.softState !== null) this.#prevSoftState = ready.softState;
     if (ready.hardState !== null) this.#prevHardState = ready.hardState;
+    if (ready.snapshot !== null) {
+      // Persisted, and the state machine restored from it: entries after it apply next.
+      this.log.stableSnapshotTo(ready.snapshot.index);
+      this.log.appliedTo(ready.snapshot.index);
+    }
     const lastEntry = ready.entries.at(-1);
     if (lastEntry !== undefined) this.log.stableTo(lastEntry.index, lastEntry.term);
     const lastApplied = ready.committedEntries.at(-1);
@@ -377,6 +385,11 @@ export class RaftNode {
         this.leader = m.from;
         this.handleHeartbeat(m);
         break;
+      case 'MsgSnap':
+        this.#electionElapsed = 0;
+        this.leader = m.from;
+        this.handleSnapshot(m);
+        break;
       default:
         // Votes answered, stale leader-only answers ignored.
         break;
@@ -396,6 +409,10 @@ export class RaftNode {
       case 'MsgHeartbeat':
         this.becomeFollower(m.term, m.from);
         this.handleHeartbeat(m);
+        break;
+      case 'MsgSnap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
         break;
       case 'MsgVoteResp':
       case 'MsgPreVoteResp': {
@@ -432,6 +449,10 @@ export class RaftNode {
         // An answer means the follower is reachable again: resume a paused flow. An append
         // (empty if the in-flight window is full) also recovers from appends that were lost.
         progress.paused = false;
+        // We have no report that a snapshot arrived (etcd's ReportSnapshot): an answer means
+        // the follower is reachable, so probe just past the snapshot; if it was lost, the
+        // rejection sends it again.
+        if (progress.state === 'snapshot') progress.becomeProbe();
         if (progress.match < this.log.lastIndex() || progress.state === 'probe') {
           this.sendAppend(m.from);
         }
@@ -562,8 +583,10 @@ export class RaftNode {
     if (progress.isPaused()) return false;
     const prevLogIndex = progress.next - 1;
     const prevLogTerm = this.log.term(prevLogIndex);
-    if (prevLogTerm === undefined) {
-      throw new Error(`no term for ${prevLogIndex}: snapshots are not implemented yet`);
+    if (prevLogTerm === undefined || progress.next < this.log.firstIndex()) {
+      // §7: the entries the follower needs are compacted away; send the snapshot instead.
+      this.sendSnapshot(to, progress);
+      return true;
     }
     const entries =
       progress.state === 'replicate' && progress.inflightFull()
@@ -584,6 +607,15 @@ export class RaftNode {
     progress.sentEntries(entries.length);
     progress.sentCommit = m.commit;
     return true;
+  }
+
+  private sendSnapshot(to: NodeId, progress: Progress): void {
+    const snapshot = this.log.snapshot();
+    if (snapshot.index === 0) throw new Error(`no snapshot to send ${to} at ${progress.next}`);
+    const m: MsgSnap = { type: 'MsgSnap', from: this.id, to, term: this.term, snapshot };
+    this.send(m);
+    progress.becomeSnapshot(snapshot.index);
+    progress.sentCommit = Math.max(progress.sentCommit, snapshot.index);
   }
 
   private bcastHeartbeat(): void {
@@ -632,6 +664,30 @@ export class RaftNode {
     );
   }
 
+  /**
+   * §7, InstallSnapshot receiver: answer with our last index once installed, or with our
+   * commit index when the snapshot tells us nothing new.
+   */
+  private handleSnapshot(m: MsgSnap): void {
+    const index = this.restore(m.snapshot) ? this.log.lastIndex() : this.log.committed;
+    this.send(appResp(this, m.from, { index, reject: false }));
+  }
+
+  /**
+   * Installs `snapshot` unless it is stale (at or below our commit index), or our log holds
+   * its last entry: then the entries after it are kept (§7, receiver rule 6) and only the
+   * commit index moves. Otherwise the whole log is replaced (rule 7). True when installed.
+   */
+  private restore(snapshot: Snapshot): boolean {
+    if (snapshot.index <= this.log.committed) return false;
+    if (this.log.matchTerm(snapshot.index, snapshot.term)) {
+      this.log.commitTo(snapshot.index);
+      return false;
+    }
+    this.log.restore(snapshot);
+    return true;
+  }
+
   private handleHeartbeat(m: MsgHeartbeat): void {
     this.log.commitTo(m.commit);
     const resp: MsgHeartbeatResp = {
@@ -662,7 +718,13 @@ export class RaftNode {
     const updated = progress.maybeUpdate(m.index);
     if (!updated && !(progress.match === m.index && progress.state === 'probe')) return;
     if (progress.state === 'probe') progress.becomeReplicate();
-    else progress.freeInflightUpTo(m.index);
+    else if (progress.state === 'snapshot') {
+      // The snapshot is installed once the follower holds an entry we still have after it.
+      if (progress.match + 1 >= this.log.firstIndex()) {
+        progress.becomeProbe();
+        progress.becomeReplicate();
+      }
+    } else progress.freeInflightUpTo(m.index);
     if (this.maybeCommit()) {
       // Tell everyone the new commit index now rather than at the next heartbeat.
       this.bcastAppend();

@@ -6,13 +6,21 @@
  * vote and log (Figure 2, "Persistent state on all servers"). `MemoryStorage` is what the
  * tests and the simulator use; a node process would put a file behind the same interface.
  */
-import { EMPTY_HARD_STATE, type Entry, type HardState } from './types.ts';
+import {
+  EMPTY_HARD_STATE,
+  EMPTY_SNAPSHOT,
+  type Entry,
+  type HardState,
+  type Snapshot,
+} from './types.ts';
 
 /** What Raft reads from stable storage. Indexes start at 1; index 0 has term 0. */
 export interface Storage {
   /** The last persisted HardState (EMPTY_HARD_STATE for a new node). */
   hardState(): HardState;
-  /** The first index with an entry (1 until compaction exists). */
+  /** The latest snapshot (EMPTY_SNAPSHOT before any); it covers every index below firstIndex(). */
+  snapshot(): Snapshot;
+  /** The first index with an entry: the snapshot's index + 1 (1 for a log never compacted). */
   firstIndex(): number;
   /** The last index with an entry, or firstIndex() - 1 when there is none. */
   lastIndex(): number;
@@ -30,6 +38,7 @@ export class MemoryStorage implements Storage {
    * MemoryStorage.
    */
   #entries: Entry[] = [{ term: 0, index: 0, data: new Uint8Array(0) }];
+  #snapshot: Snapshot = EMPTY_SNAPSHOT;
 
   hardState(): HardState {
     return this.#hardState;
@@ -37,6 +46,53 @@ export class MemoryStorage implements Storage {
 
   setHardState(hardState: HardState): void {
     this.#hardState = hardState;
+  }
+
+  snapshot(): Snapshot {
+    return this.#snapshot;
+  }
+
+  /**
+   * The driver's state machine has applied everything up to `index` and `data` is its state:
+   * keep it as the snapshot (§7). The log is not compacted yet; compact() does that.
+   */
+  createSnapshot(index: number, data: Uint8Array): Snapshot {
+    if (index <= this.#snapshot.index || index > this.lastIndex()) {
+      throw new RangeError(
+        `createSnapshot(${index}): must be in (${this.#snapshot.index}, ${this.lastIndex()}]`,
+      );
+    }
+    this.#snapshot = { index, term: this.term(index), data };
+    return this.#snapshot;
+  }
+
+  /**
+   * Discards every entry up to and including `index` (§7); the entry at `index` stays as the
+   * placeholder whose term answers term(firstIndex() - 1). Only entries a snapshot covers may
+   * go, so a follower that needs them can still be sent the snapshot.
+   */
+  compact(index: number): void {
+    if (index <= this.#offset()) return;
+    if (index > this.#snapshot.index) {
+      throw new RangeError(`compact(${index}): past the snapshot's index ${this.#snapshot.index}`);
+    }
+    this.#entries = this.#entries.slice(index - this.#offset());
+    const placeholder = this.#entries[0]!;
+    this.#entries[0] = { term: placeholder.term, index, data: new Uint8Array(0) };
+  }
+
+  /**
+   * Installs a snapshot from the leader (a Ready's `snapshot`): it replaces the whole log,
+   * since the log cannot be known to match the leader's anywhere else (§7).
+   */
+  applySnapshot(snapshot: Snapshot): void {
+    if (snapshot.index < this.#snapshot.index) {
+      throw new RangeError(
+        `applySnapshot(${snapshot.index}): older than the stored ${this.#snapshot.index}`,
+      );
+    }
+    this.#snapshot = snapshot;
+    this.#entries = [{ term: snapshot.term, index: snapshot.index, data: new Uint8Array(0) }];
   }
 
   firstIndex(): number {

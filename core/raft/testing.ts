@@ -18,6 +18,10 @@ const decoder = new TextDecoder();
 export const encode = (text: string): Uint8Array => encoder.encode(text);
 export const decode = (data: Uint8Array): string => decoder.decode(data);
 
+/** The tests' state machine is the list of values applied; a snapshot holds it as JSON. */
+const encodeState = (applied: readonly string[]): Uint8Array => encode(JSON.stringify(applied));
+const decodeState = (data: Uint8Array): string[] => JSON.parse(decode(data)) as string[];
+
 export type NetworkOptions = Partial<
   Omit<RaftConfig, 'id' | 'peers' | 'storage' | 'rng' | 'applied'>
 > & {
@@ -147,7 +151,22 @@ export class Network {
     this.start(id);
   }
 
+  /**
+   * The driver snapshots `id`'s state machine at its applied index and compacts its log up to
+   * there (§7). Returns the snapshot's index (the old one when nothing was applied since).
+   */
+  compact(id: NodeId): number {
+    this.flush(id);
+    const index = this.node(id).log.applied;
+    const storage = this.storages.get(id)!;
+    if (index <= storage.snapshot().index) return storage.snapshot().index;
+    storage.createSnapshot(index, encodeState(this.applied.get(id)!));
+    storage.compact(index);
+    return index;
+  }
+
   private start(id: NodeId): void {
+    const storage = this.storages.get(id)!;
     const node = new RaftNode({
       ...this.#options,
       id,
@@ -156,8 +175,10 @@ export class Network {
       rng: this.#rngs.get(id)!,
     });
     this.nodes.set(id, node);
-    this.applied.set(id, []);
-    this.checker.restarted(id);
+    // The state machine restarts from the stored snapshot, then replays the entries after it.
+    const snapshot = storage.snapshot();
+    this.applied.set(id, snapshot.index > 0 ? decodeState(snapshot.data) : []);
+    this.checker.restarted(id, snapshot.index);
   }
 
   // ---- Driving ---------------------------------------------------------------------------
@@ -169,9 +190,14 @@ export class Network {
     const storage = this.storages.get(id)!;
     while (node.hasReady()) {
       const ready = node.ready();
+      if (ready.snapshot !== null) storage.applySnapshot(ready.snapshot);
       storage.append(ready.entries);
       if (ready.hardState !== null) storage.setHardState(ready.hardState);
       this.queue.push(...ready.messages);
+      if (ready.snapshot !== null) {
+        this.applied.set(id, decodeState(ready.snapshot.data));
+        this.#fail(this.checker.restoredSnapshot(id, ready.snapshot));
+      }
       const applied = this.applied.get(id)!;
       for (const entry of ready.committedEntries) {
         if (entry.data.length > 0) applied.push(decode(entry.data));
@@ -290,7 +316,7 @@ export class Network {
   /** The terms of a live node's log, in order. */
   terms(id: NodeId): number[] {
     const log = this.node(id).log;
-    return log.slice(1, log.lastIndex() + 1).map((entry) => entry.term);
+    return log.slice(log.firstIndex(), log.lastIndex() + 1).map((entry) => entry.term);
   }
 
   checkInvariants(): void {

@@ -34,6 +34,19 @@ export interface HardState {
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0 };
 
+/**
+ * The state machine's state after applying every entry up to `index` (whose term was `term`),
+ * standing in for those entries once the log is compacted (§7). `data` is opaque to Raft.
+ */
+export interface Snapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly data: Uint8Array;
+}
+
+/** What a node that never compacted holds: nothing before index 1. */
+export const EMPTY_SNAPSHOT: Snapshot = { index: 0, term: 0, data: new Uint8Array(0) };
+
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 /** What a node believes now; volatile, never persisted. */
@@ -114,20 +127,41 @@ export interface MsgHeartbeatResp extends Envelope {
   readonly type: 'MsgHeartbeatResp';
 }
 
+/**
+ * InstallSnapshot (§7): the leader no longer has the entries the follower needs, so it sends
+ * its snapshot. The follower answers with a MsgAppResp (etcd's form): `index` is its last
+ * index after installing it, or its commit index when the snapshot told it nothing new.
+ */
+export interface MsgSnap extends Envelope {
+  readonly type: 'MsgSnap';
+  readonly snapshot: Snapshot;
+}
+
 export type Message =
-  MsgHup | MsgProp | MsgVote | MsgVoteResp | MsgApp | MsgAppResp | MsgHeartbeat | MsgHeartbeatResp;
+  | MsgHup
+  | MsgProp
+  | MsgVote
+  | MsgVoteResp
+  | MsgApp
+  | MsgAppResp
+  | MsgHeartbeat
+  | MsgHeartbeatResp
+  | MsgSnap;
 
 export type MessageType = Message['type'];
 
 /**
  * What a node asks its driver to do, in this order (etcd's contract for synchronous storage):
  *
- * 1. Persist `entries` (appending, and overwriting any stored entries at the same or later
- *    indexes) and then `hardState` when present, durably: before step 2, because a message may
- *    promise what they hold (a vote granted, entries acknowledged, a commit index).
+ * 1. Persist `snapshot` when present (it replaces the whole stored log: §7), then `entries`
+ *    (appending, and overwriting any stored entries at the same or later indexes; they follow
+ *    the snapshot's index), then `hardState` when present, durably: before step 2, because a
+ *    message may promise what they hold (a vote granted, entries or a snapshot acknowledged,
+ *    a commit index).
  * 2. Send `messages`, only after step 1.
- * 3. Apply `committedEntries` to the state machine, in order. They may include entries from
- *    this Ready's `entries`, which step 1 made durable.
+ * 3. Restore the state machine from `snapshot` when present, then apply `committedEntries`,
+ *    in order: they follow the snapshot's index. They may include entries from this Ready's
+ *    `entries`, which step 1 made durable.
  * 4. Call `advance(ready)` with this same Ready.
  *
  * `ready()` hands out one Ready at a time: call `advance` before asking for the next one.
@@ -139,6 +173,11 @@ export interface Ready {
   readonly softState: SoftState | null;
   /** To persist before sending; null when unchanged since the last Ready. */
   readonly hardState: HardState | null;
+  /**
+   * A snapshot from the leader, to persist first and to restore the state machine from before
+   * applying `committedEntries`; null when there is none.
+   */
+  readonly snapshot: Snapshot | null;
   /** To append to stable storage before sending (first entry's index may overwrite a suffix). */
   readonly entries: readonly Entry[];
   /** To apply in order, after `entries` and `hardState` are durable. */

@@ -32,6 +32,8 @@ export type {
   MsgHup,
   MsgProp,
   MsgSnap,
+  MsgTimeoutNow,
+  MsgTransferLeader,
   MsgVote,
   MsgVoteResp,
   NodeId,

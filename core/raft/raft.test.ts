@@ -542,6 +542,12 @@ function churn(seed: number, options: NetworkOptions = {}): void {
     else if (dice < 13) {
       const id = FIVE[rng.nextInt(5)]!;
       if (network.nodes.has(id)) network.compact(id);
+    } else if (dice < 15) {
+      const leader = network.leader();
+      if (leader !== null) {
+        network.node(leader).transferLeader(FIVE[rng.nextInt(5)]!);
+        network.flush(leader);
+      }
     } else if (dice < 40) {
       const leader = network.leader();
       if (leader !== null) {
@@ -561,7 +567,7 @@ function churn(seed: number, options: NetworkOptions = {}): void {
 }
 
 describe('an unreliable network (seeded)', () => {
-  it('keeps every invariant under loss, duplication, reordering, partitions, restarts and compaction', () => {
+  it('keeps every invariant under loss, duplication, reordering, partitions, restarts and compaction and transfers', () => {
     for (let seed = 1; seed <= 10; seed++) churn(seed);
   });
 
@@ -644,6 +650,69 @@ describe('log compaction and snapshots (§7)', () => {
     network.tick(3);
     expect(snapsTo(network, 'n3')).toBe(1);
     expect(network.applied.get('n3')).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+  });
+});
+
+describe('leadership transfer (thesis §3.10)', () => {
+  const preVotesFrom = (network: Network, id: string): number =>
+    network.delivered.filter((m) => m.type === 'MsgPreVote' && m.from === id).length;
+
+  it('hands leadership to an up-to-date follower at once, without a pre-vote', () => {
+    const network = withLeader(THREE);
+    network.propose('n1', 'a');
+    const term = network.node('n1').term;
+    const preVotes = preVotesFrom(network, 'n2');
+    network.node('n1').transferLeader('n2');
+    network.flush('n1');
+    network.deliverAll();
+    expect(network.leaders()).toEqual([`n2@${term + 1}`]);
+    expect(network.node('n1').leader).toBe('n2');
+    // n1 and n3 were in n1's lease; the transfer's vote request passed it anyway.
+    expect(preVotesFrom(network, 'n2')).toBe(preVotes);
+    network.propose('n2', 'b');
+    for (const id of THREE) expect(network.applied.get(id)).toEqual(['a', 'b']);
+  });
+
+  it('brings a lagging target up to date first, refusing proposals meanwhile', () => {
+    const network = withLeader(THREE);
+    network.dropWhen((m) => m.to === 'n3' && m.type === 'MsgApp');
+    for (let i = 0; i < 5; i++) network.propose('n1', `a${i}`);
+    network.dropWhen(null);
+    expect(network.node('n3').log.lastIndex()).toBeLessThan(network.node('n1').log.lastIndex());
+
+    const n1 = network.node('n1');
+    n1.transferLeader('n3');
+    expect(n1.propose(encode('refused'))).toEqual({ accepted: false, leader: 'n3' });
+    network.flush('n1');
+    // n3's flow is paused (its appends went unanswered): a heartbeat's answer resumes it.
+    network.tick(2);
+    // n3 could only win with n1's whole log (§5.4.1): it got it before MsgTimeoutNow.
+    expect(network.leader()).toBe('n3');
+    const timeoutNow = network.delivered.findIndex((m) => m.type === 'MsgTimeoutNow');
+    const caughtUp = network.delivered.findIndex(
+      (m) => m.type === 'MsgAppResp' && m.from === 'n3' && m.index === 6,
+    );
+    expect(caughtUp).toBeGreaterThanOrEqual(0);
+    expect(timeoutNow).toBeGreaterThan(caughtUp);
+    network.tick(2);
+    const values = ['a0', 'a1', 'a2', 'a3', 'a4'];
+    for (const id of THREE) expect(network.applied.get(id)).toEqual(values);
+  });
+
+  it('is abandoned after an election timeout when the target is cut off', () => {
+    const network = withLeader(THREE);
+    network.isolate('n3');
+    const n1 = network.node('n1');
+    n1.transferLeader('n3');
+    network.flush('n1');
+    network.deliverAll();
+    expect(n1.leadTransferee).toBe('n3');
+    expect(n1.propose(encode('refused')).accepted).toBe(false);
+    network.tick(n1.electionTicks);
+    expect(n1.leadTransferee).toBeNull();
+    expect(network.leaders()).toEqual([`n1@${n1.term}`]);
+    network.propose('n1', 'b');
+    expect(network.applied.get('n2')).toEqual(['b']);
   });
 });
 

@@ -9,7 +9,7 @@
  * tick/campaign/propose/step/hasReady/ready/advance; the role functions are public for tests,
  * as etcd's tests call them, and skip step()'s term checks.
  *
- * Not yet: ReadIndex or leases, leadership transfer, membership changes. Proposals are accepted on the leader only (no forwarding).
+ * Not yet: ReadIndex or leases, membership changes. Proposals are accepted on the leader only (no forwarding).
  */
 import type { Rng } from '../random.ts';
 import { RaftLog } from './log.ts';
@@ -24,6 +24,7 @@ import type {
   MsgHeartbeat,
   MsgHeartbeatResp,
   MsgSnap,
+  MsgTimeoutNow,
   MsgVote,
   MsgVoteResp,
   NodeId,
@@ -67,7 +68,10 @@ export const DEFAULT_MAX_INFLIGHT_APPENDS = 4;
 
 export type ProposeResult =
   | { readonly accepted: true; readonly index: number; readonly term: number }
-  /** Not the leader: `leader` is the one this node believes in, if any. */
+  /**
+   * Not the leader: `leader` is the one this node believes in, if any. Or the leader is
+   * handing leadership over (thesis §3.10): `leader` is the member it is handing it to.
+   */
   | { readonly accepted: false; readonly leader: NodeId | null };
 
 type VoteResult = 'pending' | 'won' | 'lost';
@@ -88,6 +92,11 @@ export class RaftNode {
   leader: NodeId | null = null;
   role: Role = 'follower';
 
+  /**
+   * Leader only: the member leadership is being handed to (thesis §3.10), or null. While set,
+   * the leader accepts no proposals; it gives up after an election timeout.
+   */
+  leadTransferee: NodeId | null = null;
   /** Leader only: what it knows of every member's log, itself included. */
   readonly progress = new Map<NodeId, Progress>();
   /** (Pre-)candidate only: the answers so far. */
@@ -144,19 +153,35 @@ export class RaftNode {
    */
   propose(data: Uint8Array): ProposeResult {
     if (this.role !== 'leader') return { accepted: false, leader: this.leader };
+    // Thesis §3.10: during a transfer, new entries would only keep the target behind.
+    if (this.leadTransferee !== null) return { accepted: false, leader: this.leadTransferee };
     const index = this.appendEntries([data]);
     this.bcastAppend();
     return { accepted: true, index, term: this.term };
   }
 
-  /** Handles a message from a peer, or a local MsgHup/MsgProp. */
+  /**
+   * Leader only: hands leadership to `to` (thesis §3.10). The leader stops accepting
+   * proposals, brings `to`'s log up to date, then sends it MsgTimeoutNow, on which `to`
+   * campaigns at once. If `to` is not leader within an election timeout, the transfer is
+   * abandoned and proposals are accepted again.
+   */
+  transferLeader(to: NodeId): void {
+    this.step({ type: 'MsgTransferLeader', from: this.id, to: this.id, term: 0, transferee: to });
+  }
+
+  /** Handles a message from a peer, or a local MsgHup/MsgProp/MsgTransferLeader. */
   step(m: Message): void {
     if (m.type === 'MsgHup') {
-      this.hup();
+      this.hup(false);
+      return;
+    }
+    if (m.type === 'MsgTransferLeader') {
+      if (this.role === 'leader') this.handleTransferLeader(m.transferee);
       return;
     }
     if (m.type === 'MsgProp') {
-      if (this.role === 'leader') {
+      if (this.role === 'leader' && this.leadTransferee === null) {
         this.appendEntries(m.data);
         this.bcastAppend();
       }
@@ -172,8 +197,12 @@ export class RaftNode {
         // grant a vote or move to the candidate's term, so a node that rejoins from a
         // partition cannot depose a healthy leader. (The leader itself counts as hearing
         // from a leader: checkQuorum steps it down when it loses its quorum.)
+        // A transfer's election is the leader's own wish, so the lease does not stand in its way.
         const inLease =
-          this.checkQuorum && this.leader !== null && this.#electionElapsed < this.electionTicks;
+          this.checkQuorum &&
+          m.transfer !== true &&
+          this.leader !== null &&
+          this.#electionElapsed < this.electionTicks;
         if (inLease) return;
       }
       if (m.type === 'MsgPreVote') {
@@ -331,6 +360,7 @@ export class RaftNode {
     this.#heartbeatElapsed = 0;
     this.#randomizedElectionTimeout = this.electionTicks + this.#rng.nextInt(this.electionTicks);
     this.#votes.clear();
+    this.leadTransferee = null;
     this.progress.clear();
     const lastIndex = this.log.lastIndex();
     for (const peer of this.peers) {
@@ -361,6 +391,9 @@ export class RaftNode {
         this.becomeFollower(this.term, null);
         return;
       }
+      // Thesis §3.10: a transfer that did not finish within an election timeout is abandoned
+      // (the target may be down), so the leader serves clients again.
+      this.leadTransferee = null;
       for (const [peer, progress] of this.progress) {
         if (peer !== this.id) progress.recentActive = false;
       }
@@ -389,6 +422,11 @@ export class RaftNode {
         this.#electionElapsed = 0;
         this.leader = m.from;
         this.handleSnapshot(m);
+        break;
+      case 'MsgTimeoutNow':
+        // Thesis §3.10: the leader chose us and our log matches its own; campaign now, with
+        // no pre-vote (the leader is stepping aside, so there is nothing to protect).
+        this.hup(true);
         break;
       default:
         // Votes answered, stale leader-only answers ignored.
@@ -464,12 +502,13 @@ export class RaftNode {
 
   // ---- Elections (§5.2, §5.4.1, thesis §9.6) ---------------------------------------------
 
-  private hup(): void {
+  /** Campaigns; `transfer` when the leader asked for it (MsgTimeoutNow). */
+  private hup(transfer: boolean): void {
     if (this.role === 'leader' || !this.isVoter()) return;
-    this.campaignIn(this.preVote ? 'pre-election' : 'election');
+    this.campaignIn(this.preVote && !transfer ? 'pre-election' : 'election', transfer);
   }
 
-  private campaignIn(kind: 'pre-election' | 'election'): void {
+  private campaignIn(kind: 'pre-election' | 'election', transfer = false): void {
     let term: number;
     let type: MsgVote['type'];
     if (kind === 'pre-election') {
@@ -496,7 +535,8 @@ export class RaftNode {
     const lastLogTerm = this.log.lastTerm();
     for (const peer of this.peers) {
       if (peer === this.id) continue;
-      this.send({ type, from: this.id, to: peer, term, lastLogIndex, lastLogTerm });
+      const m: MsgVote = { type, from: this.id, to: peer, term, lastLogIndex, lastLogTerm };
+      this.send(transfer ? { ...m, transfer } : m);
     }
   }
 
@@ -535,6 +575,22 @@ export class RaftNode {
     if (yes >= this.quorum()) return 'won';
     if (no > this.peers.length - this.quorum()) return 'lost';
     return 'pending';
+  }
+
+  // ---- Leadership transfer (thesis §3.10) ------------------------------------------------
+
+  private handleTransferLeader(to: NodeId): void {
+    if (to === this.id || !this.peers.includes(to) || to === this.leadTransferee) return;
+    this.leadTransferee = to;
+    // The transfer must finish within one election timeout (tickHeartbeat aborts it).
+    this.#electionElapsed = 0;
+    if (this.progress.get(to)!.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to);
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    const m: MsgTimeoutNow = { type: 'MsgTimeoutNow', from: this.id, to, term: this.term };
+    this.send(m);
   }
 
   // ---- Replication (§5.3, §5.4.2) --------------------------------------------------------
@@ -735,6 +791,10 @@ export class RaftNode {
     // The window may have room again: stream what is left, without empty appends.
     while (this.maybeSendAppend(m.from, false)) {
       // keep sending
+    }
+    // Thesis §3.10: the transfer target has caught up; it may campaign now.
+    if (m.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
+      this.sendTimeoutNow(m.from);
     }
   }
 

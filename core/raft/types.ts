@@ -81,6 +81,11 @@ export interface MsgVote extends Envelope {
   readonly type: 'MsgVote' | 'MsgPreVote';
   readonly lastLogIndex: number;
   readonly lastLogTerm: number;
+  /**
+   * The leader asked for this election (thesis §3.10, MsgTimeoutNow): voters grant it even
+   * within a leader's lease (etcd's campaignTransfer context).
+   */
+  readonly transfer?: boolean;
 }
 
 export interface MsgVoteResp extends Envelope {
@@ -137,6 +142,20 @@ export interface MsgSnap extends Envelope {
   readonly snapshot: Snapshot;
 }
 
+/** Local: the leader hands leadership to `transferee` (thesis §3.10). */
+export interface MsgTransferLeader extends Envelope {
+  readonly type: 'MsgTransferLeader';
+  readonly transferee: NodeId;
+}
+
+/**
+ * The leader tells `to`, whose log it knows matches its own, to start an election now,
+ * without a pre-vote (thesis §3.10).
+ */
+export interface MsgTimeoutNow extends Envelope {
+  readonly type: 'MsgTimeoutNow';
+}
+
 export type Message =
   | MsgHup
   | MsgProp
@@ -146,7 +165,9 @@ export type Message =
   | MsgAppResp
   | MsgHeartbeat
   | MsgHeartbeatResp
-  | MsgSnap;
+  | MsgSnap
+  | MsgTransferLeader
+  | MsgTimeoutNow;
 
 export type MessageType = Message['type'];
 

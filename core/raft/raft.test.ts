@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../random.ts';
 import { RaftNode } from './raft.ts';
 import { MemoryStorage } from './storage.ts';
-import { Network, encode, entriesOfTerms, type NetworkOptions } from './testing.ts';
+import { Network, decode, encode, entriesOfTerms, type NetworkOptions } from './testing.ts';
 import type { Message, MsgApp, MsgAppResp, MsgVote } from './types.ts';
 
 const THREE = ['n1', 'n2', 'n3'];
@@ -520,6 +520,8 @@ describe('persistence (Figure 2)', () => {
  * that come and go, restarts and proposals, with every invariant checked after every
  * delivery; then the faults stop and the cluster must agree on one log again.
  */
+let served = 0;
+
 function churn(seed: number, options: NetworkOptions = {}): void {
   const rng = createRng(seed);
   const network = new Network(FIVE, {
@@ -531,7 +533,11 @@ function churn(seed: number, options: NetworkOptions = {}): void {
     ...options,
   });
   let proposals = 0;
+  // Linearizable reads: a read must see every write committed anywhere before it was asked.
+  const mustSee = new Map<string, number>();
+  let maxCommit = 0;
   for (let step = 0; step < 150; step++) {
+    for (const node of network.nodes.values()) maxCommit = Math.max(maxCommit, node.log.committed);
     const dice = rng.nextInt(100);
     if (dice < 4) {
       const shuffled = [...FIVE].sort(() => rng.next() - 0.5);
@@ -547,6 +553,14 @@ function churn(seed: number, options: NetworkOptions = {}): void {
       if (leader !== null) {
         network.node(leader).transferLeader(FIVE[rng.nextInt(5)]!);
         network.flush(leader);
+      }
+    } else if (dice < 18) {
+      const id = FIVE[rng.nextInt(5)]!;
+      if (network.nodes.has(id)) {
+        const ctx = `r${mustSee.size}`;
+        mustSee.set(ctx, maxCommit);
+        network.node(id).readIndex(encode(ctx));
+        network.flush(id);
       }
     } else if (dice < 40) {
       const leader = network.leader();
@@ -564,6 +578,10 @@ function churn(seed: number, options: NetworkOptions = {}): void {
   network.tick(10); // a retried 'final' may still be on its way to some nodes
   const reference = network.applied.get(leader)!;
   for (const id of FIVE) expect(network.applied.get(id)).toEqual(reference);
+  for (const read of [...network.readStates.values()].flat()) {
+    expect(read.index).toBeGreaterThanOrEqual(mustSee.get(decode(read.ctx))!);
+  }
+  served += [...network.readStates.values()].flat().length;
 }
 
 describe('an unreliable network (seeded)', () => {
@@ -573,6 +591,10 @@ describe('an unreliable network (seeded)', () => {
 
   it('and without pre-vote or checkQuorum', () => {
     for (let seed = 1; seed <= 5; seed++) churn(seed, { preVote: false, checkQuorum: false });
+  });
+
+  it('served linearizable reads along the way', () => {
+    expect(served).toBeGreaterThan(20);
   });
 });
 
@@ -716,6 +738,80 @@ describe('leadership transfer (thesis §3.10)', () => {
   });
 });
 
+describe('linearizable reads with ReadIndex (thesis §6.4)', () => {
+  it('releases a read at the commit index only once a quorum answers a heartbeat', () => {
+    const network = withLeader(FIVE);
+    network.propose('n1', 'a');
+    const n1 = network.node('n1');
+    const commit = n1.log.committed;
+    n1.readIndex(encode('r1'));
+    // Only n2 answers: with n1, two of five.
+    network.dropWhen((m) => m.type === 'MsgHeartbeatResp' && m.from !== 'n2');
+    network.flush('n1');
+    network.deliverAll();
+    network.tick(3);
+    expect(network.reads('n1')).toEqual([]);
+    // A write arrives meanwhile: the read still reports the index recorded on arrival.
+    network.propose('n1', 'b');
+
+    network.dropWhen((m) => m.type === 'MsgHeartbeatResp' && m.from !== 'n2' && m.from !== 'n3');
+    network.tick(1); // n3's answer makes three of five
+    expect(network.reads('n1')).toEqual([`${commit}:r1`]);
+  });
+
+  it('waits for the leader to commit an entry of its own term first', () => {
+    const network = new Network(THREE);
+    network.dropWhen((m) => m.type === 'MsgApp');
+    network.campaign('n1');
+    const n1 = network.node('n1');
+    expect(n1.role).toBe('leader');
+    n1.readIndex(encode('r1'));
+    network.flush('n1');
+    network.tick(3); // heartbeats are answered, but n1's no-op is not committed
+    expect(network.reads('n1')).toEqual([]);
+    network.dropWhen(null);
+    network.tick(2);
+    expect(network.reads('n1')).toEqual([`${n1.log.committed}:r1`]);
+  });
+
+  it('a partitioned old leader never serves a read (it never reaches a quorum)', () => {
+    // Without checkQuorum n1 keeps believing it leads, and n2 still answers it.
+    const network = withLeader(FIVE, 'n1', { checkQuorum: false });
+    network.propose('n1', 'a');
+    network.partition(['n1', 'n2'], ['n3', 'n4', 'n5']);
+    network.tick(40); // the majority elects a new leader and writes b
+    const leader = network.waitForLeader();
+    expect(['n3', 'n4', 'n5']).toContain(leader);
+    network.propose(leader, 'b');
+    expect(network.node('n1').role).toBe('leader');
+
+    // A read on n1 now would miss b: n1 must not serve it.
+    network.node('n1').readIndex(encode('stale'));
+    network.flush('n1');
+    network.tick(20);
+    expect(network.reads('n1')).toEqual([]);
+    // The new leader serves reads, at an index that includes b.
+    network.node(leader).readIndex(encode('fresh'));
+    network.flush(leader);
+    network.tick(1);
+    expect(network.reads(leader)).toEqual([`${network.node(leader).log.committed}:fresh`]);
+  });
+
+  it("a follower's read goes through the leader", () => {
+    const network = withLeader(THREE);
+    network.propose('n1', 'a');
+    network.node('n2').readIndex(encode('r2'));
+    network.flush('n2');
+    network.deliverAll();
+    network.tick(1);
+    const types = network.delivered.map((m) => m.type);
+    expect(types).toContain('MsgReadIndex');
+    expect(types).toContain('MsgReadIndexResp');
+    expect(network.reads('n1')).toEqual([]);
+    expect(network.reads('n2')).toEqual([`${network.node('n1').log.committed}:r2`]);
+  });
+});
+
 describe('a single node', () => {
   it('elects itself and commits each proposal in the Ready that persists it', () => {
     const storage = new MemoryStorage();
@@ -728,8 +824,12 @@ describe('a single node', () => {
     expect(ready.entries.map((e) => e.index)).toEqual([1, 2]);
     // Applying entries of the same Ready is allowed: the driver persists them first.
     expect(ready.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+    storage.append(ready.entries);
     node.advance(ready);
     expect(node.hasReady()).toBe(false);
+    // A one-member quorum confirms a read at once.
+    node.readIndex(encode('r'));
+    expect(node.ready().readStates).toEqual([{ index: 2, ctx: encode('r') }]);
   });
 });
 

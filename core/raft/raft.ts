@@ -9,7 +9,9 @@
  * tick/campaign/propose/step/hasReady/ready/advance; the role functions are public for tests,
  * as etcd's tests call them, and skip step()'s term checks.
  *
- * Not yet: ReadIndex or leases, membership changes. Proposals are accepted on the leader only (no forwarding).
+ * Reads are linearizable through ReadIndex (thesis §6.4), not leases: see readIndex().
+ *
+ * Not yet: membership changes. Proposals are accepted on the leader only (no forwarding).
  */
 import type { Rng } from '../random.ts';
 import { RaftLog } from './log.ts';
@@ -23,11 +25,14 @@ import type {
   MsgAppResp,
   MsgHeartbeat,
   MsgHeartbeatResp,
+  MsgReadIndex,
+  MsgReadIndexResp,
   MsgSnap,
   MsgTimeoutNow,
   MsgVote,
   MsgVoteResp,
   NodeId,
+  ReadState,
   Ready,
   Role,
   Snapshot,
@@ -76,6 +81,19 @@ export type ProposeResult =
 
 type VoteResult = 'pending' | 'won' | 'lost';
 
+/** A read the leader registered and is confirming its leadership for (thesis §6.4). */
+interface PendingRead {
+  /** The heartbeat round that confirms it: any answer to a heartbeat of this round or later. */
+  readonly round: number;
+  /** The leader's commit index when the read arrived. */
+  readonly index: number;
+  readonly ctx: Uint8Array;
+  /** Who asked: this node, or the follower that forwarded it. */
+  readonly from: NodeId;
+  /** The members known to have been in this leader's term after the read arrived. */
+  readonly acks: Set<NodeId>;
+}
+
 export class RaftNode {
   readonly id: NodeId;
   readonly peers: readonly NodeId[];
@@ -102,6 +120,14 @@ export class RaftNode {
   /** (Pre-)candidate only: the answers so far. */
   readonly #votes = new Map<NodeId, boolean>();
   #messages: Message[] = [];
+  /** Confirmed reads not yet handed out in a Ready. */
+  #readStates: ReadState[] = [];
+  /** Leader only: reads waiting for a quorum's heartbeat answers, oldest first. */
+  #pendingReads: PendingRead[] = [];
+  /** Leader only: reads that arrived before it committed an entry of its term. */
+  #readsAwaitingCommit: MsgReadIndex[] = [];
+  /** The latest ReadIndex heartbeat round; only ever grows. */
+  #readRound = 0;
 
   /** Ticks since the last election timeout or, on a follower, since hearing from a leader. */
   #electionElapsed = 0;
@@ -170,8 +196,40 @@ export class RaftNode {
     this.step({ type: 'MsgTransferLeader', from: this.id, to: this.id, term: 0, transferee: to });
   }
 
-  /** Handles a message from a peer, or a local MsgHup/MsgProp/MsgTransferLeader. */
+  /**
+   * A linearizable read (thesis §6.4, ReadIndex): once confirmed, a Ready's `readStates`
+   * holds `{ index, ctx }`, and the driver may serve the read from its state machine as soon
+   * as it has applied `index`. On a follower the request goes to the leader; without a known
+   * leader, or if leadership changes before it is confirmed, it is dropped and the client
+   * retries.
+   *
+   * The leader records its commit index, then sends a heartbeat round and waits until a
+   * quorum answers it in its term. Why that is safe with no clock at all: each of those nodes
+   * was still in the leader's term after the read arrived. A leader of a later term needs votes
+   * from a quorum, which includes one of them, so it was elected only after the read arrived;
+   * every write completed before the read began was therefore committed in this term or an
+   * earlier one, is in this leader's log (Leader Completeness, §5.4) and, once the leader has
+   * committed an entry of its own term (its no-op, §8; reads wait for it), is at or below its
+   * commit index. Only the order of messages matters, not their timing.
+   *
+   * A leader lease (serving reads with no round trip while "no election can have finished
+   * yet") would instead rely on the followers' election timers and the leader's clock
+   * measuring the same interval: it needs bounded clock drift (and no process pauses), or a
+   * leader whose clock runs slow would serve stale reads after its successor took writes.
+   */
+  readIndex(ctx: Uint8Array): void {
+    this.step({ type: 'MsgReadIndex', from: this.id, to: this.id, term: 0, ctx });
+  }
+
+  /** Handles a message from a peer, or a local MsgHup/MsgProp/MsgTransferLeader/MsgReadIndex. */
   step(m: Message): void {
+    if (m.type === 'MsgReadIndex' && m.term === 0) {
+      if (this.role === 'leader') this.handleReadIndex(m);
+      else if (this.role === 'follower' && this.leader !== null) {
+        this.send({ ...m, to: this.leader, term: this.term });
+      }
+      return;
+    }
     if (m.type === 'MsgHup') {
       this.hup(false);
       return;
@@ -255,7 +313,8 @@ export class RaftNode {
       this.log.pendingSnapshot() !== null ||
       this.log.unstableEntries().length > 0 ||
       this.#messages.length > 0 ||
-      this.log.hasNextCommittedEntries()
+      this.log.hasNextCommittedEntries() ||
+      this.#readStates.length > 0
     );
   }
 
@@ -276,8 +335,10 @@ export class RaftNode {
       entries: [...this.log.unstableEntries()],
       committedEntries: this.log.nextCommittedEntries(),
       messages: this.#messages,
+      readStates: this.#readStates,
     };
     this.#messages = [];
+    this.#readStates = [];
     this.#handedOut = ready;
     return ready;
   }
@@ -361,6 +422,8 @@ export class RaftNode {
     this.#randomizedElectionTimeout = this.electionTicks + this.#rng.nextInt(this.electionTicks);
     this.#votes.clear();
     this.leadTransferee = null;
+    this.#pendingReads = [];
+    this.#readsAwaitingCommit = [];
     this.progress.clear();
     const lastIndex = this.log.lastIndex();
     for (const peer of this.peers) {
@@ -422,6 +485,9 @@ export class RaftNode {
         this.#electionElapsed = 0;
         this.leader = m.from;
         this.handleSnapshot(m);
+        break;
+      case 'MsgReadIndexResp':
+        this.#readStates.push({ index: m.index, ctx: m.ctx });
         break;
       case 'MsgTimeoutNow':
         // Thesis §3.10: the leader chose us and our log matches its own; campaign now, with
@@ -491,13 +557,70 @@ export class RaftNode {
         // the follower is reachable, so probe just past the snapshot; if it was lost, the
         // rejection sends it again.
         if (progress.state === 'snapshot') progress.becomeProbe();
+        this.ackReads(m.from, m.readRound);
         if (progress.match < this.log.lastIndex() || progress.state === 'probe') {
           this.sendAppend(m.from);
         }
         break;
+      case 'MsgReadIndex':
+        this.handleReadIndex(m);
+        break;
       default:
         break;
     }
+  }
+
+  // ---- Reads (thesis §6.4, ReadIndex) ----------------------------------------------------
+
+  /** Leader: registers a read at the commit index and starts a heartbeat round to confirm it. */
+  private handleReadIndex(m: MsgReadIndex): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      this.#readsAwaitingCommit.push(m);
+      return;
+    }
+    const index = this.log.committed;
+    if (this.quorum() === 1) {
+      this.releaseRead(m.from, index, m.ctx);
+      return;
+    }
+    this.#readRound++;
+    this.#pendingReads.push({
+      round: this.#readRound,
+      index,
+      ctx: m.ctx,
+      from: m.from,
+      acks: new Set([this.id]),
+    });
+    this.bcastHeartbeat();
+  }
+
+  /** `from` answered a heartbeat of `round` in our term: it confirms every read up to it. */
+  private ackReads(from: NodeId, round: number): void {
+    for (const read of this.#pendingReads) if (read.round <= round) read.acks.add(from);
+    // Acks of a round count for every earlier one, so reads are released in order.
+    while (
+      this.#pendingReads[0] !== undefined &&
+      this.#pendingReads[0].acks.size >= this.quorum()
+    ) {
+      const read = this.#pendingReads.shift()!;
+      this.releaseRead(read.from, read.index, read.ctx);
+    }
+  }
+
+  private releaseRead(from: NodeId, index: number, ctx: Uint8Array): void {
+    if (from === this.id) {
+      this.#readStates.push({ index, ctx });
+      return;
+    }
+    const m: MsgReadIndexResp = {
+      type: 'MsgReadIndexResp',
+      from: this.id,
+      to: from,
+      term: this.term,
+      index,
+      ctx,
+    };
+    this.send(m);
   }
 
   // ---- Elections (§5.2, §5.4.1, thesis §9.6) ---------------------------------------------
@@ -618,7 +741,12 @@ export class RaftNode {
   private maybeCommit(): boolean {
     const matches = this.peers.map((peer) => this.progress.get(peer)!.match);
     matches.sort((a, b) => b - a);
-    return this.log.maybeCommit(matches[this.quorum() - 1]!, this.term);
+    if (!this.log.maybeCommit(matches[this.quorum() - 1]!, this.term)) return false;
+    // The first commit of our term: reads that waited for it may go ahead (thesis §6.4).
+    const waiting = this.#readsAwaitingCommit;
+    this.#readsAwaitingCommit = [];
+    for (const m of waiting) this.handleReadIndex(m);
+    return true;
   }
 
   private bcastAppend(): void {
@@ -685,6 +813,7 @@ export class RaftNode {
         term: this.term,
         // Never past what the follower is known to hold (it may not have our entries yet).
         commit: Math.min(progress.match, this.log.committed),
+        readRound: this.#readRound,
       };
       this.send(m);
       progress.sentCommit = Math.max(progress.sentCommit, m.commit);
@@ -751,6 +880,7 @@ export class RaftNode {
       from: this.id,
       to: m.from,
       term: this.term,
+      readRound: m.readRound,
     };
     this.send(resp);
   }

@@ -10,7 +10,7 @@ import { createRng, type Rng } from '../random.ts';
 import { RaftChecker, raftState, type Violation } from './invariants.ts';
 import { RaftNode, type RaftConfig } from './raft.ts';
 import { MemoryStorage } from './storage.ts';
-import type { Entry, Message, NodeId } from './types.ts';
+import type { Entry, Message, NodeId, ReadState } from './types.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -47,6 +47,8 @@ export class Network {
   readonly nodes = new Map<NodeId, RaftNode>();
   /** What each node's state machine applied, as strings (the leaders' empty entries left out). */
   readonly applied = new Map<NodeId, string[]>();
+  /** Every read state each node's Readies handed out, in order. */
+  readonly readStates = new Map<NodeId, ReadState[]>();
   readonly checker = new RaftChecker();
   /** Every message delivered so far, in order. */
   readonly delivered: Message[] = [];
@@ -194,6 +196,9 @@ export class Network {
       storage.append(ready.entries);
       if (ready.hardState !== null) storage.setHardState(ready.hardState);
       this.queue.push(...ready.messages);
+      if (ready.readStates.length > 0) {
+        this.readStates.set(id, [...(this.readStates.get(id) ?? []), ...ready.readStates]);
+      }
       if (ready.snapshot !== null) {
         this.applied.set(id, decodeState(ready.snapshot.data));
         this.#fail(this.checker.restoredSnapshot(id, ready.snapshot));
@@ -258,6 +263,11 @@ export class Network {
     this.flush(id);
     this.deliverAll();
     return result.index;
+  }
+
+  /** The read states `id` has been handed, as `index:ctx`. */
+  reads(id: NodeId): string[] {
+    return (this.readStates.get(id) ?? []).map((read) => `${read.index}:${decode(read.ctx)}`);
   }
 
   /**

@@ -126,10 +126,41 @@ export interface MsgAppResp extends Envelope {
 export interface MsgHeartbeat extends Envelope {
   readonly type: 'MsgHeartbeat';
   readonly commit: number;
+  /**
+   * The leader's latest ReadIndex round when it sent this (0: none); the answer echoes it,
+   * confirming the leader still led after every read registered up to that round.
+   */
+  readonly readRound: number;
 }
 
 export interface MsgHeartbeatResp extends Envelope {
   readonly type: 'MsgHeartbeatResp';
+  readonly readRound: number;
+}
+
+/**
+ * A linearizable read (thesis §6.4): local on the node a client asked, or forwarded by a
+ * follower to its leader. `ctx` identifies the request to the client's driver.
+ */
+export interface MsgReadIndex extends Envelope {
+  readonly type: 'MsgReadIndex';
+  readonly ctx: Uint8Array;
+}
+
+/** The leader's answer to a forwarded read: the read may be served once `index` is applied. */
+export interface MsgReadIndexResp extends Envelope {
+  readonly type: 'MsgReadIndexResp';
+  readonly index: number;
+  readonly ctx: Uint8Array;
+}
+
+/**
+ * A read the driver may serve once its state machine has applied `index`: the state then
+ * reflects every write committed before the read was requested (thesis §6.4).
+ */
+export interface ReadState {
+  readonly index: number;
+  readonly ctx: Uint8Array;
 }
 
 /**
@@ -167,7 +198,9 @@ export type Message =
   | MsgHeartbeatResp
   | MsgSnap
   | MsgTransferLeader
-  | MsgTimeoutNow;
+  | MsgTimeoutNow
+  | MsgReadIndex
+  | MsgReadIndexResp;
 
 export type MessageType = Message['type'];
 
@@ -183,7 +216,9 @@ export type MessageType = Message['type'];
  * 3. Restore the state machine from `snapshot` when present, then apply `committedEntries`,
  *    in order: they follow the snapshot's index. They may include entries from this Ready's
  *    `entries`, which step 1 made durable.
- * 4. Call `advance(ready)` with this same Ready.
+ * 4. Serve each of `readStates` once the state machine has applied its index (it may need
+ *    later Readies' committedEntries first).
+ * 5. Call `advance(ready)` with this same Ready.
  *
  * `ready()` hands out one Ready at a time: call `advance` before asking for the next one.
  * The node may be stepped and ticked between `ready()` and `advance()`; what that produces
@@ -205,4 +240,6 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** To send after `entries` and `hardState` are durable. */
   readonly messages: readonly Message[];
+  /** Reads confirmed by the leader (readIndex), to serve once their index is applied. */
+  readonly readStates: readonly ReadState[];
 }

@@ -18,12 +18,15 @@ import type {
   StepCheck,
 } from './model.ts';
 
-/** Reads mostly, over more keys than a moment's writes: the hit rate shows if keys go missing. */
+/**
+ * Reads mostly, over more keys than a moment's writes: the hit rate shows if keys go missing.
+ * A modest rate: on a small machine a node starting up must not starve the others.
+ */
 const SHARD_LOAD: Partial<LoadSettings> = {
   mode: 'open',
-  rate: 2000,
+  rate: 1000,
   readRatio: 0.9,
-  keys: 20_000,
+  keys: 10_000,
   distribution: 'zipf',
   valueBytes: 256,
   compressible: false,
@@ -107,6 +110,7 @@ function checkMoveUnderLoad(view: CheckView, step: number, verb: string): StepCh
     (s) => s.t <= seen.at + move.seconds * 1000 + 1500,
   );
   const failed = during.reduce((sum, s) => sum + (s.load?.errors ?? 0), 0);
+  const kinds = [...new Set(during.map((s) => s.load?.topError).filter((k) => k != null))];
   const hitRates = during
     .map((s) => s.load?.hitRate)
     .filter((h): h is number => typeof h === 'number');
@@ -114,7 +118,7 @@ function checkMoveUnderLoad(view: CheckView, step: number, verb: string): StepCh
   const shards = view.cluster.shards.length + (seen.change === 'removed' ? 1 : 0);
   const lines = [
     movedLine(view.cluster, shards, verb),
-    `Requests that failed meanwhile: ${formatCount(failed)}${lowest === null ? '' : `; the load's lowest hit rate: ${formatPercent(lowest)}`}.`,
+    `Requests that failed meanwhile: ${formatCount(failed)}${kinds.length > 0 ? ` (${kinds.join(', ')})` : ''}${lowest === null ? '' : `; the load's lowest hit rate: ${formatPercent(lowest)}`}.`,
   ];
   if (failed > 0) {
     return { done: false, detail: 'Some requests failed during the move; see the log.', lines };

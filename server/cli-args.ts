@@ -7,6 +7,14 @@ import { parseBytes } from '../core/config.ts';
 
 export class UsageError extends Error {}
 
+/** Where a command writes: the process's streams, or a test's capture. */
+export interface CommandIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
+}
+
+export const PROCESS_IO: CommandIo = { stdout: process.stdout, stderr: process.stderr };
+
 /** Throws UsageError naming the option; `cli.ts` prints it as one line and exits 2. */
 export function badOption(option: string, accepted: string, got?: string): never {
   const shown = got === undefined ? '' : ` (got ${JSON.stringify(got)})`;

@@ -27,7 +27,9 @@ import {
   durationOption,
   numberOption,
   parseOptions,
+  PROCESS_IO,
   UsageError,
+  type CommandIo,
 } from './cli-args.ts';
 
 const R = DEFAULT_RESHARDING;
@@ -301,16 +303,8 @@ export function simulate(run: SimRun, onProgress?: Progress): SimOutcome {
   }
 }
 
-export interface SimIo {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
-}
-
 /** `tinycache sim …`; returns the exit code. */
-export async function runSimCommand(
-  argv: string[],
-  io: SimIo = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runSimCommand(argv: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const run = parseSimArgs(argv);
   if (run === 'help') {
     io.stdout.write(SIM_USAGE);

@@ -10,7 +10,9 @@ import {
   durationOption,
   numberOption,
   parseOptions,
+  PROCESS_IO,
   UsageError,
+  type CommandIo,
 } from '../cli-args.ts';
 import {
   checkLoadOptions,
@@ -59,10 +61,7 @@ const OPEN_MODEL_CONNECTIONS = 64;
 const MIN_RATE = 0.01;
 const LOG_PROGRESS_EVERY_SECONDS = 5;
 
-export interface BenchIo {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
-}
+export type BenchIo = CommandIo;
 
 /** Parses `tinycache bench` options; throws UsageError naming a bad option. */
 export function parseBenchArgs(argv: string[]): { options: LoadOptions; json: boolean } | 'help' {
@@ -170,10 +169,7 @@ function rateOption(text: string, max: number): number {
 }
 
 /** `tinycache bench …`; returns the exit code (1 when the target never answered). */
-export async function runBenchCommand(
-  argv: string[],
-  io: BenchIo = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runBenchCommand(argv: string[], io: BenchIo = PROCESS_IO): Promise<number> {
   const parsed = parseBenchArgs(argv);
   if (parsed === 'help') {
     io.stdout.write(BENCH_USAGE);

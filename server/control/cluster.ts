@@ -9,6 +9,7 @@
  *
  * Nodes the cluster does not list are lone caches, as in Levels 1-4.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ClusterMap,
   type ClusterShard,
@@ -258,21 +259,7 @@ export class ClusterManager {
         send(n.url, 'PATCH', '/v1/cluster', { keysPerSecond: this.keysPerSecond }),
       ),
     );
-    const others = this.members(moving).filter((n) => !receivers.some((r) => r.id === n.id));
-    const unanswered = [
-      ...(await this.publish(
-        moving,
-        others.map((n) => n.id),
-        { tolerant: true },
-      )),
-      ...(await this.publish(
-        moving,
-        receivers.map((n) => n.id),
-        { tolerant: true },
-      )),
-    ];
-    if (unanswered.length > 0)
-      this.log(`epoch ${moving.epoch} unanswered: ${unanswered.join('; ')}`);
+    await this.publishInTurn(moving, [this.othersThan(moving, receivers), receivers]);
     const movedShare = movedRanges(previousRingOf(moving)!, ringOf(moving)).reduce(
       (sum, r) => sum + (r.end - r.start) / 2 ** 32,
       0,
@@ -355,21 +342,7 @@ export class ClusterManager {
     // first, so none reads through from an old owner that has already let the keys go.
     // Built from the map as it is now: a node may have come back on a new port meanwhile.
     const after: ClusterMap = { ...(this.map ?? moving), epoch: this.nextEpoch(), moving: null };
-    const others = this.members(after).filter((n) => !receivers.some((r) => r.id === n.id));
-    const unanswered = [
-      ...(await this.publish(
-        after,
-        receivers.map((n) => n.id),
-        { tolerant: true },
-      )),
-      ...(await this.publish(
-        after,
-        others.map((n) => n.id),
-        { tolerant: true },
-      )),
-    ];
-    if (unanswered.length > 0)
-      this.log(`epoch ${after.epoch} unanswered: ${unanswered.join('; ')}`);
+    await this.publishInTurn(after, [receivers, this.othersThan(after, receivers)]);
     const seconds = (Date.now() - startedAt) / 1000;
     // A removed shard's nodes have given their keys away: they are retired (no new request
     // goes to them) and stop once those on their way are answered.
@@ -423,6 +396,30 @@ export class ClusterManager {
       );
     }
     return failed;
+  }
+
+  /**
+   * Sends `map` to one group of nodes after another. A node that does not answer is noted,
+   * not waited for: its peers hand it the map when they next talk to it (a 421).
+   */
+  private async publishInTurn(
+    map: ClusterMap,
+    groups: readonly (readonly { id: string }[])[],
+  ): Promise<void> {
+    const unanswered: string[] = [];
+    for (const group of groups) {
+      const ids = group.map((n) => n.id);
+      unanswered.push(...(await this.publish(map, ids, { tolerant: true })));
+    }
+    if (unanswered.length > 0) this.log(`epoch ${map.epoch} unanswered: ${unanswered.join('; ')}`);
+  }
+
+  /** The members of `map` that are not among `nodes`. */
+  private othersThan(
+    map: ClusterMap,
+    nodes: readonly { id: string }[],
+  ): { id: string; url: string }[] {
+    return this.members(map).filter((n) => !nodes.some((r) => r.id === n.id));
   }
 
   /** The nodes that gain keys in `moving` (the first node of each shard that gains some). */
@@ -499,8 +496,4 @@ async function send(url: string, method: string, path: string, body: unknown): P
   const text = await res.text();
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
   return JSON.parse(text) as unknown;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

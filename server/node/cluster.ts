@@ -11,6 +11,7 @@
  *
  * A node without a map is a lone cache: it serves every key and adds no headers.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
@@ -708,8 +709,4 @@ export function fromWire(wire: WireEntry): Entry {
     rawBytes: wire.rawBytes,
     expiresAt: wire.expiresAt,
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

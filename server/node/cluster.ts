@@ -142,6 +142,8 @@ export class ClusterRole {
   private current: ClusterMap | null = null;
   /** This node's shard in `current` (cached per map). */
   private myShard: string | null = null;
+  /** Who this node is to `decide`, set with the map (not built for every request). */
+  private me = { shard: '', node: '' };
   private readonly onForward: (shard: string, seconds: number) => void;
   private move: Move | null = null;
   private readonly snapshots = new Map<string, Snapshot>();
@@ -207,6 +209,8 @@ export class ClusterRole {
       this.current = adopted.map;
       const all = [...adopted.map.shards, ...(adopted.map.moving?.leaving ?? [])];
       this.myShard = all.find((s) => s.nodes.some((n) => n.id === this.nodeId))?.id ?? null;
+      // A node the map does not list owns nothing: it forwards every key.
+      this.me = { shard: this.myShard ?? '', node: this.nodeId };
       this.log(`cluster map epoch ${adopted.map.epoch}: ${describe(adopted.map)}`);
       this.onMapChanged(adopted.map);
     }
@@ -216,9 +220,7 @@ export class ClusterRole {
   /** What to do with a request for `key`; null for a lone node (serve it). */
   decide(key: string, arrival: Arrival): Decision | null {
     if (this.current === null) return null;
-    // A node the map does not list owns nothing: it forwards every key.
-    const me = { shard: this.myShard ?? '', node: this.nodeId };
-    return decideRoute(this.current, me, key, arrival);
+    return decideRoute(this.current, this.me, key, arrival);
   }
 
   /** The cluster headers of a request as it arrives. */

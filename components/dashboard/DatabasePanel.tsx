@@ -19,6 +19,21 @@ const STATE_TEXT: Record<DatabaseStatus['state'], string> = {
   stopping: 'Stopping…',
 };
 
+/** The nodes this panel starts: one button each. */
+const WRITE_MODES = [
+  {
+    mode: 'through',
+    label: 'Add write-through node',
+    title:
+      'Starts a node that acknowledges a write only after PostgreSQL committed it (starts PostgreSQL too)',
+  },
+  {
+    mode: 'behind',
+    label: 'Add write-behind node',
+    title: 'Starts a node that acknowledges from memory and flushes to PostgreSQL in batches',
+  },
+] as const;
+
 export function DatabasePanel({ onSelect }: { readonly onSelect: (id: string) => void }) {
   const database = useLive((s) => s.database);
   const nodes = useLive((s) => s.nodes);
@@ -101,26 +116,19 @@ export function DatabasePanel({ onSelect }: { readonly onSelect: (id: string) =>
         >
           {running ? 'Stop database' : 'Start database'}
         </button>
-        <button
-          type="button"
-          className={styles.button}
-          disabled={addNode.pending}
-          aria-busy={addNode.pending}
-          title="Starts a node that acknowledges a write only after PostgreSQL committed it (starts PostgreSQL too)"
-          onClick={() => void addNode.run('through')}
-        >
-          Add write-through node
-        </button>
-        <button
-          type="button"
-          className={styles.button}
-          disabled={addNode.pending}
-          aria-busy={addNode.pending}
-          title="Starts a node that acknowledges from memory and flushes to PostgreSQL in batches"
-          onClick={() => void addNode.run('behind')}
-        >
-          Add write-behind node
-        </button>
+        {WRITE_MODES.map(({ mode, label, title }) => (
+          <button
+            key={mode}
+            type="button"
+            className={styles.button}
+            disabled={addNode.pending}
+            aria-busy={addNode.pending}
+            title={title}
+            onClick={() => void addNode.run(mode)}
+          >
+            {label}
+          </button>
+        ))}
       </div>
       <Message error={error}>
         {writers.length === 0

@@ -241,6 +241,37 @@ describe('expiry', () => {
   });
 });
 
+describe('expiry with clock skew', () => {
+  const skewed = (clockSkew: number): CheckOptions => ({ absentAllowed: false, clockSkew });
+
+  it('lets a value be read until expiresAt + skew, not at or after it', () => {
+    const set1 = set('c1', 'a', 0, 10, { expiresAt: 100 });
+    expect(checkLinearizability([set1, get('c2', 'a', 104, 110)], skewed(5)).ok).toBe(true);
+    expect(checkLinearizability([set1, get('c2', 'a', 105, 110)], skewed(5)).ok).toBe(false);
+    expect(checkLinearizability([set1, get('c2', 'a', 104, 110)], STRICT).ok).toBe(false);
+  });
+
+  it('lets a value be absent from expiresAt - skew, not wholly before it', () => {
+    const set1 = set('c1', 'a', 0, 10, { expiresAt: 100 });
+    expect(checkLinearizability([set1, get('c2', null, 20, 95)], skewed(5)).ok).toBe(true);
+    expect(checkLinearizability([set1, get('c2', null, 20, 94)], skewed(5)).ok).toBe(false);
+    expect(checkLinearizability([set1, get('c2', null, 20, 95)], STRICT).ok).toBe(false);
+  });
+
+  it('still flags a stale value however large the skew', () => {
+    const history = [
+      set('c1', 'a', 0, 10, { expiresAt: 100 }),
+      set('c1', 'b', 20, 30),
+      get('c2', 'a', 40, 50),
+    ];
+    expect(checkLinearizability(history, skewed(1000))).toMatchObject({ ok: false, key: 'k' });
+  });
+
+  it('refuses a negative skew', () => {
+    expect(() => checkLinearizability([], skewed(-1))).toThrow(RangeError);
+  });
+});
+
 interface Simulated {
   history: Operation[];
   /** Indexes of answered gets that returned a value. */

@@ -28,9 +28,14 @@
  *   `absentAllowed`). Each get is judged against the write it reads, not against the points
  *   chosen for every other operation; so the rule never rejects a correct history, and may
  *   accept a rare one whose timing is only inconsistent across three or more operations.
+ * - Clock skew: `expiresAt` is stamped on a server's clock and judged on another's (a
+ *   replicated cache: the leader that wrote it, the leader that reads it), each off the
+ *   history's clock by up to `clockSkew`. A value may then be read until `expiresAt + skew`
+ *   and may be absent from `expiresAt - skew`: the two rules above, with expiry at
+ *   `expiresAt + skew` for reading the value and at `expiresAt - skew` for missing it.
  *
- * Every time in a history is on one clock (the simulator's virtual clock); the unit does not
- * matter.
+ * Every time in a history (invocations, returns, expiries) is on one clock (the simulator's
+ * virtual clock) up to `clockSkew`; the unit does not matter.
  *
  * Cost (measured with tsx on Node 20, one core, best of 10): a 10,000-operation history over
  * 100 keys, windows of up to 120 time units every 10 (several operations in flight per key),
@@ -75,6 +80,12 @@ export interface DeleteOperation extends OperationBase {
 export interface CheckOptions {
   /** A get may return null at any point (eviction); never a value older than the last write. */
   readonly absentAllowed: boolean;
+  /**
+   * How far the clocks that stamp and judge `expiresAt` may be off the history's clock
+   * (default 0): a value is readable until expiresAt + clockSkew, absent from
+   * expiresAt - clockSkew.
+   */
+  readonly clockSkew?: number;
   /** Search states one key may take before it is reported `unknown`. */
   readonly maxStatesPerKey?: number;
   /** Search states spent shrinking a failing key's history to a short explanation. */
@@ -123,11 +134,13 @@ export function checkLinearizability(
     ops.push(op);
   }
   const maxStates = options.maxStatesPerKey ?? DEFAULT_MAX_STATES_PER_KEY;
+  const skew = options.clockSkew ?? 0;
+  if (!(skew >= 0)) throw new RangeError(`clockSkew must be >= 0 (got ${skew}).`);
   let states = 0;
   let failed: { key: string; ops: Operation[] } | null = null;
   let unknown: string | null = null;
   for (const [key, ops] of byKey) {
-    const search = searchKey(ops, options.absentAllowed, maxStates);
+    const search = searchKey(ops, options.absentAllowed, skew, maxStates);
     states += search.states;
     if (search.verdict === 'fail' && failed === null) failed = { key, ops };
     if (search.verdict === 'unknown' && unknown === null) unknown = key;
@@ -135,7 +148,7 @@ export function checkLinearizability(
   const counts = { keys: byKey.size, operations: history.length, states };
   if (failed !== null) {
     const budget = options.maxExplainStates ?? DEFAULT_MAX_EXPLAIN_STATES;
-    const shortest = shrink(failed.ops, options.absentAllowed, maxStates, budget);
+    const shortest = shrink(failed.ops, options.absentAllowed, skew, maxStates, budget);
     return {
       ok: false,
       key: failed.key,
@@ -170,6 +183,7 @@ const NIL = -1;
 function searchKey(
   all: readonly Operation[],
   absentAllowed: boolean,
+  skew: number,
   maxStates: number,
 ): { verdict: Verdict; states: number } {
   // Drop what cannot fail and changes nothing: unanswered gets, and misses where misses are fine.
@@ -214,10 +228,10 @@ function searchKey(
     const get = ops[i] as GetOperation;
     if (state === ABSENT) return get.result === null;
     const expiresAt = stateExpiresAt[state]!;
-    if (get.result === null) return absentAllowed || returnAt[i]! >= expiresAt;
+    if (get.result === null) return absentAllowed || returnAt[i]! >= expiresAt - skew;
     return (
       get.result === stateValue[state] &&
-      Math.max(stateInvokedAt[state]!, get.invokedAt) < expiresAt
+      Math.max(stateInvokedAt[state]!, get.invokedAt) < expiresAt + skew
     );
   };
 
@@ -328,6 +342,7 @@ function searchKey(
 function shrink(
   ops: readonly Operation[],
   absentAllowed: boolean,
+  skew: number,
   maxStates: number,
   budget: number,
 ): Operation[] {
@@ -336,7 +351,12 @@ function shrink(
   let gets = sorted.filter((op) => op.kind === 'get');
   const fails = (candidate: Operation[]): boolean => {
     if (budget <= 0) return false;
-    const search = searchKey([...writes, ...candidate], absentAllowed, Math.min(maxStates, budget));
+    const search = searchKey(
+      [...writes, ...candidate],
+      absentAllowed,
+      skew,
+      Math.min(maxStates, budget),
+    );
     budget -= search.states;
     return search.verdict === 'fail';
   };

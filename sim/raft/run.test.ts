@@ -1,0 +1,273 @@
+/**
+ * Raft through the simulator, in the spirit of MIT 6.824's Raft tests: each scenario is a few
+ * lines (`scenario({...})`) over the real core/raft and core/replicated, with the real
+ * network's faults, and every run checks Raft's invariants after every event, the client
+ * history for linearizability and, once faults stop, liveness (`report.ok`).
+ */
+import { describe, expect, it } from 'vitest';
+import { formatRaftReport } from './report.ts';
+import {
+  DEFAULT_RAFT_SIM,
+  runRaft,
+  runRaftWith,
+  type RaftSimExtras,
+  type RaftWorld,
+} from './run.ts';
+import type { ClientOperation, RaftFaults, RaftSimOptions, RaftSimReport } from './types.ts';
+
+const NO_FAULTS: RaftFaults = {
+  crashes: false,
+  partitions: false,
+  loss: 0,
+  duplication: 0,
+  reordering: false,
+  clockDriftPpm: 0,
+};
+
+interface Scenario extends RaftSimExtras {
+  readonly seed?: number;
+  readonly replicas?: number;
+  readonly clients?: number;
+  readonly keys?: number;
+  readonly faultMs?: number;
+  readonly livenessMs?: number;
+  readonly snapshotEvery?: number;
+  readonly faults?: Partial<RaftFaults>;
+}
+
+/** A run with no faults but those asked for, recorded, that must pass every check. */
+function scenario(s: Scenario): RaftSimReport {
+  const options: RaftSimOptions = {
+    ...DEFAULT_RAFT_SIM,
+    seed: s.seed ?? 1,
+    replicas: s.replicas ?? 3,
+    clients: s.clients ?? 3,
+    keys: s.keys ?? 3,
+    faultMs: s.faultMs ?? 4000,
+    livenessMs: s.livenessMs ?? 5000,
+    snapshotEvery: s.snapshotEvery ?? DEFAULT_RAFT_SIM.snapshotEvery,
+    faults: { ...NO_FAULTS, ...s.faults },
+    record: true,
+  };
+  return runRaftWith(options, s);
+}
+
+/** The report must be clean: the whole text when not, to read the failure. */
+function expectOk(report: RaftSimReport): void {
+  if (!report.ok) expect(formatRaftReport(report)).toBe('OK');
+}
+
+const history = (report: RaftSimReport): readonly ClientOperation[] =>
+  report.timeline?.history ?? [];
+const leaderSpans = (report: RaftSimReport) =>
+  (report.timeline?.roles ?? []).filter((span) => span.role === 'leader');
+/** Crash the leader (or, with `not`, a follower) at `ms`; returns who, once it ran. */
+const atLeader = (world: RaftWorld, ms: number, fn: (leader: string) => void): void =>
+  world.at(ms, () => {
+    const leader = world.leader();
+    if (leader !== null) fn(leader);
+  });
+
+describe('Raft in the simulator: elections', () => {
+  it('elects one leader and keeps it while nothing fails', () => {
+    const report = scenario({ clients: 2 });
+    expectOk(report);
+    expect(report.raft.leaders).toBe(1);
+    expect(leaderSpans(report)[0]!.fromMs).toBeLessThan(500);
+    expect(report.clients.acknowledged).toBeGreaterThan(100);
+  });
+
+  it('elects a new leader when the leader is cut off, and again when that one crashes', () => {
+    const report = scenario({
+      script: (w) => {
+        atLeader(w, 1000, (leader) =>
+          w.partition(
+            [leader],
+            w.replicas.filter((id) => id !== leader),
+          ),
+        );
+        w.at(2000, () => w.heal());
+        atLeader(w, 2500, (leader) => w.crash(leader));
+      },
+    });
+    expectOk(report);
+    expect(report.raft.leaders).toBeGreaterThanOrEqual(3);
+    const spans = leaderSpans(report);
+    expect(spans.some((span) => span.fromMs > 1000 && span.fromMs < 1600)).toBe(true);
+    expect(spans.some((span) => span.fromMs > 2500 && span.fromMs < 3100)).toBe(true);
+  });
+
+  it('a leader cut off and healed rejoins as a follower without deposing the new one', () => {
+    let old = '';
+    const report = scenario({
+      replicas: 5,
+      script: (w) => {
+        atLeader(w, 1000, (leader) => {
+          old = leader;
+          w.partition(
+            [leader],
+            w.replicas.filter((id) => id !== leader),
+          );
+        });
+        w.at(2500, () => w.heal());
+      },
+    });
+    expectOk(report);
+    // Pre-vote: the old leader, back with a stale term, does not start a new term's election.
+    const after = (report.timeline?.roles ?? []).filter((s) => s.fromMs >= 2500);
+    expect(after.some((s) => s.node === old && s.role === 'leader')).toBe(false);
+    expect(leaderSpans(report).length).toBe(2);
+  });
+});
+
+describe('Raft in the simulator: agreement', () => {
+  it('agrees with a minority down', () => {
+    const report = scenario({
+      replicas: 5,
+      script: (w) =>
+        w.at(500, () => {
+          const followers = w.replicas.filter((id) => id !== w.leader());
+          w.crash(followers[0]!);
+          w.crash(followers[1]!);
+        }),
+    });
+    expectOk(report);
+    const acked = history(report).filter((op) => op.kind !== 'get' && (op.returnedMs ?? 0) > 700);
+    expect(acked.length).toBeGreaterThan(50);
+  });
+
+  it('does not agree without a majority, and recovers when it returns', () => {
+    const report = scenario({
+      replicas: 5,
+      script: (w) => {
+        w.at(1000, () => ['n1', 'n2', 'n3'].forEach((id) => w.crash(id)));
+        w.at(3000, () => ['n1', 'n2', 'n3'].forEach((id) => w.restart(id)));
+      },
+    });
+    expectOk(report);
+    // Nothing (no write, no ReadIndex read) completes while only two of five are up.
+    const during = history(report).filter(
+      (op) => op.returnedMs !== null && op.returnedMs > 1100 && op.returnedMs < 3000,
+    );
+    expect(during).toEqual([]);
+    const after = history(report).filter((op) => (op.returnedMs ?? 0) > 3000);
+    expect(after.length).toBeGreaterThan(50);
+  });
+
+  it('orders concurrent proposals on one key linearizably', () => {
+    const report = scenario({ clients: 8, keys: 1 });
+    expectOk(report);
+    expect(report.clients.operations).toBeGreaterThan(500);
+  });
+
+  it('keeps what was committed across crashes of every replica', () => {
+    const report = scenario({
+      snapshotEvery: 32,
+      script: (w) => {
+        for (const ms of [1000, 2000, 3000]) {
+          w.at(ms, () => w.replicas.forEach((id) => w.crash(id)));
+          w.at(ms + 200, () => w.replicas.forEach((id) => w.restart(id)));
+        }
+      },
+    });
+    expectOk(report);
+    expect(report.checks.lostWrites).toBe(0);
+    expect(report.faults.crashes).toBe(9);
+  });
+
+  it('brings a lagging replica up to date with a snapshot', () => {
+    let lagging = '';
+    const report = scenario({
+      snapshotEvery: 16,
+      script: (w) => {
+        w.at(300, () => {
+          lagging = w.replicas.find((id) => id !== w.leader())!;
+          w.crash(lagging);
+        });
+        w.at(2500, () => w.restart(lagging));
+      },
+    });
+    expectOk(report);
+    expect(report.raft.snapshotsSent).toBeGreaterThan(0);
+  });
+});
+
+describe('Raft in the simulator: unreliable networks', () => {
+  it('Figure 8 (unreliable): leaders crash often on a lossy, reordering network', () => {
+    for (const seed of [1, 2, 3]) {
+      const report = scenario({
+        seed,
+        replicas: 5,
+        faultMs: 6000,
+        faults: { crashes: true, loss: 0.1, reordering: true, duplication: 0.05 },
+        chaos: { crashLeaderChance: 1, gapMs: [50, 400], downMs: [20, 600] },
+      });
+      expectOk(report);
+      expect(report.raft.leaders).toBeGreaterThan(5);
+    }
+  });
+
+  it('unreliable churn: every fault at once', () => {
+    for (const seed of [1, 2, 3]) {
+      const report = scenario({
+        seed,
+        replicas: 5,
+        faultMs: 6000,
+        faults: DEFAULT_RAFT_SIM.faults,
+      });
+      expectOk(report);
+      expect(report.faults.crashes + report.faults.partitions).toBeGreaterThan(5);
+    }
+  });
+
+  it('answers a retried write once: sessions deduplicate it', () => {
+    const report = scenario({ faults: { loss: 0.2, duplication: 0.1 } });
+    expectOk(report);
+    expect(report.clients.retries).toBeGreaterThan(0);
+    expect(report.clients.deduplicated).toBeGreaterThan(0);
+  });
+
+  it('serves linearizable reads across leader changes (transfers and crashes)', () => {
+    const report = scenario({
+      clients: 4,
+      keys: 1,
+      script: (w) => {
+        for (let ms = 500; ms < 4000; ms += 500) {
+          atLeader(w, ms, (leader) =>
+            ms % 1000 === 0 ? w.transfer(w.replicas.find((id) => id !== leader)!) : w.crash(leader),
+          );
+          w.at(ms + 300, () => w.replicas.forEach((id) => w.restart(id)));
+        }
+      },
+    });
+    expectOk(report);
+    expect(report.raft.leaders).toBeGreaterThanOrEqual(5);
+    expect(report.clients.getHits).toBeGreaterThan(50);
+  });
+});
+
+describe('determinism', () => {
+  const options: RaftSimOptions = {
+    ...DEFAULT_RAFT_SIM,
+    faultMs: 5000,
+    livenessMs: 5000,
+    record: true,
+  };
+
+  it('gives the same report and trace for the same seed, another for another seed', () => {
+    const a = runRaft({ ...options, seed: 42 });
+    const b = runRaft({ ...options, seed: 42 });
+    const c = runRaft({ ...options, seed: 43 });
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(formatRaftReport(b)).toBe(formatRaftReport(a));
+    expect(c.traceHash).not.toBe(a.traceHash);
+  });
+
+  it('prints OK for a clean default run', () => {
+    const report = runRaft({ ...DEFAULT_RAFT_SIM, seed: 7 });
+    const text = formatRaftReport(report);
+    expect(text).toContain('no acknowledged write lost');
+    expect(text).toContain('history linearizable per key');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('OK');
+  });
+});

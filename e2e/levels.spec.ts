@@ -27,7 +27,16 @@ for (const level of [1, 3, 5]) {
         if (await button.isEnabled()) await button.click();
       }
       // Done only once it has happened on the cluster (an expiry takes its TTL).
-      await expect(step).toHaveAttribute('data-done', 'true', { timeout: 30_000 });
+      // A step that never gets done says why in its own words: they go into the failure.
+      await expect(step)
+        .toHaveAttribute('data-done', 'true', { timeout: 30_000 })
+        .catch(async (error: Error) => {
+          const says = await step
+            .getByRole('status')
+            .innerText()
+            .catch(() => '(no status)');
+          throw new Error(`${error.message}\n\nStep ${k} says: ${says}`);
+        });
       if (k === 1) await screenshot(page, `walkthrough-level-${level}`);
       if (k < steps) await page.getByRole('button', { name: 'Next' }).click();
     }

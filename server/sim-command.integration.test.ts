@@ -42,6 +42,16 @@ describe('tinycache sim (a real process)', () => {
     expect(a.stdout.toString()).not.toMatch(/simulated req\/s/);
   });
 
+  it('replays a raft seed: two processes print the same stdout, byte for byte', async () => {
+    const args = ['raft', '--seed', '42'];
+    const [a, b] = await Promise.all([sim(args), sim(args)]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(a.stdout.length).toBeGreaterThan(0);
+    expect(a.stdout.equals(b.stdout)).toBe(true);
+    expect(a.stderr).toMatch(/^sim raft: simulated [\d,]+ events in .* client requests\/s\)\n$/);
+  });
+
   it('exits 2 with one line naming a bad option', async () => {
     const run = await sim(['resharding', '--shards', 'many']);
     expect(run.code).toBe(2);
@@ -49,5 +59,10 @@ describe('tinycache sim (a real process)', () => {
       'tinycache sim: --shards: expected a whole number from 1 to 4096 (got "many")',
     ]);
     expect(run.stdout.length).toBe(0);
+    const raft = await sim(['raft', '--replicas', '4']);
+    expect(raft.code).toBe(2);
+    expect(raft.stderr).toBe(
+      'tinycache sim: --replicas: expected an odd number from 1 to 9 (got "4")\n',
+    );
   });
 });

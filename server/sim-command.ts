@@ -6,8 +6,11 @@
  * of `process` and node:* (eslint.config.js), and parsing argv needs both.
  */
 import { performance } from 'node:perf_hooks';
-import { POLICIES } from '../core/config.ts';
+import { formatBytes, parseBytes, POLICIES } from '../core/config.ts';
 import type { KeyDistribution } from '../core/workload/samplers.ts';
+import { formatRaftReport } from '../sim/raft/report.ts';
+import { DEFAULT_RAFT_SIM, runRaft } from '../sim/raft/run.ts';
+import type { RaftSimOptions } from '../sim/raft/types.ts';
 import { formatCacheReport, formatReshardingReport } from '../sim/report.ts';
 import {
   type CacheScenarioOptions,
@@ -34,6 +37,44 @@ import {
 
 const R = DEFAULT_RESHARDING;
 const C = DEFAULT_CACHE_SCENARIO;
+const F = DEFAULT_RAFT_SIM;
+/** The raft defaults a sweep starts from: every option but the seed. */
+export const RAFT_BASE: Omit<RaftSimOptions, 'seed'> = (({ seed: _, ...rest }) => rest)(F);
+
+/** A duration in ms as the options take it back: 20s, 1.5s, 2m, 250ms. */
+export function formatMs(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 1000 && ms % 100 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A size as the options take it back: 64KiB when that is exact, else the bytes. */
+export function formatSize(bytes: number): string {
+  const text = formatBytes(bytes);
+  return parseBytes(text) === bytes ? text : `${bytes}B`;
+}
+
+/**
+ * The options of a raft run, one per line with its default; `tinycache sim raft --help` and
+ * the sweep's usage both list them.
+ */
+export const RAFT_OPTION_LINES = `  --replicas N          replicas in the shard, odd, 1 to 9                 [${F.replicas}]
+  --clients N           clients, one request outstanding each, retrying    [${F.clients}]
+  --keys N              distinct keys the clients touch                    [${F.keys}]
+  --faults-for D        virtual time with faults: 20s, 500ms, 2m, 0        [${formatMs(F.faultMs)}]
+  --liveness D          after the faults stop, the bound within which a
+                        leader is elected and every request completes      [${formatMs(F.livenessMs)}]
+  --loss P              chance a message is lost, 0 to <1                  [${F.faults.loss}]
+  --duplication P       chance a message arrives twice, 0 to <1            [${F.faults.duplication}]
+  --no-reorder          messages on a link arrive in the order sent
+  --no-crashes          no replica crashes (and restarts)
+  --no-partitions       no network partitions
+  --clock-drift PPM     each replica's clock runs fast or slow by up to
+                        this many parts per million                        [${F.faults.clockDriftPpm}]
+  --snapshot-every N    compact a log once N applied entries follow its
+                        snapshot                                           [${F.snapshotEvery}]
+  --max-memory SIZE     each replica's memory bound                        [${formatSize(F.maxMemoryBytes)}]
+`;
 
 export const SIM_USAGE = `Usage: tinycache sim <scenario> [options]
 
@@ -47,8 +88,11 @@ Scenarios:
                owners under the Handoff rules, or with --no-transfer simply move
   cache        cache nodes under a cache-aside load, keys placed by FNV-1a modulo the
                node count
+  raft         one replicated shard (core/raft) under faults, checked for safety and
+               liveness
+  sweep        the raft scenario over many seeds
 
-Options of both:
+Options of resharding and cache:
   --seed N              decides the whole run                              [1]
   --duration D          how long clients send, in virtual time: 10, 10s,
                         500ms, 2m                                          [${R.durationMs / 1000}s]
@@ -83,10 +127,21 @@ cache:
   --max-memory SIZE     each node's memory bound                           [4MiB]
   --policy lru|wtinylfu eviction policy                                    [${C.policy}]
 
-Example: tinycache sim resharding --shards 100 --add 10 --seed 7
+raft (one replicated shard through crashes, loss, duplication, reordering, partitions and
+clock drift; checks the Raft invariants after every event, that no acknowledged write is
+lost, that the client history is linearizable, and liveness once the faults stop):
+  --seed N              decides the whole run                              [1]
+${RAFT_OPTION_LINES}  --json                the report as JSON
+
+sweep (many raft seeds on worker threads; \`tinycache sim sweep --help\`, or
+\`npm run sim:sweep -- --seeds 10000\`): prints each failing seed with the command that
+replays it, exits 1 when any failed
+
+Examples: tinycache sim resharding --shards 100 --add 10 --seed 7
+          tinycache sim raft --seed 42 --replicas 5
 `;
 
-export const SCENARIOS = ['resharding', 'cache'] as const;
+export const SCENARIOS = ['resharding', 'cache', 'raft'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const COMMON = {
@@ -124,9 +179,34 @@ const CACHE = {
   policy: { type: 'string' },
 } as const;
 
+/** The raft scenario's options, but its seed (the sweep takes these too). */
+export const RAFT_OPTIONS = {
+  replicas: { type: 'string' },
+  clients: { type: 'string' },
+  keys: { type: 'string' },
+  'faults-for': { type: 'string' },
+  liveness: { type: 'string' },
+  loss: { type: 'string' },
+  duplication: { type: 'string' },
+  'no-reorder': { type: 'boolean' },
+  'no-crashes': { type: 'boolean' },
+  'no-partitions': { type: 'boolean' },
+  'clock-drift': { type: 'string' },
+  'snapshot-every': { type: 'string' },
+  'max-memory': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const RAFT = {
+  ...RAFT_OPTIONS,
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
 export type SimRun =
   | { readonly scenario: 'resharding'; readonly options: ReshardingOptions }
-  | { readonly scenario: 'cache'; readonly options: CacheScenarioOptions };
+  | { readonly scenario: 'cache'; readonly options: CacheScenarioOptions }
+  | { readonly scenario: 'raft'; readonly options: RaftSimOptions; readonly json: boolean };
 
 /** What a run printed and did. */
 export interface SimOutcome {
@@ -138,7 +218,7 @@ export interface SimOutcome {
   readonly failed: boolean;
 }
 
-type Values = Partial<Record<string, string | boolean>>;
+export type Values = Partial<Record<string, string | boolean>>;
 
 /** Parses `tinycache sim …`; throws UsageError naming the first bad option. */
 export function parseSimArgs(argv: string[]): SimRun | 'help' {
@@ -148,8 +228,14 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
   }
   if (!(SCENARIOS as readonly string[]).includes(scenario)) {
     throw new UsageError(
-      `unknown scenario ${JSON.stringify(scenario)}; the scenarios are ${SCENARIOS.join(', ')} (--help lists their options)`,
+      `unknown scenario ${JSON.stringify(scenario)}; the scenarios are ${SCENARIOS.join(', ')}, and sweep runs many raft seeds (--help lists their options)`,
     );
+  }
+  if (scenario === 'raft') {
+    const { values } = parseOptions(rest, RAFT);
+    if (values.help) return 'help';
+    const seed = option(values, 'seed', 1, whole('seed', 0, 2 ** 32 - 1));
+    return { scenario, options: { ...raftOptions(values), seed }, json: values.json === true };
   }
   if (scenario === 'resharding') {
     const { values } = parseOptions(rest, RESHARDING);
@@ -277,9 +363,103 @@ function cacheOptions(values: Values): CacheScenarioOptions {
   };
 }
 
+/** A duration option in whole milliseconds (the raft run's clock ticks in ms); `zero` allows 0. */
+function wholeMs(name: string, zero = false): (text: string) => number {
+  return (text) => {
+    if (zero && /^0+(\.0+)?(ms|s|m)?$/.test(text)) return 0;
+    const ms = Math.round(durationOption(name, text) * 1000);
+    if (ms < 1) badOption(name, 'a duration of at least 1ms', text);
+    return ms;
+  };
+}
+
+/** A probability below 1 (a message lost or duplicated every time would stop the run). */
+function chance(name: string): (text: string) => number {
+  return (text) => {
+    const p = numberOption(name, text, { min: 0, max: 1 });
+    if (p >= 1) badOption(name, 'a number from 0 to below 1', text);
+    return p;
+  };
+}
+
+/** The raft options given in `values` (parsed with RAFT_OPTIONS), over DEFAULT_RAFT_SIM. */
+export function raftOptions(values: Values): Omit<RaftSimOptions, 'seed'> {
+  const replicas = option(values, 'replicas', F.replicas, whole('replicas', 1, 9));
+  if (replicas % 2 === 0) badOption('replicas', 'an odd number from 1 to 9', String(replicas));
+  return {
+    ...RAFT_BASE,
+    replicas,
+    clients: option(values, 'clients', F.clients, whole('clients', 1, 1000)),
+    keys: option(values, 'keys', F.keys, whole('keys', 1, 1_000_000)),
+    faultMs: option(values, 'faults-for', F.faultMs, wholeMs('faults-for', true)),
+    livenessMs: option(values, 'liveness', F.livenessMs, wholeMs('liveness')),
+    faults: {
+      crashes: values['no-crashes'] !== true && F.faults.crashes,
+      partitions: values['no-partitions'] !== true && F.faults.partitions,
+      loss: option(values, 'loss', F.faults.loss, chance('loss')),
+      duplication: option(values, 'duplication', F.faults.duplication, chance('duplication')),
+      reordering: values['no-reorder'] !== true && F.faults.reordering,
+      clockDriftPpm: option(values, 'clock-drift', F.faults.clockDriftPpm, (t) =>
+        numberOption('clock-drift', t, { min: 0, max: 499_999 }),
+      ),
+    },
+    snapshotEvery: option(
+      values,
+      'snapshot-every',
+      F.snapshotEvery,
+      whole('snapshot-every', 1, 1_000_000),
+    ),
+    maxMemoryBytes: option(values, 'max-memory', F.maxMemoryBytes, (t) => {
+      const bytes = bytesOption('max-memory', t);
+      if (bytes < 1) badOption('max-memory', 'a size of at least 1 byte', t);
+      return bytes;
+    }),
+    record: false,
+  };
+}
+
+/**
+ * The options that give `options` back through raftOptions: those that differ from the
+ * defaults, in the usage's order. The sweep prints them in each failing seed's command.
+ */
+export function raftArgs(options: Omit<RaftSimOptions, 'seed'>): string[] {
+  const o = options;
+  const args: string[] = [];
+  const given = (name: string, value: number | string, fallback: number | string): void => {
+    if (value !== fallback) args.push(`--${name}`, String(value));
+  };
+  given('replicas', o.replicas, F.replicas);
+  given('clients', o.clients, F.clients);
+  given('keys', o.keys, F.keys);
+  given('faults-for', formatMs(o.faultMs), formatMs(F.faultMs));
+  given('liveness', formatMs(o.livenessMs), formatMs(F.livenessMs));
+  given('loss', o.faults.loss, F.faults.loss);
+  given('duplication', o.faults.duplication, F.faults.duplication);
+  if (!o.faults.reordering && F.faults.reordering) args.push('--no-reorder');
+  if (!o.faults.crashes && F.faults.crashes) args.push('--no-crashes');
+  if (!o.faults.partitions && F.faults.partitions) args.push('--no-partitions');
+  given('clock-drift', o.faults.clockDriftPpm, F.faults.clockDriftPpm);
+  given('snapshot-every', o.snapshotEvery, F.snapshotEvery);
+  given('max-memory', formatSize(o.maxMemoryBytes), formatSize(F.maxMemoryBytes));
+  return args;
+}
+
 /** Runs what parseSimArgs returned; the report depends on the options alone. */
 export function simulate(run: SimRun, onProgress?: Progress): SimOutcome {
   try {
+    if (run.scenario === 'raft') {
+      const progress =
+        onProgress === undefined
+          ? undefined
+          : (doneMs: number, totalMs: number) => onProgress(doneMs / Math.max(1, totalMs));
+      const result = runRaft(run.options, progress);
+      return {
+        report: run.json ? `${JSON.stringify(result, null, 2)}\n` : formatRaftReport(result),
+        requests: result.clients.operations,
+        events: result.events,
+        failed: !result.ok,
+      };
+    }
     if (run.scenario === 'resharding') {
       const result = runReshardingScenario(run.options, onProgress);
       return {
@@ -305,6 +485,11 @@ export function simulate(run: SimRun, onProgress?: Progress): SimOutcome {
 
 /** `tinycache sim …`; returns the exit code. */
 export async function runSimCommand(argv: string[], io: CommandIo = PROCESS_IO): Promise<number> {
+  if (argv[0] === 'sweep') {
+    // Loaded when asked for: the sweep imports this module's raft options.
+    const { runSweepCommand } = await import('./sim-sweep.ts');
+    return runSweepCommand(argv.slice(1), io);
+  }
   const run = parseSimArgs(argv);
   if (run === 'help') {
     io.stdout.write(SIM_USAGE);
@@ -329,7 +514,11 @@ export async function runSimCommand(argv: string[], io: CommandIo = PROCESS_IO):
   const wallSeconds = (performance.now() - start) / 1000;
   if (tty) io.stderr.write('\r\x1b[2K');
   io.stdout.write(outcome.report);
-  io.stderr.write(`${formatSpeed(outcome, wallSeconds)}\n`);
+  const speed =
+    run.scenario === 'raft'
+      ? formatRaftSpeed(outcome, wallSeconds)
+      : formatSpeed(outcome, wallSeconds);
+  io.stderr.write(`${speed}\n`);
   return outcome.failed ? 1 : 0;
 }
 
@@ -340,5 +529,15 @@ export function formatSpeed(outcome: SimOutcome, wallSeconds: number): string {
     `sim: ${outcome.requests.toLocaleString('en-US')} simulated requests and ` +
     `${outcome.events.toLocaleString('en-US')} events in ${wallSeconds.toFixed(2)} s wall: ` +
     `${rate(outcome.requests)} simulated req/s, ${rate(outcome.events)} events/s`
+  );
+}
+
+/** The raft run's speed, for stderr: events and client requests per wall second. */
+export function formatRaftSpeed(outcome: SimOutcome, wallSeconds: number): string {
+  const rate = (n: number) => Math.round(n / Math.max(wallSeconds, 1e-9)).toLocaleString('en-US');
+  return (
+    `sim raft: simulated ${outcome.events.toLocaleString('en-US')} events in ` +
+    `${wallSeconds.toFixed(2)} s (${rate(outcome.events)} events/s, ` +
+    `${rate(outcome.requests)} client requests/s)`
   );
 }

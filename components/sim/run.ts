@@ -1,8 +1,9 @@
 /**
  * The /sim page's run: the form's few fields as the resharding scenario's options (the rest are
  * the scenario's defaults, as `tinycache sim resharding` takes them), the same run as a command
- * line, and the run itself, timed. No React and no DOM: it runs in a Web Worker
- * (sim-worker.ts) or, failing that, on the page's thread.
+ * line, and the run itself, timed; a Raft run's form and run are in raft/form.ts, and `runJob`
+ * runs either. No React and no DOM: it runs in a Web Worker (sim-worker.ts) or, failing that,
+ * on the page's thread.
  */
 import { formatReshardingReport } from '../../sim/report.ts';
 import type { Progress } from '../../sim/scenarios/drain.ts';
@@ -12,6 +13,7 @@ import {
   runReshardingScenario,
 } from '../../sim/scenarios/resharding.ts';
 import type { LiveSample } from '../../server/control/monitor.ts';
+import { type RaftForm, type RaftOutcome, runRaftSimulation } from './raft/form.ts';
 import { samplesOfRun } from './samples.ts';
 
 export interface SimForm {
@@ -115,9 +117,26 @@ export function runSimulation(form: SimForm, onProgress?: Progress): SimOutcome 
   };
 }
 
+/** A run the page asks for: a scenario and its form. */
+export type SimJob =
+  | { readonly scenario: 'resharding'; readonly form: SimForm }
+  | { readonly scenario: 'raft'; readonly form: RaftForm };
+
+/** What a run gave, for the scenario it was. */
+export type SimResult =
+  | { readonly scenario: 'resharding'; readonly outcome: SimOutcome }
+  | { readonly scenario: 'raft'; readonly outcome: RaftOutcome };
+
+/** Runs `job`, on whatever thread calls it (the worker, or the page without one). */
+export function runJob(job: SimJob, onProgress?: Progress): SimResult {
+  return job.scenario === 'resharding'
+    ? { scenario: 'resharding', outcome: runSimulation(job.form, onProgress) }
+    : { scenario: 'raft', outcome: runRaftSimulation(job.form, onProgress) };
+}
+
 /** Messages between the page and sim-worker.ts. */
-export type WorkerRequest = { readonly kind: 'run'; readonly form: SimForm };
+export type WorkerRequest = { readonly kind: 'run'; readonly job: SimJob };
 export type WorkerReply =
   | { readonly kind: 'progress'; readonly done: number }
-  | { readonly kind: 'done'; readonly outcome: SimOutcome }
+  | { readonly kind: 'done'; readonly result: SimResult }
   | { readonly kind: 'error'; readonly message: string };

@@ -105,6 +105,14 @@ test('a Raft run with the defaults shows its verdict, timeline, messages and his
   await expect(page.getByTestId('sim-command')).toHaveText(command);
   const trace = (await page.getByTestId('sim-trace').textContent()) ?? '';
   expect(report).toContain(trace);
+  // What the command prints is what the page showed, byte for byte, and the same verdict.
+  const cli = parseSimArgs(command.split(' ').slice(3));
+  expect(cli).not.toBe('help');
+  if (cli !== 'help') {
+    const printed = simulate(cli);
+    expect(printed.report).toBe(report);
+    expect(printed.failed).toBe(ok === 'FAILED');
+  }
   await screenshot(page, 'sim-raft');
   // Each drawing alone, at full size, for a look at its detail.
   for (const [name, card] of [

@@ -76,9 +76,7 @@ export function formatRaftReport(report: RaftSimReport): string {
       ? '  ok    no acknowledged write lost'
       : `  FAIL  ${count(k.lostWrites)} acknowledged write(s) lost (their log index now holds another entry)`,
   );
-  const keys = new Set((report.timeline?.history ?? []).map((op) => op.key)).size;
-  const scope =
-    keys > 0 ? `${count(keys)} keys, ${count(c.operations)} ops` : `${count(c.operations)} ops`;
+  const scope = `${count(o.keys)} keys, ${count(c.operations)} ops`;
   if (k.linearizable === 'yes') {
     lines.push(
       `  ok    history linearizable per key (${scope}; a replica may miss by evicting, never read an old value)`,

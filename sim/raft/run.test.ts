@@ -4,8 +4,11 @@
  * network's faults, and every run checks Raft's invariants after every event, the client
  * history for linearizability and, once faults stop, liveness (`report.ok`).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { RaftLog } from '../../core/raft/log.ts';
+import { figure8Adversary } from './adversary.ts';
 import { formatRaftReport } from './report.ts';
+import { sweep } from './sweep.ts';
 import {
   DEFAULT_RAFT_SIM,
   runRaft,
@@ -269,5 +272,71 @@ describe('determinism', () => {
     expect(text).toContain('no acknowledged write lost');
     expect(text).toContain('history linearizable per key');
     expect(text.trimEnd().split('\n').at(-1)).toBe('OK');
+  });
+});
+
+describe('a sweep of seeds', () => {
+  it('passes 200 short runs with every fault on', () => {
+    const { seed: _seed, ...base } = DEFAULT_RAFT_SIM;
+    const result = sweep({ ...base, faultMs: 1000, livenessMs: 3000 }, { from: 1, count: 200 });
+    expect(result.failures).toEqual([]);
+    expect(result.runs).toBe(200);
+  });
+});
+
+describe('the checkers catch planted bugs', () => {
+  const { seed: _seed, ...base } = DEFAULT_RAFT_SIM;
+  /** Figure 8's setting: five replicas' worth of divergent terms, slow catch-up, an adversary. */
+  const figure8 = {
+    ...base,
+    clients: 8,
+    faultMs: 5000,
+    livenessMs: 5000,
+    faults: { ...base.faults, crashes: false, partitions: false },
+  };
+  const figure8Extras = (seed: number): RaftSimExtras => ({
+    raft: { maxEntriesPerAppend: 1, maxInflightAppends: 1 },
+    script: figure8Adversary(seed, { untilMs: figure8.faultMs }),
+  });
+
+  it('a leader that commits a previous-term entry by counting (Figure 8) fails a seed', () => {
+    const correct = sweep(figure8, { from: 1, count: 20 }, undefined, { extras: figure8Extras });
+    expect(correct.failures).toEqual([]);
+
+    const commit = vi.spyOn(RaftLog.prototype, 'maybeCommit').mockImplementation(function (
+      this: RaftLog,
+      index: number,
+    ): boolean {
+      // The bug: no check that the entry at `index` is from the leader's term (§5.4.2).
+      if (index <= this.committed) return false;
+      this.commitTo(index);
+      return true;
+    });
+    try {
+      const planted = sweep(figure8, { from: 1, count: 80 }, undefined, {
+        extras: figure8Extras,
+        maxFailures: 1,
+      });
+      expect(planted.failures.length).toBe(1);
+      expect(planted.failures[0]!.why).toMatch(/^(leader-completeness|state-machine-safety)/);
+    } finally {
+      commit.mockRestore();
+    }
+  });
+
+  it('a voter that forgets its vote across a crash fails a seed (two leaders in one term)', () => {
+    const churn = { ...base, faultMs: 2000, livenessMs: 3000 };
+    const chaos = { gapMs: [20, 150], downMs: [5, 100], crashLeaderChance: 0.2 } as const;
+    const correct = sweep(churn, { from: 1, count: 40 }, undefined, { extras: () => ({ chaos }) });
+    expect(correct.failures).toEqual([]);
+    const planted = sweep(churn, { from: 1, count: 80 }, undefined, {
+      extras: () => ({
+        chaos,
+        persistHardState: (_node, hardState) => ({ ...hardState, vote: null }),
+      }),
+      maxFailures: 1,
+    });
+    expect(planted.failures.length).toBe(1);
+    expect(planted.failures[0]!.why).toMatch(/^election-safety: .* both leaders of term/);
   });
 });

@@ -2,7 +2,7 @@
  * Many seeds of one configuration, in process: each run is pure, so a failing seed is replayed
  * with `tinycache sim raft --seed N` and the same options.
  */
-import { runRaft } from './run.ts';
+import { runRaftWith, type RaftSimExtras } from './run.ts';
 import type { RaftSimOptions, RaftSimReport } from './types.ts';
 
 export interface SweepResult {
@@ -10,18 +10,29 @@ export interface SweepResult {
   readonly failures: { readonly seed: number; readonly why: string }[];
 }
 
+export interface SweepOptions {
+  /** What each seed's run adds (a scripted adversary, Raft knobs); tests use it. */
+  readonly extras?: (seed: number) => RaftSimExtras;
+  /** Stop once this many seeds failed (default: run every seed). */
+  readonly maxFailures?: number;
+}
+
 export function sweep(
   base: Omit<RaftSimOptions, 'seed'>,
   seeds: { readonly from: number; readonly count: number },
   onSeed?: (seed: number, report: RaftSimReport) => void,
+  options: SweepOptions = {},
 ): SweepResult {
   const failures: { seed: number; why: string }[] = [];
+  let runs = 0;
   for (let seed = seeds.from; seed < seeds.from + seeds.count; seed++) {
-    const report = runRaft({ ...base, seed });
+    const report = runRaftWith({ ...base, seed }, options.extras?.(seed) ?? {});
+    runs++;
     if (!report.ok) failures.push({ seed, why: whyFailed(report) });
     onSeed?.(seed, report);
+    if (options.maxFailures !== undefined && failures.length >= options.maxFailures) break;
   }
-  return { runs: seeds.count, failures };
+  return { runs, failures };
 }
 
 /** One line: the first thing that broke. */

@@ -133,6 +133,12 @@ test('a Raft run with the defaults shows its verdict, timeline, messages and his
     .click();
   await expect(page.getByLabel('Window start')).toBeVisible();
   expect(await history.locator('[data-op]').count()).toBeLessThan(bars);
+  await timeline
+    .locator('xpath=ancestor::div[1]')
+    .screenshot({ path: screenshotPath('sim-raft-timeline-zoomed') });
+  await history
+    .locator('xpath=ancestor::div[1]')
+    .screenshot({ path: screenshotPath('sim-raft-history-zoomed') });
 
   // Only the votes' arrows.
   await page.getByRole('button', { name: /^Votes/ }).click();
@@ -154,6 +160,11 @@ test('a Raft run: the same seed gives the same report, in a worker or on the pag
     page.getByRole('img', { name: /^Timeline of terms and leaders: 5 replicas/ }),
   ).toBeVisible();
   await expect(page.getByTestId('sim-command')).toContainText('--seed 42 --replicas 5');
+  await screenshot(page, 'sim-raft-5');
+  await page
+    .getByTestId('raft-messages')
+    .locator('xpath=ancestor::div[1]')
+    .screenshot({ path: screenshotPath('sim-raft-5-messages') });
   const second = await run(page, 2);
   expect(second).toBe(first);
 

@@ -13,6 +13,7 @@ import { useId, useMemo } from 'react';
 import type { ClientOperation } from '../../../sim/raft/types.ts';
 import { formatCount } from '../../format.ts';
 import {
+  atLabel,
   describeOp,
   historyLayout,
   opClass,
@@ -157,7 +158,11 @@ export function ClientHistory({
       <figcaption className={styles.caption} data-testid="raft-history-cap">
         {layout.lanes.length === 0
           ? 'No client operations in this stretch of time.'
-          : `${formatCount(layout.drawnOps)} of ${formatCount(layout.totalOps)} operations drawn` +
+          : `${formatCount(layout.drawnOps)} of ${formatCount(layout.totalOps)} operations` +
+            (w.fromMs > 0 || w.toMs < endMs
+              ? ` between ${atLabel(w.fromMs)} and ${atLabel(w.toMs)}`
+              : '') +
+            ' drawn' +
             (layout.lanes.length < layout.totalKeys
               ? `: the first ${layout.lanes.length} of ${layout.totalKeys} keys`
               : `, every key`) +

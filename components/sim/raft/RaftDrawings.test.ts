@@ -150,6 +150,14 @@ describe('ClientHistory', () => {
     );
     expect(count(html, /data-op="/)).toBe(2);
     expect(html).toContain('2 of 4 operations drawn: the first 1 of 2 keys.');
+    const zoomed = renderToStaticMarkup(
+      createElement(ClientHistory, {
+        history: TIMELINE.history,
+        endMs: 3000,
+        window: { fromMs: 1000, toMs: 2000 },
+      }),
+    );
+    expect(zoomed).toContain('2 of 2 operations between 1.000 s and 2.000 s drawn, every key.');
   });
 });
 
@@ -183,6 +191,31 @@ describe('RaftResults', () => {
       `npx tinycache sim raft --seed ${form.seed} --replicas 3 --clients ${form.clients} --faults-for 2s`,
     );
     expect(outcome.text.length).toBeGreaterThan(0);
+  });
+
+  it('says FAILED, and which check broke, when the checker found something', () => {
+    const form = { ...DEFAULT_RAFT_FORM, faultSeconds: 2 };
+    const real = runRaftSimulation(form);
+    const broken: RaftSimReport = {
+      ...real.report,
+      ok: false,
+      checks: {
+        ...real.report.checks,
+        violations: [{ invariant: 'election-safety', message: 'n1 and n2 both lead term 3' }],
+      },
+    };
+    const html = renderToStaticMarkup(
+      createElement(RaftResults, {
+        form,
+        outcome: { ...real, report: broken },
+        where: 'worker',
+        run: 2,
+      }),
+    );
+    expect(html).toContain('>FAILED<');
+    expect(html).toContain('What broke: Raft invariants.');
+    expect(html).toContain('Election Safety: n1 and n2 both lead term 3');
+    expect(html).toContain('data-ok="false"');
   });
 
   it('gives the same report for the same seed', () => {

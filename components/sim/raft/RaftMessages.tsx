@@ -6,12 +6,13 @@
  * messages delivered per 100 ms over the run (recharts, like the dashboard's charts), with the
  * moment faults stop marked.
  */
-import { useId, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import type { RaftSimReport } from '../../../sim/raft/types.ts';
 import { formatCompact, formatCount } from '../../format.ts';
 import {
   atLabel,
+  arrowOf,
   bucketPoints,
   circleLayout,
   CLIENTS,
@@ -36,7 +37,6 @@ export interface RaftMessagesProps {
 }
 
 export function RaftMessages({ timeline }: RaftMessagesProps) {
-  const id = useId().replaceAll(':', '');
   const [family, setFamily] = useState<string | null>(null);
   const families = useMemo(() => familyTotals(timeline.traffic), [timeline]);
   const total = families.reduce((sum, f) => sum + f.count, 0);
@@ -47,6 +47,8 @@ export function RaftMessages({ timeline }: RaftMessagesProps) {
     [timeline, chosen],
   );
   const max = edges.reduce((m, e) => Math.max(m, e.count), 0);
+  // With more replicas, more arrows meet at each one: thinner, so they stay apart.
+  const maxWidth = timeline.nodes.length <= 3 ? 9 : 6;
   const at = useMemo(() => {
     const layout = circleLayout(timeline.nodes, SIZE / 2, SIZE / 2, SIZE / 2 - NODE_R - 14);
     layout.set(CLIENTS, { x: SIZE / 2, y: SIZE / 2 });
@@ -72,40 +74,26 @@ export function RaftMessages({ timeline }: RaftMessagesProps) {
         data-testid="raft-messages"
       >
         <title>Messages between replicas</title>
-        <defs>
-          <marker
-            id={`${id}-head`}
-            viewBox="0 0 10 10"
-            refX={8}
-            refY={5}
-            markerWidth={2.6}
-            markerHeight={2.6}
-            orient="auto-start-reverse"
-            markerUnits="strokeWidth"
-          >
-            <path d="M0 0L10 5L0 10z" fill={ink} />
-          </marker>
-        </defs>
         {edges.map((e) => {
           const a = at.get(e.from);
           const b = at.get(e.to);
           if (a === undefined || b === undefined) return null;
-          const widthPx = edgeWidth(e.count, max, 1.5, 9);
+          const widthPx = edgeWidth(e.count, max, 1.25, maxWidth);
           const toClients = e.from === CLIENTS || e.to === CLIENTS;
-          const line = edgeLine(a, b, widthPx / 2 + 2, (toClients ? CLIENTS_R : NODE_R) + 5);
+          const line = edgeLine(a, b, widthPx / 2 + 2, (toClients ? CLIENTS_R : NODE_R) + 4);
+          const { shaft, head } = arrowOf(line, 5 + widthPx * 1.2, 2.5 + widthPx * 0.8);
           return (
-            <line
+            <g
               key={`${e.from}-${e.to}`}
               data-edge={`${e.from}-${e.to}`}
-              {...line}
+              fill={ink}
               stroke={ink}
-              strokeOpacity={toClients ? 0.45 : 0.8}
-              strokeWidth={widthPx}
-              strokeLinecap="butt"
-              markerEnd={`url(#${id}-head)`}
+              opacity={toClients ? 0.45 : 0.8}
             >
               <title>{`${e.from} → ${e.to}: ${formatCount(e.count)} messages`}</title>
-            </line>
+              <line {...shaft} strokeWidth={widthPx} strokeLinecap="butt" />
+              <polygon points={head} stroke="none" />
+            </g>
           );
         })}
         <g>

@@ -6,6 +6,7 @@ import type {
   RoleSpan,
 } from '../../../sim/raft/types.ts';
 import {
+  arrowOf,
   bucketPoints,
   circleLayout,
   clipSpan,
@@ -384,6 +385,14 @@ describe('messages', () => {
     expect(close.x1).toBeLessThanOrEqual(close.x2);
   });
 
+  it('puts the arrow head at the end, the shaft stopping inside it', () => {
+    const { shaft, head } = arrowOf({ x1: 0, y1: 0, x2: 100, y2: 0 }, 10, 4);
+    expect(head).toBe('100,0 90,4 90,-4');
+    expect(shaft).toEqual({ x1: 0, y1: 0, x2: 95, y2: 0 });
+    // Shorter than its head: the head takes the whole line.
+    expect(arrowOf({ x1: 0, y1: 0, x2: 0, y2: 5 }, 10, 2).head).toBe('0,5 -2,0 2,0');
+  });
+
   it('scales arrow widths by area between the bounds', () => {
     expect(edgeWidth(0, 100)).toBe(0);
     expect(edgeWidth(100, 100, 1, 9)).toBe(9);
@@ -425,8 +434,8 @@ describe('the verdict', () => {
       report(
         {
           violations: [
-            { invariant: 'Election Safety', message: 'two leaders in term 3' },
-            { invariant: 'Log Matching', message: '…' },
+            { invariant: 'election-safety', message: 'two leaders in term 3' },
+            { invariant: 'log-matching', message: '…' },
           ] as unknown as RaftSimReport['checks']['violations'],
           lostWrites: 2,
           linearizable: 'no',

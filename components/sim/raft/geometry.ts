@@ -501,6 +501,40 @@ export function edgeLine(
   };
 }
 
+/**
+ * An arrow along `line` as a shaft and a head: the head a triangle `length` long and
+ * `2 * halfWidth` wide whose tip is the line's end, the shaft stopping inside the head (so a
+ * thick shaft never pokes past the tip). The head's points as an SVG `points` attribute.
+ */
+export function arrowOf(
+  line: { x1: number; y1: number; x2: number; y2: number },
+  length: number,
+  halfWidth: number,
+): { shaft: { x1: number; y1: number; x2: number; y2: number }; head: string } {
+  const dx = line.x2 - line.x1;
+  const dy = line.y2 - line.y1;
+  const d = Math.hypot(dx, dy);
+  if (d === 0) return { shaft: line, head: '' };
+  const ux = dx / d;
+  const uy = dy / d;
+  const l = Math.min(length, d);
+  const bx = line.x2 - ux * l;
+  const by = line.y2 - uy * l;
+  const r = (v: number) => Math.round(v * 100) / 100;
+  const head = [
+    [line.x2, line.y2],
+    [bx - uy * halfWidth, by + ux * halfWidth],
+    [bx + uy * halfWidth, by - ux * halfWidth],
+  ]
+    .map(([x, y]) => `${r(x!)},${r(y!)}`)
+    .join(' ');
+  const shaftEnd = l / 2;
+  return {
+    shaft: { x1: line.x1, y1: line.y1, x2: line.x2 - ux * shaftEnd, y2: line.y2 - uy * shaftEnd },
+    head,
+  };
+}
+
 /** A stroke width for `count` of at most `max`: by area (square root), from minPx to maxPx. */
 export function edgeWidth(count: number, max: number, minPx = 1, maxPx = 10): number {
   if (count <= 0 || max <= 0) return 0;
@@ -528,6 +562,15 @@ export interface Verdict {
   }[];
 }
 
+/** The Raft paper's names of the invariants (Figure 3), and the monotonic commit index. */
+const INVARIANT_NAMES: Readonly<Record<string, string>> = {
+  'election-safety': 'Election Safety',
+  'log-matching': 'Log Matching',
+  'leader-completeness': 'Leader Completeness',
+  'state-machine-safety': 'State Machine Safety',
+  'monotonic-commit': 'Monotonic commit index',
+};
+
 /** The checker's findings as a verdict: every check, with what it found. */
 export function verdictOf(report: RaftSimReport): Verdict {
   const c = report.checks;
@@ -540,7 +583,7 @@ export function verdictOf(report: RaftSimReport): Verdict {
       text:
         first === undefined
           ? `held at every step (${c.invariantChecks.toLocaleString('en-US')} checks)`
-          : `${first.invariant}: ${first.message}${violations.length > 1 ? ` (and ${violations.length - 1} more)` : ''}`,
+          : `${INVARIANT_NAMES[first.invariant] ?? first.invariant}: ${first.message}${violations.length > 1 ? ` (and ${violations.length - 1} more)` : ''}`,
     },
     {
       check: 'Acknowledged writes',

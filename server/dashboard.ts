@@ -19,8 +19,16 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STAMP = join(ROOT, '.next', 'tinycache-sources');
-/** What the build is made from: the app, what it imports, and how it is built. */
-const SOURCES = ['app', 'components', 'core', 'server', 'next.config.js', 'package-lock.json'];
+/** What the build is made from: the app, what it imports (/sim bundles sim/), and how. */
+const SOURCES = [
+  'app',
+  'components',
+  'core',
+  'server',
+  'sim',
+  'next.config.js',
+  'package-lock.json',
+];
 
 function files(path: string): string[] {
   if (!existsSync(path)) return [];

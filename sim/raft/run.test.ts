@@ -6,6 +6,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { RaftLog } from '../../core/raft/log.ts';
+import { encodeCommand } from '../../core/replicated/index.ts';
 import { figure8Adversary } from './adversary.ts';
 import { formatRaftReport } from './report.ts';
 import { sweep } from './sweep.ts';
@@ -121,6 +122,33 @@ describe('Raft in the simulator: elections', () => {
     expect(after.some((s) => s.node === old && s.role === 'leader')).toBe(false);
     expect(leaderSpans(report).length).toBe(2);
   });
+  it('elects a leader again and again while three of seven keep being cut off', () => {
+    let leaderless = 0;
+    const report = scenario({
+      replicas: 7,
+      faultMs: 6000,
+      script: (w) => {
+        for (let i = 0; i < 10; i++) {
+          const ms = 500 + i * 500;
+          // A different three each round; the other four are a majority and must elect.
+          const away = [0, 2, 4].map((k) => w.replicas[(i + k) % 7]!);
+          w.at(ms, () =>
+            w.partition(
+              away,
+              w.replicas.filter((id) => !away.includes(id)),
+            ),
+          );
+          w.at(ms + 450, () => {
+            if (w.leader() === null || away.includes(w.leader()!)) leaderless++;
+            w.heal();
+          });
+        }
+      },
+    });
+    expectOk(report);
+    expect(leaderless).toBe(0);
+    expect(report.raft.leaders).toBeGreaterThan(3);
+  });
 });
 
 describe('Raft in the simulator: agreement', () => {
@@ -176,6 +204,56 @@ describe('Raft in the simulator: agreement', () => {
     expectOk(report);
     expect(report.checks.lostWrites).toBe(0);
     expect(report.faults.crashes).toBe(9);
+  });
+
+  it("backs up over a long divergent log: a cut-off leader's uncommitted entries are replaced", () => {
+    let old = '';
+    let uncommitted = 0;
+    let matchedAfter = false;
+    const report = scenario({
+      replicas: 5,
+      clients: 8,
+      snapshotEvery: 1000,
+      // Without checkQuorum (as in 6.824's Raft) the cut-off leader stays leader; with it, it
+      // would step down after an election timeout.
+      raft: { checkQuorum: false },
+      script: (w) => {
+        // The leader and one follower go on accepting writes that can never commit, while the
+        // other three elect a leader and commit theirs at the same indexes.
+        atLeader(w, 500, (leader) => {
+          old = leader;
+          const follower = w.replicas.find((id) => id !== leader)!;
+          w.partition(
+            [leader, follower],
+            w.replicas.filter((id) => id !== leader && id !== follower),
+          );
+        });
+        // 50 writes straight to the cut-off leader (clients soon give up on it), as 6.824's
+        // TestBackup does; on a key no client reads, since they must never commit.
+        w.at(700, () => {
+          for (let seq = 1; seq <= 50; seq++) {
+            const write = { kind: 'delete', client: 'backup', seq, key: 'backup', at: 0 } as const;
+            w.node(old)?.propose(encodeCommand(write));
+          }
+        });
+        w.at(3000, () => {
+          const log = w.node(old)!.log;
+          uncommitted = log.lastIndex() - log.committed;
+          w.heal();
+        });
+        w.at(3900, () => {
+          const leader = w.leader();
+          if (leader === null || leader === old) return;
+          const mine = w.node(old)!.log;
+          const theirs = w.node(leader)!.log;
+          const upTo = Math.min(mine.committed, theirs.committed);
+          matchedAfter = upTo > 0 && mine.term(upTo) === theirs.term(upTo);
+        });
+      },
+    });
+    expectOk(report);
+    expect(uncommitted).toBeGreaterThan(10);
+    expect(matchedAfter).toBe(true);
   });
 
   it('brings a lagging replica up to date with a snapshot', () => {

@@ -33,11 +33,11 @@ export function formatRaftReport(report: RaftSimReport): string {
   lines.push('');
 
   lines.push(
-    `Run         ${ms(report.virtualMs)} virtual, ${count(report.events)} events, trace ${report.traceHash}`,
+    `Run         ${duration(report.virtualMs)} virtual, ${count(report.events)} events, trace ${report.traceHash}`,
   );
   lines.push(
     `Raft        ${count(r.terms)} terms, ${count(r.leaders)} leaders, ${count(r.committedEntries)} entries committed, ` +
-      `${count(r.snapshotsSent)} snapshots sent`,
+      `${plural(r.snapshotsSent, 'snapshot')} sent`,
   );
   lines.push(
     `Faults      ${count(f.crashes)} crashes, ${count(f.partitions)} partitions, ${count(f.transfers)} leadership transfers`,
@@ -104,7 +104,16 @@ function ms(value: number): string {
   return `${decimal(value, 3)} ms`;
 }
 
-/** A configured time as it was given. */
+/** A configured time as it was given: whole seconds as seconds. */
 function givenMs(value: number): string {
-  return `${String(value)} ms`;
+  return value >= 1000 && value % 1000 === 0 ? `${String(value / 1000)} s` : `${String(value)} ms`;
+}
+
+/** A run's length: seconds to the ms from one second on. */
+function duration(value: number): string {
+  return value >= 1000 ? `${decimal(value / 1000, 3)} s` : ms(value);
+}
+
+function plural(n: number, noun: string): string {
+  return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -11,21 +11,12 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { RAFT_BASE } from '../server/sim-command.ts';
 import { SweepPool } from '../server/sim-sweep.ts';
-import { DEFAULT_RAFT_SIM, runRaft } from '../sim/raft/run.ts';
-import type { RaftFaults, RaftSimOptions } from '../sim/raft/types.ts';
+import { DEFAULT_RAFT_SIM, NO_FAULTS, runRaft } from '../sim/raft/run.ts';
+import type { RaftSimOptions } from '../sim/raft/types.ts';
 import { runCacheScenario } from '../sim/scenarios/cache.ts';
 import { formatRate, formatRatio, median, progress, table } from './lib.ts';
 
 const SEED = 1;
-
-const NO_FAULTS: RaftFaults = {
-  crashes: false,
-  partitions: false,
-  loss: 0,
-  duplication: 0,
-  reordering: false,
-  clockDriftPpm: 0,
-};
 
 interface Round {
   readonly eventsPerSecond: number;

@@ -7,6 +7,7 @@
  * and the client history (raft/RaftResults.tsx). The run happens in a Web Worker
  * (sim-worker.ts) when the browser gives one, else on this thread after a paint.
  */
+import { Figure } from './Figure.tsx';
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Ring } from '../../core/ring/index.ts';
 import { shardId } from '../../sim/scenarios/resharding.ts';
@@ -466,28 +467,6 @@ function Results({ shown }: { shown: Extract<Shown, { scenario: 'resharding' }> 
         {outcome.report}
       </pre>
     </section>
-  );
-}
-
-function Figure({
-  label,
-  value,
-  detail,
-  testId,
-}: {
-  label: string;
-  value: string;
-  detail: string;
-  testId?: string;
-}) {
-  return (
-    <div className={styles.figure}>
-      <div className={styles.figureLabel}>{label}</div>
-      <div className={styles.figureValue} data-testid={testId}>
-        {value}
-      </div>
-      <div className={styles.figureDetail}>{detail}</div>
-    </div>
   );
 }
 

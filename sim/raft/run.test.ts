@@ -12,21 +12,13 @@ import { formatRaftReport } from './report.ts';
 import { sweep } from './sweep.ts';
 import {
   DEFAULT_RAFT_SIM,
+  NO_FAULTS,
   runRaft,
   runRaftWith,
   type RaftSimExtras,
   type RaftWorld,
 } from './run.ts';
 import type { ClientOperation, RaftFaults, RaftSimOptions, RaftSimReport } from './types.ts';
-
-const NO_FAULTS: RaftFaults = {
-  crashes: false,
-  partitions: false,
-  loss: 0,
-  duplication: 0,
-  reordering: false,
-  clockDriftPpm: 0,
-};
 
 interface Scenario extends RaftSimExtras {
   readonly seed?: number;

@@ -50,10 +50,21 @@ import { decodeCommand, encodeCommand, ReplicatedCache } from '../../core/replic
 import type {
   ClientOperation,
   FaultEvent,
+  RaftFaults,
   RaftSimOptions,
   RaftSimReport,
   RoleSpan,
 } from './types.ts';
+
+/** A network and replicas that never fail: the baseline a scenario adds faults to. */
+export const NO_FAULTS: RaftFaults = {
+  crashes: false,
+  partitions: false,
+  loss: 0,
+  duplication: 0,
+  reordering: false,
+  clockDriftPpm: 0,
+};
 
 export const DEFAULT_RAFT_SIM: RaftSimOptions = {
   seed: 1,

@@ -4,6 +4,7 @@
  * timeline of terms and leaders, the messages between replicas, the client history, the same
  * run as a command line and its report as the command prints it.
  */
+import { Figure } from '../Figure.tsx';
 import { useMemo, useState } from 'react';
 import { formatCount } from '../../format.ts';
 import { ClientHistory, OP_STYLE } from './ClientHistory.tsx';
@@ -223,27 +224,5 @@ export function RaftResults({ form, outcome, where, run }: RaftResultsProps) {
         {text}
       </pre>
     </section>
-  );
-}
-
-function Figure({
-  label,
-  value,
-  detail,
-  testId,
-}: {
-  label: string;
-  value: string;
-  detail: string;
-  testId?: string;
-}) {
-  return (
-    <div className={sim.figure}>
-      <div className={sim.figureLabel}>{label}</div>
-      <div className={sim.figureValue} data-testid={testId}>
-        {value}
-      </div>
-      <div className={sim.figureDetail}>{detail}</div>
-    </div>
   );
 }

@@ -26,10 +26,16 @@ const ROUTINGS: readonly Choice<LoadSettings['routing']>[] = [
   { value: 'smart', label: 'Smart client (to the owner)' },
 ];
 
+const SCOPES: readonly Choice<LoadSettings['scope']>[] = [
+  { value: 'all', label: 'Every node' },
+  { value: 'cluster', label: "The cluster's members only" },
+];
+
 const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 interface Form {
   readonly routing: LoadSettings['routing'];
+  readonly scope: LoadSettings['scope'];
   readonly mode: LoadSettings['mode'];
   readonly rate: string;
   readonly connections: string;
@@ -46,6 +52,7 @@ type Parsed = { settings: Partial<LoadSettings>; errors: Partial<Record<Field, s
 function toForm(settings: LoadSettings): Form {
   return {
     routing: settings.routing,
+    scope: settings.scope,
     mode: settings.mode,
     rate: String(settings.rate),
     connections: String(settings.connections),
@@ -66,6 +73,7 @@ function parse(form: Form): Parsed {
   const errors: Partial<Record<Field, string>> = {};
   const settings: { -readonly [K in keyof LoadSettings]?: LoadSettings[K] } = {
     routing: form.routing,
+    scope: form.scope,
     mode: form.mode,
     distribution: form.distribution,
     compressible: form.compressible,
@@ -310,6 +318,13 @@ export function LoadPanel() {
           value={form.routing}
           choices={ROUTINGS}
           onChange={(routing) => set('routing', routing)}
+        />
+        <SelectField
+          id="load-scope"
+          label="Send load to"
+          value={form.scope}
+          choices={SCOPES}
+          onChange={(scope) => set('scope', scope)}
         />
         <label className={styles.checkbox}>
           <input

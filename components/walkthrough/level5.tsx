@@ -23,6 +23,8 @@ import type {
  * A modest rate: on a small machine a node starting up must not starve the others.
  */
 const SHARD_LOAD: Partial<LoadSettings> = {
+  // The cluster's nodes only: a lone node left from another level is not part of this step.
+  scope: 'cluster',
   mode: 'open',
   rate: 1000,
   readRatio: 0.9,

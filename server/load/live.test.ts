@@ -75,3 +75,54 @@ describe('smart routing in a cluster', () => {
     for (const node of any) expect(node.foreign).toBeGreaterThan(10);
   });
 });
+
+describe('scope', () => {
+  const cluster: ClusterMap = {
+    epoch: 1,
+    vnodes: 256,
+    shards: [{ id: 's1', nodes: [{ id: 'n1', url: 'http://127.0.0.1:7001' }] }],
+    moving: null,
+  };
+  const targets = [
+    { id: 'n1', url: 'http://127.0.0.1:7001', shard: 's1' },
+    { id: 'n2', url: 'http://127.0.0.1:7002', shard: null },
+  ];
+
+  /** A live load whose runs are only recorded: which nodes it drives now. */
+  function driven(scope: 'all' | 'cluster', map: ClusterMap | null) {
+    const running = new Set<string>();
+    const load = new LiveLoad(
+      { ...DEFAULT_LOAD_SETTINGS, scope },
+      targets,
+      (options) => {
+        running.add(options.url);
+        return {
+          options,
+          update: () => undefined,
+          snapshot: () => {
+            throw new Error('not sampled here');
+          },
+          stop: () => running.delete(options.url),
+          done: new Promise(() => undefined),
+        };
+      },
+      map,
+    );
+    return { load, running };
+  }
+
+  it("drives only the cluster's members when asked, and every node otherwise", () => {
+    expect([...driven('cluster', cluster).running]).toEqual(['http://127.0.0.1:7001']);
+    expect(driven('all', cluster).running.size).toBe(2);
+    // Without a cluster there are no members to keep to: every node.
+    expect(driven('cluster', null).running.size).toBe(2);
+  });
+
+  it('a change of scope while running takes or leaves the lone node', () => {
+    const { load, running } = driven('all', cluster);
+    load.update({ scope: 'cluster' });
+    expect([...running]).toEqual(['http://127.0.0.1:7001']);
+    load.update({ scope: 'all' });
+    expect(running.size).toBe(2);
+  });
+});

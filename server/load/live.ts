@@ -26,8 +26,8 @@ import {
 /** The load options for one of `targets` targets: connections and rate are split evenly. */
 export function shareOf(settings: LoadSettings, targets: number, url: string): LoadOptions {
   const n = Math.max(1, targets);
-  // Routing is the live load's business (owns), not one run's option.
-  const { routing, ...options } = settings;
+  // Routing and scope are the live load's business (owns, setTargets), not one run's options.
+  const { routing, scope, ...options } = settings;
   return checkLoadOptions({
     ...DEFAULT_LOAD_OPTIONS,
     ...options,
@@ -52,6 +52,9 @@ export class LiveLoad {
   private readonly runs = new Map<string, { url: string; handle: LoadHandle }>();
   /** The cluster's ring and each target's shard, for smart routing; kept current by setTargets. */
   private ring: Ring | null = null;
+  /** The nodes and map last offered, kept to apply a change of scope. */
+  private offered: readonly LoadTarget[] = [];
+  private map: ClusterMap | null = null;
   private readonly shards = new Map<string, string>();
   private readonly second = new Counters();
   private readonly startedMs: number;
@@ -81,8 +84,10 @@ export class LiveLoad {
   update(patch: Partial<LoadSettings>): void {
     const settings = { ...this.settings, ...patch };
     shareOf(settings, 1, 'http://127.0.0.1:1');
+    const rescoped = settings.scope !== this.settings.scope;
     this.settings = settings;
-    this.resplit();
+    if (rescoped) this.setTargets(this.offered, this.map);
+    else this.resplit();
   }
 
   /**
@@ -91,12 +96,18 @@ export class LiveLoad {
    */
   setTargets(targets: readonly LoadTarget[], map: ClusterMap | null = null): void {
     if (this.stopped) return;
+    this.offered = targets;
+    this.map = map;
     this.ring = map === null ? null : ringOf(map);
     this.shards.clear();
     for (const target of targets) {
       if (target.shard != null) this.shards.set(target.id, target.shard);
     }
-    const wanted = new Map(targets.map((target) => [target.id, target.url]));
+    const inScope =
+      this.settings.scope === 'cluster' && map !== null
+        ? targets.filter((target) => target.shard != null)
+        : targets;
+    const wanted = new Map(inScope.map((target) => [target.id, target.url]));
     for (const [id, run] of this.runs) {
       if (wanted.get(id) !== run.url) {
         run.handle.stop();

@@ -12,9 +12,18 @@ import type { LoadDistribution, LoadMode } from './load.ts';
 export const LOAD_ROUTINGS = ['any', 'smart'] as const;
 export type LoadRouting = (typeof LOAD_ROUTINGS)[number];
 
+/**
+ * Which nodes the load drives: `all` of them, or only the `cluster`'s members (Level 5), so
+ * a lone node beside the cluster (a write-through node from Level 3, say) neither takes a
+ * share of the load nor counts in its errors. Without a cluster both mean every node.
+ */
+export const LOAD_SCOPES = ['all', 'cluster'] as const;
+export type LoadScope = (typeof LOAD_SCOPES)[number];
+
 /** What a user sets for a live load (API.md §4 `load.start`). */
 export interface LoadSettings {
   readonly routing: LoadRouting;
+  readonly scope: LoadScope;
   readonly mode: LoadMode;
   /** Closed model: connections in all (spread over the targets). Open model: the most open. */
   readonly connections: number;
@@ -32,6 +41,7 @@ export interface LoadSettings {
 
 export const DEFAULT_LOAD_SETTINGS: LoadSettings = {
   routing: 'any',
+  scope: 'all',
   mode: 'open',
   connections: 32,
   rate: 1000,

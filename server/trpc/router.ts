@@ -7,7 +7,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { CONFIG_LIMITS, type NodeConfig, POLICIES, MAX_TTL_SECONDS } from '../../core/config.ts';
 import { LOAD_DISTRIBUTIONS, LOAD_LIMITS, LOAD_MODES } from '../load/load.ts';
-import { LOAD_ROUTINGS } from '../load/settings.ts';
+import { LOAD_ROUTINGS, LOAD_SCOPES } from '../load/settings.ts';
 import { nodeRequest } from '../control/node-client.ts';
 import type { LiveEvent, Playground } from '../control/playground.ts';
 import type { NodeInfo } from '../control/supervisor.ts';
@@ -34,6 +34,7 @@ const nodeId = z.object({ id: z.string().min(1) });
 export const loadSettings = z
   .object({
     routing: z.enum(LOAD_ROUTINGS),
+    scope: z.enum(LOAD_SCOPES),
     mode: z.enum(LOAD_MODES),
     connections: z.number().int().min(LOAD_LIMITS.connections.min).max(LOAD_LIMITS.connections.max),
     rate: z.number().positive().max(LOAD_LIMITS.rate.max),

@@ -7,6 +7,8 @@ export {
   RaftNode,
 } from './raft.ts';
 export type { ProposeResult, RaftConfig } from './raft.ts';
+export { CODEC_VERSION, decodeMessage, encodeMessage, RaftCodecError } from './codec.ts';
+export type { RaftTransport } from './transport.ts';
 export { MemoryStorage } from './storage.ts';
 export type { Storage } from './storage.ts';
 export {

@@ -33,6 +33,7 @@ import {
   RaftChecker,
   type RaftConfig,
   RaftNode,
+  type RaftTransport,
   raftState,
   type ReadState,
   type Role,
@@ -233,6 +234,8 @@ interface Replica {
   /** Confirmed reads waiting for their index to be applied. */
   readStates: ReadState[];
   span: { role: RoleSpan['role']; term: number; fromMs: number } | null;
+  /** Its Raft messages' way out: the simulated network behind the driver's interface. */
+  readonly transport: RaftTransport;
 }
 
 interface ClientState {
@@ -349,6 +352,7 @@ class Run {
         pendingReads: new Map(),
         readStates: [],
         span: null,
+        transport: { send: (messages) => this.sendRaft(id, messages) },
       };
       this.replicas.push(replica);
       this.network.listen(id, (from, wire) => this.receiveAtReplica(replica, from, wire));
@@ -479,10 +483,8 @@ class Run {
         );
       }
       // 2. Send.
-      for (const m of ready.messages) {
-        if (m.type === 'MsgSnap') this.snapshotsSent++;
-        this.sendRaft(replica, m);
-      }
+      for (const m of ready.messages) if (m.type === 'MsgSnap') this.snapshotsSent++;
+      replica.transport.send(ready.messages);
       // 3. Restore, then apply.
       if (ready.snapshot !== null) {
         machine.restore(ready.snapshot);
@@ -620,10 +622,13 @@ class Run {
 
   // ---- The network -----------------------------------------------------------------------
 
-  sendRaft(replica: Replica, m: Message): void {
-    const to = this.replicas[this.ids.indexOf(m.to)];
-    if (to === undefined) return;
-    this.network.send(replica.id, m.to, { incarnation: to.incarnation, body: m });
+  /** The replicas' RaftTransport: each message to its peer's current incarnation. */
+  sendRaft(from: string, messages: readonly Message[]): void {
+    for (const m of messages) {
+      const to = this.replicas[this.ids.indexOf(m.to)];
+      if (to === undefined) continue;
+      this.network.send(from, m.to, { incarnation: to.incarnation, body: m });
+    }
   }
 
   reply(replica: Replica, client: string, body: ClientReply): void {

@@ -1,0 +1,615 @@
+/**
+ * A replica of one shard in a node process: the shard's core/raft `RaftNode` over durable
+ * storage and a real transport, with the shard's `ReplicatedCache` as its state machine.
+ *
+ * This is the same driver as the simulator's (sim/raft/run.ts, `Run.flush`), with real I/O:
+ * ticks come from a timer, storage is asynchronous (DiskStorage: fsync with group commit) and
+ * messages leave through a RaftTransport. It follows core/raft's Ready contract (types.ts):
+ *
+ * 1. persist the snapshot, entries and hard state (`await storage.save`), then
+ * 2. send the messages (never before 1: a message may promise what 1 makes durable),
+ * 3. restore the cache from the snapshot and apply the committed entries,
+ * 4. serve the confirmed reads whose index is applied,
+ * 5. advance.
+ *
+ * One Ready is in flight at a time. While its save is waiting for the disk, the node keeps
+ * taking messages, ticks and proposals, and the next Ready carries all of them: group commit
+ * falls out of the loop, one fsync for every write proposed during the previous one.
+ *
+ * What a client is told (thesis §6.3, Raft paper §8):
+ * - A write is acknowledged only once its entry is applied here, which means it committed: a
+ *   deposed or paused leader applies only what a quorum holds, so it can never acknowledge an
+ *   entry a new leader replaced. A write is matched by its (index, term): an entry applied at
+ *   its index with another term means it was replaced, and the write fails.
+ * - When this node stops leading its term, every pending write and unconfirmed read fails at
+ *   once with NotLeader. The entry may still commit; the client's retry carries the same
+ *   (client, seq) and the session answers it with the first outcome, applying it once.
+ * - Linearizable reads use ReadIndex (core/raft readIndex, thesis §6.4) on the leader; stale
+ *   reads are served from this replica's cache, whatever its role.
+ */
+import {
+  RaftNode,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type Storage,
+} from '../../../core/raft/index.ts';
+import type { Rng } from '../../../core/random.ts';
+import type { Entry as EngineEntry } from '../../../core/engine/index.ts';
+import {
+  encodeCommand,
+  type Applied,
+  type Command,
+  type DeleteCommand,
+  type ReplicatedCache,
+  type SetCommand,
+} from '../../../core/replicated/index.ts';
+import { DurationHistogram } from './metrics.ts';
+
+/** What a Replica sends its messages through (core/raft/transport.ts has the same shape). */
+export interface RaftTransport {
+  send(messages: readonly Message[]): void;
+}
+
+/** What one Ready asks to be made durable, in this order: snapshot, entries, hard state. */
+export interface PersistUpdate {
+  readonly snapshot: Snapshot | null;
+  readonly entries: readonly Entry[];
+  readonly hardState: HardState | null;
+}
+
+/**
+ * Stable storage as a node process has it (DiskStorage's shape): Raft reads it synchronously,
+ * the driver writes it asynchronously.
+ */
+export interface PersistentStorage extends Storage {
+  /** Resolves once the update is durable (fsynced); updates are applied in call order. */
+  save(update: PersistUpdate): Promise<void>;
+  /**
+   * Keeps `data` (the state machine after applying every entry up to `index`) as the
+   * snapshot, and may then discard the entries it covers (§7). `index` is at most lastIndex().
+   */
+  createSnapshot(index: number, data: Uint8Array): Promise<Snapshot>;
+}
+
+/** Arms a periodic timer calling `tick` every `ms`; returns how to disarm it. */
+export type Ticker = (tick: () => void, ms: number) => () => void;
+
+export interface ReplicaOptions {
+  readonly id: NodeId;
+  /** The shard's voters, this node included. A restarted node recovers term, vote and log. */
+  readonly peers: readonly NodeId[];
+  readonly storage: PersistentStorage;
+  readonly transport: RaftTransport;
+  /** A fresh cache: the replica restores it from the storage's snapshot, if any. */
+  readonly cache: ReplicatedCache;
+  /** Wall clock, ms: the leader stamps writes with it, reads judge expiry by it. */
+  readonly now: () => number;
+  /** One Raft tick, ms. Default DEFAULT_TICK_MS. */
+  readonly tickMs?: number;
+  /** Default DEFAULT_ELECTION_TICKS. */
+  readonly electionTicks?: number;
+  /** Default DEFAULT_HEARTBEAT_TICKS. */
+  readonly heartbeatTicks?: number;
+  /** Snapshot and compact once this many entries are applied past the last snapshot. */
+  readonly snapshotEvery?: number;
+  /** A write or linearizable read not answered within this long fails with Unavailable. */
+  readonly requestTimeoutMs?: number;
+  /** Draws the randomized election timeouts. */
+  readonly rng: Rng;
+  /** Where ticks come from; default setInterval, unref'd. Tests pass one they can pause. */
+  readonly ticker?: Ticker;
+  /**
+   * Storage failed: the replica has stopped (it cannot promise anything any more, as etcd
+   * panics). Default: rethrown from a microtask, which ends the process.
+   */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+/**
+ * Timings for failover under 500 ms at the median. A follower campaigns after hearing nothing
+ * for a random [electionTicks, 2 * electionTicks) ticks: [250, 500) ms. With two followers
+ * the first one's timeout is the minimum of two draws (mean ~333 ms), minus up to one
+ * heartbeat already elapsed when the leader died, plus a pre-vote and a vote round (two round
+ * trips and one fsync of the vote, a few ms on a LAN) and the new leader's no-op commit.
+ * Heartbeats every 2 ticks (50 ms) fit five into the shortest election timeout, so a lost
+ * heartbeat or a GC pause of a few tens of ms does not start an election; checkQuorum steps a
+ * cut-off leader down after one election timeout (250 ms), failing what it had pending.
+ * Going lower trades spurious elections (event-loop stalls of 100+ ms under load happen) for
+ * a faster failover.
+ */
+export const DEFAULT_TICK_MS = 25;
+export const DEFAULT_ELECTION_TICKS = 10;
+export const DEFAULT_HEARTBEAT_TICKS = 2;
+export const DEFAULT_SNAPSHOT_EVERY = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2_000;
+
+/** This replica cannot serve the request: `leader` (if known) can. */
+export class NotLeader extends Error {
+  readonly code = 'not_leader';
+  constructor(
+    readonly leader: NodeId | null,
+    message = leader === null
+      ? 'No leader is known for this shard right now; retry shortly.'
+      : `This replica is not the shard's leader; ${leader} is.`,
+  ) {
+    super(message);
+    this.name = 'NotLeader';
+  }
+}
+
+/** The request could not be answered in time, or the replica stopped: retry. */
+export class Unavailable extends Error {
+  readonly code = 'unavailable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'Unavailable';
+  }
+}
+
+/** A write as a client asks for it; the leader adds `at` and the absolute `expiresAt`. */
+export type WriteRequest =
+  | (Omit<SetCommand, 'at' | 'expiresAt'> & { readonly ttlMs: number | null })
+  | (Omit<DeleteCommand, 'at'> & { readonly ttlMs?: null });
+
+export interface FollowerStatus {
+  readonly id: NodeId;
+  readonly match: number;
+  readonly next: number;
+  /** The leader's last index minus the follower's match. */
+  readonly lagEntries: number;
+}
+
+export interface ReplicaStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly voters: readonly NodeId[];
+  /** Leader only; empty elsewhere. */
+  readonly followers: readonly FollowerStatus[];
+}
+
+export interface LeaderChange {
+  readonly term: number;
+  readonly leader: NodeId | null;
+  /** Wall clock (options.now) when this replica learned of it, ms. */
+  readonly at: number;
+}
+
+interface PendingWrite {
+  readonly index: number;
+  readonly term: number;
+  /** performance.now() at propose. */
+  readonly startedMs: number;
+  readonly resolve: (applied: Applied) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  readonly key: string;
+  /** Null until the leader confirmed it: the index to have applied before serving it. */
+  index: number | null;
+  readonly resolve: (entry: EngineEntry | undefined) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const intervalTicker: Ticker = (tick, ms) => {
+  const handle = setInterval(tick, ms);
+  handle.unref();
+  return () => clearInterval(handle);
+};
+
+export class Replica {
+  readonly id: NodeId;
+  /** Propose → applied here, for writes acknowledged by this replica as leader. */
+  readonly appendDurations = new DurationHistogram();
+  /** How long each save() took (the fsync, and any wait for a group commit). */
+  readonly persistDurations = new DurationHistogram();
+
+  readonly #o: ReplicaOptions;
+  readonly #node: RaftNode;
+  readonly #storage: PersistentStorage;
+  readonly #cache: ReplicatedCache;
+  readonly #tickMs: number;
+  readonly #snapshotEvery: number;
+  readonly #timeoutMs: number;
+
+  /** Writes proposed here in this term, in index order. */
+  #writes: PendingWrite[] = [];
+  readonly #reads = new Map<string, PendingRead>();
+  #nextRead = 0;
+  /** The term and role the pending requests were taken in. */
+  #leadingTerm = -1;
+
+  #stopTicking: (() => void) | null = null;
+  #stopped = false;
+  /** The Ready loop, while it runs; null when idle. */
+  #loop: Promise<void> | null = null;
+
+  #leader: NodeId | null = null;
+  #leaderChanges = 0;
+  readonly #leaderListeners = new Set<(change: LeaderChange) => void>();
+
+  constructor(options: ReplicaOptions) {
+    this.#o = options;
+    this.id = options.id;
+    this.#storage = options.storage;
+    this.#cache = options.cache;
+    this.#tickMs = positive('tickMs', options.tickMs ?? DEFAULT_TICK_MS);
+    this.#snapshotEvery = positive(
+      'snapshotEvery',
+      options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
+    );
+    this.#timeoutMs = positive(
+      'requestTimeoutMs',
+      options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    );
+    // A restart: the cache starts from the stored snapshot, and Raft re-applies the
+    // committed entries after it (what it persisted, nothing else).
+    const snapshot = options.storage.snapshot();
+    if (snapshot.index > 0) options.cache.restore(snapshot);
+    this.#node = new RaftNode({
+      id: options.id,
+      peers: options.peers,
+      storage: options.storage,
+      rng: options.rng,
+      electionTicks: options.electionTicks ?? DEFAULT_ELECTION_TICKS,
+      heartbeatTicks: options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
+      applied: snapshot.index,
+    });
+  }
+
+  /** Starts ticking, and handles what the restored node has to do (re-apply, say). */
+  start(): void {
+    if (this.#stopped) throw new Error(`replica ${this.id} was stopped; make a new one`);
+    if (this.#stopTicking !== null) return;
+    const ticker = this.#o.ticker ?? intervalTicker;
+    this.#stopTicking = ticker(() => this.#tick(), this.#tickMs);
+    this.#kick();
+  }
+
+  /** A message from a peer, as the transport delivered it. */
+  receive(message: Message): void {
+    if (this.#stopped || message.to !== this.id) return;
+    // Local message types are the driver's alone: a peer must not propose or campaign here.
+    if (
+      message.type === 'MsgHup' ||
+      message.type === 'MsgProp' ||
+      message.type === 'MsgTransferLeader' ||
+      (message.type === 'MsgReadIndex' && message.term === 0)
+    ) {
+      return;
+    }
+    this.#node.step(message);
+    this.#kick();
+  }
+
+  /**
+   * Proposes a write (leader only) and resolves with what applying it told the client, once
+   * it is applied here. Throws NotLeader on a follower (with the leader it knows) or when
+   * leadership is lost before the write is applied; Unavailable after requestTimeoutMs or
+   * when the replica stops.
+   */
+  write(request: WriteRequest): Promise<Applied> {
+    if (this.#stopped) return Promise.reject(new Unavailable(`replica ${this.id} is stopped`));
+    const node = this.#node;
+    if (node.role !== 'leader') return Promise.reject(new NotLeader(node.leader));
+    const at = this.#o.now();
+    let command: Command;
+    if (request.kind === 'set') {
+      const { ttlMs, ...rest } = request;
+      command = { ...rest, at, expiresAt: ttlMs === null ? null : at + ttlMs };
+    } else {
+      const { ttlMs: _ttlMs, ...rest } = request;
+      command = { ...rest, at };
+    }
+    const data = encodeCommand(command); // throws a TypeError on a malformed command
+    const result = node.propose(data);
+    if (!result.accepted) return Promise.reject(new NotLeader(result.leader));
+    this.#noteLeadership();
+    const promise = new Promise<Applied>((resolve, reject) => {
+      const pending: PendingWrite = {
+        index: result.index,
+        term: result.term,
+        startedMs: performance.now(),
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#writes = this.#writes.filter((w) => w !== pending);
+          reject(
+            new Unavailable(
+              `write at index ${result.index} not applied within ${this.#timeoutMs} ms; retry with the same client and seq`,
+            ),
+          );
+        }, this.#timeoutMs),
+      };
+      this.#writes.push(pending);
+    });
+    this.#kick();
+    return promise;
+  }
+
+  /**
+   * A read of `key`. 'linearizable': on the leader, through ReadIndex, served once this
+   * replica has applied every write committed before the read began (NotLeader elsewhere).
+   * 'stale': this replica's cache now, whatever its role; it may lag the leader.
+   */
+  read(key: string, consistency: 'linearizable' | 'stale'): Promise<EngineEntry | undefined> {
+    if (this.#stopped) return Promise.reject(new Unavailable(`replica ${this.id} is stopped`));
+    if (consistency === 'stale') return Promise.resolve(this.#cache.get(key, this.#o.now()));
+    const node = this.#node;
+    if (node.role !== 'leader') return Promise.reject(new NotLeader(node.leader));
+    this.#noteLeadership();
+    const ctx = `${this.id}/${++this.#nextRead}`;
+    const promise = new Promise<EngineEntry | undefined>((resolve, reject) => {
+      this.#reads.set(ctx, {
+        key,
+        index: null,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#reads.delete(ctx);
+          reject(new Unavailable(`read not confirmed within ${this.#timeoutMs} ms; retry`));
+        }, this.#timeoutMs),
+      });
+    });
+    node.readIndex(TEXT.encode(ctx));
+    this.#kick();
+    return promise;
+  }
+
+  status(): ReplicaStatus {
+    const node = this.#node;
+    const lastIndex = node.log.lastIndex();
+    const followers: FollowerStatus[] = [];
+    if (node.role === 'leader') {
+      for (const [id, progress] of node.progress) {
+        if (id === this.id) continue;
+        followers.push({
+          id,
+          match: progress.match,
+          next: progress.next,
+          lagEntries: lastIndex - progress.match,
+        });
+      }
+    }
+    return {
+      id: this.id,
+      role: node.role,
+      term: node.term,
+      leader: node.leader,
+      commit: node.log.committed,
+      applied: this.#cache.appliedIndex,
+      lastIndex,
+      voters: node.peers,
+      followers,
+    };
+  }
+
+  /** Leader changes seen by this replica (to a known leader), since it was made. */
+  get leaderChanges(): number {
+    return this.#leaderChanges;
+  }
+
+  /** Calls `listener` whenever the leader this replica knows changes; returns unsubscribe. */
+  onLeaderChange(listener: (change: LeaderChange) => void): () => void {
+    this.#leaderListeners.add(listener);
+    return () => this.#leaderListeners.delete(listener);
+  }
+
+  /** Leader only (ignored elsewhere): hands leadership to `to` (thesis §3.10). */
+  transferLeadership(to: NodeId): void {
+    if (this.#stopped) return;
+    this.#node.transferLeader(to);
+    this.#kick();
+  }
+
+  /**
+   * Stops ticking and taking messages, finishes the Ready in flight (its save, sends and
+   * applies), then fails whatever is still pending with Unavailable.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#stopTicking?.();
+    this.#stopTicking = null;
+    while (this.#loop !== null) await this.#loop;
+    this.#failAll(() => new Unavailable(`replica ${this.id} stopped`));
+  }
+
+  // ---- The Ready loop --------------------------------------------------------------------
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.#node.tick();
+    this.#kick();
+  }
+
+  /** Runs the Ready loop unless it is running (it will see what was just added). */
+  #kick(): void {
+    if (this.#loop !== null || this.#stopped) return;
+    if (!this.#node.hasReady()) return;
+    this.#loop = this.#drive().then(
+      () => {
+        this.#loop = null;
+      },
+      (error: unknown) => {
+        this.#loop = null;
+        this.#fatal(error);
+      },
+    );
+  }
+
+  async #drive(): Promise<void> {
+    const node = this.#node;
+    const cache = this.#cache;
+    while (node.hasReady()) {
+      const ready = node.ready();
+      // 1. Persist (group commit: everything since the last Ready, in one save).
+      if (ready.snapshot !== null || ready.entries.length > 0 || ready.hardState !== null) {
+        const started = performance.now();
+        await this.#storage.save({
+          snapshot: ready.snapshot,
+          entries: ready.entries,
+          hardState: ready.hardState,
+        });
+        this.persistDurations.observe((performance.now() - started) / 1000);
+      }
+      // 2. Send, only now that what the messages promise is durable.
+      if (ready.messages.length > 0) this.#o.transport.send(ready.messages);
+      // 3. Restore, then apply in order.
+      if (ready.snapshot !== null) {
+        cache.restore(ready.snapshot);
+        // Writes at or below the snapshot can no longer be matched to their entries.
+        this.#settleWritesUpTo(ready.snapshot.index, null);
+      }
+      for (const entry of ready.committedEntries) {
+        const applied = cache.apply(entry);
+        this.#settleWritesUpTo(entry.index, { entry, applied });
+      }
+      // 4. Reads confirmed by the leader, served once their index is applied.
+      this.#confirmReads(ready.readStates);
+      this.#serveReads();
+      // 5. Advance.
+      node.advance(ready);
+      if (ready.softState !== null) this.#noteLeader();
+      this.#noteLeadership();
+      if (this.#shouldCompact()) {
+        const index = cache.appliedIndex;
+        await this.#storage.createSnapshot(index, cache.snapshot());
+      }
+      if (this.#stopped) break;
+    }
+  }
+
+  /** §7: once snapshotEvery entries are applied past the stored snapshot, snapshot them. */
+  #shouldCompact(): boolean {
+    const applied = this.#cache.appliedIndex;
+    if (applied - this.#storage.snapshot().index < this.#snapshotEvery) return false;
+    return applied <= this.#storage.lastIndex();
+  }
+
+  /**
+   * Settles the writes whose entries are at or below `index`: the one at `index` succeeded if
+   * the applied entry is the one it proposed (same term); any other was replaced.
+   */
+  #settleWritesUpTo(index: number, at: { entry: Entry; applied: Applied | null } | null): void {
+    while (this.#writes[0] !== undefined && this.#writes[0].index <= index) {
+      const write = this.#writes.shift()!;
+      clearTimeout(write.timer);
+      if (
+        at !== null &&
+        write.index === at.entry.index &&
+        write.term === at.entry.term &&
+        at.applied !== null
+      ) {
+        this.appendDurations.observe((performance.now() - write.startedMs) / 1000);
+        write.resolve(at.applied);
+      } else {
+        write.reject(new NotLeader(this.#node.leader, 'the write was replaced by a new leader'));
+      }
+    }
+  }
+
+  /**
+   * Requests were taken while leading `#leadingTerm`. If this node no longer leads that term,
+   * fail them now (NotLeader with the leader it knows): the client retries elsewhere, and the
+   * session deduplicates a write that committed after all. Confirmed reads stay: the leader
+   * confirmed them in its term, so serving them once applied is still linearizable.
+   */
+  #noteLeadership(): void {
+    const node = this.#node;
+    const leading = node.role === 'leader' ? node.term : -1;
+    if (leading === this.#leadingTerm) return;
+    const lost = this.#leadingTerm !== -1;
+    this.#leadingTerm = leading;
+    if (!lost) return;
+    const leader = node.leader === this.id ? null : node.leader;
+    const writes = this.#writes;
+    this.#writes = [];
+    for (const write of writes) {
+      clearTimeout(write.timer);
+      write.reject(new NotLeader(leader, 'leadership was lost before the write was applied'));
+    }
+    for (const [ctx, read] of this.#reads) {
+      if (read.index !== null) continue;
+      this.#reads.delete(ctx);
+      clearTimeout(read.timer);
+      read.reject(new NotLeader(leader, 'leadership was lost before the read was confirmed'));
+    }
+  }
+
+  #confirmReads(readStates: readonly ReadState[]): void {
+    for (const state of readStates) {
+      const read = this.#reads.get(TEXT_DECODER.decode(state.ctx));
+      if (read !== undefined) read.index = state.index;
+    }
+  }
+
+  #serveReads(): void {
+    if (this.#reads.size === 0) return;
+    const applied = this.#cache.appliedIndex;
+    for (const [ctx, read] of this.#reads) {
+      if (read.index === null || read.index > applied) continue;
+      this.#reads.delete(ctx);
+      clearTimeout(read.timer);
+      read.resolve(this.#cache.get(read.key, this.#o.now()));
+    }
+  }
+
+  #noteLeader(): void {
+    const leader = this.#node.leader;
+    if (leader === this.#leader) return;
+    this.#leader = leader;
+    if (leader !== null) this.#leaderChanges++;
+    const change: LeaderChange = { term: this.#node.term, leader, at: this.#o.now() };
+    for (const listener of this.#leaderListeners) listener(change);
+  }
+
+  #failAll(error: () => Error): void {
+    const writes = this.#writes;
+    this.#writes = [];
+    for (const write of writes) {
+      clearTimeout(write.timer);
+      write.reject(error());
+    }
+    for (const read of this.#reads.values()) {
+      clearTimeout(read.timer);
+      read.reject(error());
+    }
+    this.#reads.clear();
+  }
+
+  #fatal(error: unknown): void {
+    this.#stopped = true;
+    this.#stopTicking?.();
+    this.#stopTicking = null;
+    this.#failAll(() => new Unavailable(`replica ${this.id} failed: ${String(error)}`));
+    const onFatal =
+      this.#o.onFatal ??
+      ((e: unknown) =>
+        queueMicrotask(() => {
+          throw e;
+        }));
+    onFatal(error);
+  }
+}
+
+const TEXT = new TextEncoder();
+const TEXT_DECODER = new TextDecoder();
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`ReplicaOptions.${name} must be a whole number >= 1, got ${value}`);
+  }
+  return value;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../../core/random.ts';
 import { MemoryStorage, type Storage } from '../../../core/raft/storage.ts';
-import type { Entry, HardState } from '../../../core/raft/types.ts';
+import type { Entry, HardState, Snapshot } from '../../../core/raft/types.ts';
 import { DiskStorage, type DiskStorageOptions } from './disk-storage.ts';
 
 let dir: string;
@@ -128,6 +128,21 @@ describe('DiskStorage', () => {
     expect(storage.entries(51, 61).map(text)).toEqual(run(51, 60, 1).map(text));
     expect(storage.hardState()).toEqual(hs(1, 'n1', 56));
     expect(await files('snap-')).toEqual(['snap-0000000000000050-0000000001.bin']);
+  });
+
+  it('fields beyond term, index and data (a conf-change type, a voter set) survive a reopen', async () => {
+    let storage = await open();
+    // Written with casts so this test does not depend on which fields core/raft declares.
+    const change = { ...entry(1, 1), type: 'conf-change' } as Entry;
+    const snapshot = { index: 5, term: 2, data: new Uint8Array([1]), voters: ['n1', 'n2'] };
+    await storage.save({ snapshot: null, entries: [change, entry(2, 1)], hardState: null });
+    storage = await reopen(storage);
+    expect(storage.entries(1, 2)[0]).toMatchObject({ index: 1, term: 1, type: 'conf-change' });
+    expect(storage.entries(2, 3)[0]).not.toHaveProperty('type');
+    await storage.save({ snapshot: snapshot as Snapshot, entries: [entry(6, 2)], hardState: null });
+    storage = await reopen(storage);
+    expect(storage.snapshot()).toMatchObject({ index: 5, term: 2, voters: ['n1', 'n2'] });
+    expect(storage.lastIndex()).toBe(6);
   });
 
   it('keeps the latest two snapshot files', async () => {

@@ -7,7 +7,7 @@
  * - tinycache_raft_role{role}: 1 for the replica's current role, 0 for the others.
  * - tinycache_raft_leader_changes_total: changes to a known leader this replica saw.
  * - tinycache_raft_append_duration_seconds: a write's propose → applied, on the leader.
- * - tinycache_raft_fsync_duration_seconds: each durable save of a Ready (a group commit).
+ * - tinycache_raft_fsync_duration_seconds: each fsync of the storage (storage.onFsync).
  * - tinycache_raft_follower_lag_entries{follower}: on the leader, its last index minus each
  *   follower's match index (absent on followers).
  */
@@ -45,7 +45,7 @@ export interface RaftMetricsSource {
   status(): ReplicaStatus;
   readonly leaderChanges: number;
   readonly appendDurations: DurationHistogram;
-  readonly persistDurations: DurationHistogram;
+  readonly fsyncDurations: DurationHistogram;
 }
 
 interface MetricSnapshot {
@@ -164,8 +164,8 @@ export function registerRaftMetrics(
   registry.registerMetric(
     histogramMetric(
       'tinycache_raft_fsync_duration_seconds',
-      "Each durable save of a Ready's entries and hard state (one group commit).",
-      () => replica()?.persistDurations ?? empty,
+      'Each fsync of the Raft log or a snapshot (one group commit of Readies).',
+      () => replica()?.fsyncDurations ?? empty,
     ),
   );
 }

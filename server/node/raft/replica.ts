@@ -33,6 +33,7 @@ import {
   type HardState,
   type Message,
   type NodeId,
+  type RaftTransport,
   type ReadState,
   type Role,
   type Snapshot,
@@ -50,10 +51,7 @@ import {
 } from '../../../core/replicated/index.ts';
 import { DurationHistogram } from './metrics.ts';
 
-/** What a Replica sends its messages through (core/raft/transport.ts has the same shape). */
-export interface RaftTransport {
-  send(messages: readonly Message[]): void;
-}
+export type { RaftTransport };
 
 /** What one Ready asks to be made durable, in this order: snapshot, entries, hard state. */
 export interface PersistUpdate {
@@ -72,8 +70,11 @@ export interface PersistentStorage extends Storage {
   /**
    * Keeps `data` (the state machine after applying every entry up to `index`) as the
    * snapshot, and may then discard the entries it covers (§7). `index` is at most lastIndex().
+   * Reads see the compaction at once (as after save); the promise resolves once durable.
    */
   createSnapshot(index: number, data: Uint8Array): Promise<Snapshot>;
+  /** Set by the Replica: called with each fsync's duration, seconds (the fsync metric). */
+  onFsync?: ((seconds: number) => void) | undefined;
 }
 
 /** Arms a periodic timer calling `tick` every `ms`; returns how to disarm it. */
@@ -213,8 +214,8 @@ export class Replica {
   readonly id: NodeId;
   /** Propose → applied here, for writes acknowledged by this replica as leader. */
   readonly appendDurations = new DurationHistogram();
-  /** How long each save() took (the fsync, and any wait for a group commit). */
-  readonly persistDurations = new DurationHistogram();
+  /** Each fsync the storage made (reported through storage.onFsync). */
+  readonly fsyncDurations = new DurationHistogram();
 
   readonly #o: ReplicaOptions;
   readonly #node: RaftNode;
@@ -235,6 +236,8 @@ export class Replica {
   #stopped = false;
   /** The Ready loop, while it runs; null when idle. */
   #loop: Promise<void> | null = null;
+  /** A snapshot being written in the background; null when none. */
+  #snapshotting: Promise<void> | null = null;
 
   #leader: NodeId | null = null;
   #leaderChanges = 0;
@@ -258,6 +261,7 @@ export class Replica {
     // committed entries after it (what it persisted, nothing else).
     const snapshot = options.storage.snapshot();
     if (snapshot.index > 0) options.cache.restore(snapshot);
+    options.storage.onFsync = (seconds) => this.fsyncDurations.observe(seconds);
     this.#node = new RaftNode({
       id: options.id,
       peers: options.peers,
@@ -423,6 +427,7 @@ export class Replica {
     this.#stopTicking?.();
     this.#stopTicking = null;
     while (this.#loop !== null) await this.#loop;
+    while (this.#snapshotting !== null) await this.#snapshotting;
     this.#failAll(() => new Unavailable(`replica ${this.id} stopped`));
   }
 
@@ -456,13 +461,11 @@ export class Replica {
       const ready = node.ready();
       // 1. Persist (group commit: everything since the last Ready, in one save).
       if (ready.snapshot !== null || ready.entries.length > 0 || ready.hardState !== null) {
-        const started = performance.now();
         await this.#storage.save({
           snapshot: ready.snapshot,
           entries: ready.entries,
           hardState: ready.hardState,
         });
-        this.persistDurations.observe((performance.now() - started) / 1000);
       }
       // 2. Send, only now that what the messages promise is durable.
       if (ready.messages.length > 0) this.#o.transport.send(ready.messages);
@@ -483,15 +486,30 @@ export class Replica {
       node.advance(ready);
       if (ready.softState !== null) this.#noteLeader();
       this.#noteLeadership();
-      if (this.#shouldCompact()) {
-        const index = cache.appliedIndex;
-        await this.#storage.createSnapshot(index, cache.snapshot());
-      }
+      this.#maybeCompact();
       if (this.#stopped) break;
     }
   }
 
-  /** §7: once snapshotEvery entries are applied past the stored snapshot, snapshot them. */
+  /**
+   * §7: once snapshotEvery entries are applied past the stored snapshot, snapshot the cache
+   * at its applied index and compact the log. The snapshot file is written in the background
+   * (the storage orders it with later saves), so writes do not wait for it; one at a time.
+   */
+  #maybeCompact(): void {
+    if (this.#snapshotting !== null || !this.#shouldCompact()) return;
+    const index = this.#cache.appliedIndex;
+    this.#snapshotting = this.#storage.createSnapshot(index, this.#cache.snapshot()).then(
+      () => {
+        this.#snapshotting = null;
+      },
+      (error: unknown) => {
+        this.#snapshotting = null;
+        this.#fatal(error);
+      },
+    );
+  }
+
   #shouldCompact(): boolean {
     const applied = this.#cache.appliedIndex;
     if (applied - this.#storage.snapshot().index < this.#snapshotEvery) return false;

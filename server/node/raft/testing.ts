@@ -91,15 +91,17 @@ export class LoopbackNetwork {
 }
 
 /**
- * MemoryStorage behind an asynchronous save, as a disk would be: an update takes effect when
- * its promise resolves (after `delayMs`, or a macrotask), in call order. `hold()` keeps saves
- * from completing until `release()`, as a paused process's fsync would.
+ * MemoryStorage behind an asynchronous save, with DiskStorage's semantics: reads see an update
+ * at once, and its promise resolves later (after `delayMs`, or a macrotask), in call order,
+ * reporting each "fsync" to onFsync. `hold()` keeps saves from completing until `release()`,
+ * as a paused process's fsync would.
  */
 export class AsyncMemoryStorage implements PersistentStorage {
   /** What is durable: a restarted replica reads it back. */
   readonly memory = new MemoryStorage();
   readonly delayMs: number;
   saves = 0;
+  onFsync?: ((seconds: number) => void) | undefined;
   #chain: Promise<void> = Promise.resolve();
   #held: Promise<void> | null = null;
   #release: (() => void) | null = null;
@@ -133,23 +135,37 @@ export class AsyncMemoryStorage implements PersistentStorage {
   }
 
   save(update: PersistUpdate): Promise<void> {
-    const done = this.#chain.then(async () => {
-      await sleep(this.delayMs);
-      while (this.#held !== null) await this.#held;
+    try {
       if (update.snapshot !== null) this.memory.applySnapshot(update.snapshot);
       this.memory.append(update.entries);
       if (update.hardState !== null) this.memory.setHardState(update.hardState);
-      this.saves++;
-    });
-    this.#chain = done;
-    return done;
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return this.#durable(() => this.saves++);
   }
 
-  async createSnapshot(index: number, data: Uint8Array): Promise<Snapshot> {
-    await this.#chain;
-    const snapshot = this.memory.createSnapshot(index, data);
-    this.memory.compact(index);
-    return snapshot;
+  createSnapshot(index: number, data: Uint8Array): Promise<Snapshot> {
+    let snapshot: Snapshot;
+    try {
+      snapshot = this.memory.createSnapshot(index, data);
+      this.memory.compact(index);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return this.#durable(() => {}).then(() => snapshot);
+  }
+
+  #durable(then: () => void): Promise<void> {
+    const done = this.#chain.then(async () => {
+      const started = performance.now();
+      await sleep(this.delayMs);
+      while (this.#held !== null) await this.#held;
+      then();
+      this.onFsync?.((performance.now() - started) / 1000);
+    });
+    this.#chain = done.catch(() => {});
+    return done;
   }
 
   hold(): void {

@@ -6,7 +6,7 @@ export {
   DEFAULT_MAX_INFLIGHT_APPENDS,
   RaftNode,
 } from './raft.ts';
-export type { ProposeResult, RaftConfig } from './raft.ts';
+export type { ConfChangeRefusal, ConfChangeResult, ProposeResult, RaftConfig } from './raft.ts';
 export { CODEC_VERSION, decodeMessage, encodeMessage, RaftCodecError } from './codec.ts';
 export type { RaftTransport } from './transport.ts';
 export { MemoryStorage } from './storage.ts';
@@ -21,9 +21,11 @@ export {
   sameEntry,
 } from './invariants.ts';
 export type { Invariant, RaftState, Violation } from './invariants.ts';
-export { EMPTY_HARD_STATE, EMPTY_SNAPSHOT } from './types.ts';
+export { decodeConfChange, EMPTY_HARD_STATE, EMPTY_SNAPSHOT, encodeConfChange } from './types.ts';
 export type {
+  ConfChange,
   Entry,
+  EntryType,
   HardState,
   Message,
   MessageType,

@@ -53,6 +53,7 @@ export function raftState(node: RaftNode): RaftState {
 export function sameEntry(a: Entry, b: Entry): boolean {
   if (a === b) return true;
   if (a.index !== b.index || a.term !== b.term || a.data.length !== b.data.length) return false;
+  if (a.type !== b.type) return false;
   for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
   return true;
 }

@@ -11,37 +11,81 @@
  *
  * Reads are linearizable through ReadIndex (thesis §6.4), not leases: see readIndex().
  *
- * Not yet: membership changes. Proposals are accepted on the leader only (no forwarding).
+ * Membership changes (thesis §4.1, single-server changes; etcd's ConfChange). The leader
+ * proposes one voter added or removed as a 'conf-change' entry (proposeConfChange). Each node
+ * uses the configuration as of its APPLIED index: a change takes effect on a node when its
+ * driver reports the entry applied (advance), not, as in the thesis, as soon as the entry is in
+ * its log. Why etcd's rule rather than the thesis's:
+ *  - a node's configuration only ever moves forward: applied entries are committed and never
+ *    truncated, so there is nothing to revert when a leader overwrites a suffix;
+ *  - the configuration at the applied index is exactly the one a snapshot taken there must
+ *    carry (Snapshot.voters), and a restart rebuilds it from the snapshot and the entries it
+ *    replays, with no scan of uncommitted entries.
+ * What the thesis's rule gets for free, this one gets from three rules (etcd's):
+ *  1. One change at a time: the leader refuses a change until it has applied the previous one
+ *     (`#pendingConfIndex <= applied`), so C(k+1) is appended only once C(k) is committed.
+ *  2. A node does not campaign while its log holds a committed conf change it has not applied
+ *     (hup). Together with 1, and since an append that carries C(k+1) also carries a commit
+ *     index at or past C(k), a candidate counts votes in C(k) only if its log holds nothing
+ *     past C(k+1); a configuration two changes ahead, C(k+2), was committed by a majority of
+ *     C(k+1), which overlaps every majority of C(k), so one of its voters holds C(k+2) and
+ *     refuses the candidate (§5.4.1). Any two configurations that can elect or commit at once
+ *     differ by one server, whose majorities overlap: the thesis's §4.1 argument.
+ *  3. A new leader proposes no change before it has committed an entry of its own term (its
+ *     no-op): the fix Ongaro posted to raft-dev in 2015 for single-server changes. Without it,
+ *     a leader of term t could commit C' from C while an uncommitted C'' (also one server from
+ *     C, but two from C') proposed in term t-1 is still in logs that can win an election, and
+ *     C'' and C' have disjoint majorities. Committing in term t first makes every such C''
+ *     unelectable (§5.4.1).
+ * A removed leader leads until the removal is applied, then steps down (thesis §4.2.2),
+ * handing over to an up-to-date voter at once (MsgTimeoutNow). A node not in its configuration
+ * never campaigns; a removed node that has not learned it is removed (it was cut off) only
+ * pre-votes and is refused, or ignored within a leader's lease, so it inflates no term
+ * (thesis §4.2.3). A new member starts with no log, not a voter in its own eyes until it
+ * applies its addition; the leader probes it and, when it needs compacted entries, sends the
+ * snapshot (§7), which carries the voters.
+ *
+ * Proposals are accepted on the leader only (no forwarding).
  */
 import type { Rng } from '../random.ts';
 import { RaftLog } from './log.ts';
 import { Progress } from './progress.ts';
 import type { Storage } from './storage.ts';
-import type {
-  Entry,
-  HardState,
-  Message,
-  MsgApp,
-  MsgAppResp,
-  MsgHeartbeat,
-  MsgHeartbeatResp,
-  MsgReadIndex,
-  MsgReadIndexResp,
-  MsgSnap,
-  MsgTimeoutNow,
-  MsgVote,
-  MsgVoteResp,
-  NodeId,
-  ReadState,
-  Ready,
-  Role,
-  Snapshot,
-  SoftState,
+import {
+  type ConfChange,
+  decodeConfChange,
+  encodeConfChange,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type Message,
+  type MsgApp,
+  type MsgAppResp,
+  type MsgHeartbeat,
+  type MsgHeartbeatResp,
+  type MsgReadIndex,
+  type MsgReadIndexResp,
+  type MsgSnap,
+  type MsgTimeoutNow,
+  type MsgVote,
+  type MsgVoteResp,
+  type NodeId,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SoftState,
 } from './types.ts';
 
 export interface RaftConfig {
   readonly id: NodeId;
-  /** Every voting member, this node included. */
+  /**
+   * The voting members the log starts from (before any conf change): the same list on every
+   * node of the group, for its whole life. A node restarted from storage takes its members
+   * from its snapshot (Snapshot.voters) and the conf changes it applies; a node joining a
+   * running group passes the same list (which need not include it) and learns its membership
+   * from the leader's log or snapshot. An id is never reused with new storage.
+   */
   readonly peers: readonly NodeId[];
   /** What the driver persisted; a restarted node recovers its term, vote and log from it. */
   readonly storage: Storage;
@@ -79,6 +123,20 @@ export type ProposeResult =
    */
   | { readonly accepted: false; readonly leader: NodeId | null };
 
+/**
+ * Why the leader refused a membership change:
+ * - no-commit-in-term: it has not yet committed an entry of its own term (the 2015 fix);
+ * - pending-conf-change: the previous change is not yet applied (one change at a time);
+ * - already-voter / not-voter: adding a member, or removing a non-member, changes nothing;
+ * - last-voter: removing the only voter would leave a group that can never elect.
+ */
+export type ConfChangeRefusal =
+  'no-commit-in-term' | 'pending-conf-change' | 'already-voter' | 'not-voter' | 'last-voter';
+
+export type ConfChangeResult =
+  | ProposeResult
+  | { readonly accepted: false; readonly leader: NodeId; readonly refused: ConfChangeRefusal };
+
 type VoteResult = 'pending' | 'won' | 'lost';
 
 /** A read the leader registered and is confirming its leadership for (thesis §6.4). */
@@ -96,7 +154,6 @@ interface PendingRead {
 
 export class RaftNode {
   readonly id: NodeId;
-  readonly peers: readonly NodeId[];
   readonly log: RaftLog;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -115,6 +172,15 @@ export class RaftNode {
    * the leader accepts no proposals; it gives up after an election timeout.
    */
   leadTransferee: NodeId | null = null;
+  /**
+   * Leader only: the index of the last conf change it appended (at first its no-op's): no new
+   * change until it has applied this index (etcd's pendingConfIndex).
+   */
+  #pendingConfIndex = 0;
+  /** The voting members as of the applied index (see "Membership changes" above). */
+  #voters: readonly NodeId[];
+  /** RaftConfig.peers: the members of a snapshot that names none. */
+  readonly #bootstrapVoters: readonly NodeId[];
   /** Leader only: what it knows of every member's log, itself included. */
   readonly progress = new Map<NodeId, Progress>();
   /** (Pre-)candidate only: the answers so far. */
@@ -141,7 +207,6 @@ export class RaftNode {
 
   constructor(config: RaftConfig) {
     this.id = config.id;
-    this.peers = [...config.peers];
     this.electionTicks = config.electionTicks ?? DEFAULT_ELECTION_TICKS;
     this.heartbeatTicks = config.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS;
     this.preVote = config.preVote ?? true;
@@ -151,6 +216,13 @@ export class RaftNode {
     validate(this, config);
     this.#rng = config.rng;
     this.log = new RaftLog(config.storage, config.applied ?? config.storage.firstIndex() - 1);
+    // The members as of the applied index: the snapshot's, then every change applied since.
+    this.#bootstrapVoters = [...config.peers];
+    this.#voters = [...(config.storage.snapshot().voters ?? config.peers)];
+    for (const entry of this.log.slice(this.log.firstIndex(), this.log.applied + 1)) {
+      if (entry.type === 'conf-change')
+        this.#voters = changed(this.#voters, decodeConfChange(entry.data));
+    }
 
     // Figure 2: term, vote and log survive a restart; everything else starts afresh.
     const hardState = config.storage.hardState();
@@ -184,6 +256,33 @@ export class RaftNode {
     const index = this.appendEntries([data]);
     this.bcastAppend();
     return { accepted: true, index, term: this.term };
+  }
+
+  /**
+   * Leader only: proposes adding or removing one voter (thesis §4.1) as a 'conf-change' entry.
+   * Refused (with `refused`) while the previous change is not yet applied, before the leader
+   * has committed an entry of its term, or when the change would change nothing or leave no
+   * voter. The new membership is used on each node once it applies the entry (advance).
+   */
+  proposeConfChange(cc: ConfChange): ConfChangeResult {
+    if (this.role !== 'leader') return { accepted: false, leader: this.leader };
+    if (this.leadTransferee !== null) return { accepted: false, leader: this.leadTransferee };
+    const refused = this.confChangeRefusal(cc);
+    if (refused !== null) return { accepted: false, leader: this.id, refused };
+    const index = this.appendEntries([encodeConfChange(cc)], 'conf-change');
+    this.#pendingConfIndex = index;
+    this.bcastAppend();
+    return { accepted: true, index, term: this.term };
+  }
+
+  /** The voting members as of the applied index, this node included if it is one. */
+  voters(): readonly NodeId[] {
+    return this.#voters;
+  }
+
+  /** The same as voters(): fixed before membership changes, kept for drivers that read it. */
+  get peers(): readonly NodeId[] {
+    return this.#voters;
   }
 
   /**
@@ -358,6 +457,10 @@ export class RaftNode {
     if (lastEntry !== undefined) this.log.stableTo(lastEntry.index, lastEntry.term);
     const lastApplied = ready.committedEntries.at(-1);
     if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index);
+    // Applied: a conf change takes effect now (see "Membership changes" above).
+    for (const entry of ready.committedEntries) {
+      if (entry.type === 'conf-change') this.applyConfChange(decodeConfChange(entry.data));
+    }
   }
 
   hardState(): HardState {
@@ -407,7 +510,9 @@ export class RaftNode {
     this.role = 'leader';
     this.leader = this.id;
     this.progress.get(this.id)!.becomeReplicate();
-    this.appendEntries([new Uint8Array(0)]);
+    // No conf change before this no-op is applied, so committed: an entry of our own term
+    // (the 2015 single-server-change fix; proposeConfChange checks it too).
+    this.#pendingConfIndex = this.appendEntries([new Uint8Array(0)]);
   }
 
   /** What every role change resets; the term moves only forward and a new term has no vote. */
@@ -424,9 +529,10 @@ export class RaftNode {
     this.leadTransferee = null;
     this.#pendingReads = [];
     this.#readsAwaitingCommit = [];
+    this.#pendingConfIndex = 0;
     this.progress.clear();
     const lastIndex = this.log.lastIndex();
-    for (const peer of this.peers) {
+    for (const peer of this.#voters) {
       const progress = new Progress(lastIndex + 1, this.maxInflightAppends);
       if (peer === this.id) progress.match = lastIndex;
       this.progress.set(peer, progress);
@@ -597,10 +703,15 @@ export class RaftNode {
   /** `from` answered a heartbeat of `round` in our term: it confirms every read up to it. */
   private ackReads(from: NodeId, round: number): void {
     for (const read of this.#pendingReads) if (read.round <= round) read.acks.add(from);
+    this.releaseConfirmedReads();
+  }
+
+  /** Releases, in order, the reads a quorum of the current voters confirmed. */
+  private releaseConfirmedReads(): void {
     // Acks of a round count for every earlier one, so reads are released in order.
     while (
       this.#pendingReads[0] !== undefined &&
-      this.#pendingReads[0].acks.size >= this.quorum()
+      this.votersAmong(this.#pendingReads[0].acks) >= this.quorum()
     ) {
       const read = this.#pendingReads.shift()!;
       this.releaseRead(read.from, read.index, read.ctx);
@@ -628,6 +739,9 @@ export class RaftNode {
   /** Campaigns; `transfer` when the leader asked for it (MsgTimeoutNow). */
   private hup(transfer: boolean): void {
     if (this.role === 'leader' || !this.isVoter()) return;
+    // Rule 2 of "Membership changes": votes would be counted in a configuration we know is
+    // already replaced. Apply first (the driver's next Ready does), then campaign.
+    if (this.hasUnappliedConfChanges()) return;
     this.campaignIn(this.preVote && !transfer ? 'pre-election' : 'election', transfer);
   }
 
@@ -656,7 +770,7 @@ export class RaftNode {
     }
     const lastLogIndex = this.log.lastIndex();
     const lastLogTerm = this.log.lastTerm();
-    for (const peer of this.peers) {
+    for (const peer of this.#voters) {
       if (peer === this.id) continue;
       const m: MsgVote = { type, from: this.id, to: peer, term, lastLogIndex, lastLogTerm };
       this.send(transfer ? { ...m, transfer } : m);
@@ -691,19 +805,21 @@ export class RaftNode {
     if (!this.#votes.has(from)) this.#votes.set(from, granted);
     let yes = 0;
     let no = 0;
-    for (const vote of this.#votes.values()) {
+    for (const [voter, vote] of this.#votes) {
+      // Only members count (a removed node may still answer).
+      if (!this.#voters.includes(voter)) continue;
       if (vote) yes++;
       else no++;
     }
     if (yes >= this.quorum()) return 'won';
-    if (no > this.peers.length - this.quorum()) return 'lost';
+    if (no > this.#voters.length - this.quorum()) return 'lost';
     return 'pending';
   }
 
   // ---- Leadership transfer (thesis §3.10) ------------------------------------------------
 
   private handleTransferLeader(to: NodeId): void {
-    if (to === this.id || !this.peers.includes(to) || to === this.leadTransferee) return;
+    if (to === this.id || !this.#voters.includes(to) || to === this.leadTransferee) return;
     this.leadTransferee = to;
     // The transfer must finish within one election timeout (tickHeartbeat aborts it).
     this.#electionElapsed = 0;
@@ -719,13 +835,13 @@ export class RaftNode {
   // ---- Replication (§5.3, §5.4.2) --------------------------------------------------------
 
   /** The leader appends entries of its term; its own copy counts toward commitment. */
-  private appendEntries(data: readonly Uint8Array[]): number {
+  private appendEntries(data: readonly Uint8Array[], type?: EntryType): number {
     let index = this.log.lastIndex();
-    const entries: Entry[] = data.map((payload) => ({
-      term: this.term,
-      index: ++index,
-      data: payload,
-    }));
+    const entries: Entry[] = data.map((payload) =>
+      type === undefined
+        ? { term: this.term, index: ++index, data: payload }
+        : { term: this.term, index: ++index, data: payload, type },
+    );
     const lastIndex = this.log.append(entries);
     // Counting our copy before the driver persists it is safe under the Ready contract:
     // nothing that depends on the commit leaves this node before the entries are durable.
@@ -739,7 +855,7 @@ export class RaftNode {
    * there is from the current term (Figure 8).
    */
   private maybeCommit(): boolean {
-    const matches = this.peers.map((peer) => this.progress.get(peer)!.match);
+    const matches = this.#voters.map((peer) => this.progress.get(peer)!.match);
     matches.sort((a, b) => b - a);
     if (!this.log.maybeCommit(matches[this.quorum() - 1]!, this.term)) return false;
     // The first commit of our term: reads that waited for it may go ahead (thesis §6.4).
@@ -750,7 +866,7 @@ export class RaftNode {
   }
 
   private bcastAppend(): void {
-    for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer);
+    for (const peer of this.#voters) if (peer !== this.id) this.sendAppend(peer);
   }
 
   private sendAppend(to: NodeId): void {
@@ -803,7 +919,7 @@ export class RaftNode {
   }
 
   private bcastHeartbeat(): void {
-    for (const peer of this.peers) {
+    for (const peer of this.#voters) {
       if (peer === this.id) continue;
       const progress = this.progress.get(peer)!;
       const m: MsgHeartbeat = {
@@ -870,6 +986,9 @@ export class RaftNode {
       return false;
     }
     this.log.restore(snapshot);
+    // Everything up to the snapshot counts as applied once the driver restores it, so its
+    // members are ours now (a snapshot with no voters predates every change: the peers).
+    this.#voters = [...(snapshot.voters ?? this.#bootstrapVoters)];
     return true;
   }
 
@@ -928,10 +1047,69 @@ export class RaftNode {
     }
   }
 
+  // ---- Membership changes (thesis §4.1; see the top of this file) -------------------------
+
+  private confChangeRefusal(cc: ConfChange): ConfChangeRefusal | null {
+    // Rule 3: the 2015 fix. (The no-op's #pendingConfIndex implies it; this says why.)
+    if (this.log.term(this.log.committed) !== this.term) return 'no-commit-in-term';
+    // Rule 1: one change at a time, the previous one applied here first.
+    if (this.#pendingConfIndex > this.log.applied) return 'pending-conf-change';
+    const member = this.#voters.includes(cc.node);
+    if (cc.type === 'add') return member ? 'already-voter' : null;
+    if (!member) return 'not-voter';
+    return this.#voters.length === 1 ? 'last-voter' : null;
+  }
+
+  /** The committed log holds a conf change not yet applied (rule 2). */
+  private hasUnappliedConfChanges(): boolean {
+    const from = Math.max(this.log.applied + 1, this.log.firstIndex());
+    if (from > this.log.committed) return false;
+    return this.log.slice(from, this.log.committed + 1).some((e) => e.type === 'conf-change');
+  }
+
+  /** An applied conf change: the new membership is in use from now on. */
+  private applyConfChange(cc: ConfChange): void {
+    const voters = changed(this.#voters, cc);
+    if (voters === this.#voters) return;
+    this.#voters = voters;
+    if (this.role !== 'leader') return;
+    if (cc.type === 'add') {
+      // Probe the new member from our last index; a new, empty log backs up to the start or,
+      // once compacted, to the snapshot (§7). Active, so checkQuorum gives it a timeout.
+      const progress = new Progress(this.log.lastIndex() + 1, this.maxInflightAppends);
+      progress.recentActive = true;
+      this.progress.set(cc.node, progress);
+      this.sendAppend(cc.node);
+    } else {
+      this.progress.delete(cc.node);
+      if (this.leadTransferee === cc.node) this.leadTransferee = null;
+    }
+    if (!this.isVoter()) {
+      // Thesis §4.2.2: a leader removed from the group steps down once the removal is
+      // committed (here: applied). It hands over to a voter whose log matches its own, so the
+      // group need not wait for an election timeout.
+      const successor = this.#voters.find(
+        (id) => this.progress.get(id)?.match === this.log.lastIndex(),
+      );
+      if (successor !== undefined) this.sendTimeoutNow(successor);
+      this.becomeFollower(this.term, null);
+      return;
+    }
+    // A smaller quorum may commit what waited, and confirm reads that waited.
+    if (this.maybeCommit()) this.bcastAppend();
+    this.releaseConfirmedReads();
+  }
+
   // ---- Helpers ---------------------------------------------------------------------------
 
   private quorum(): number {
-    return Math.floor(this.peers.length / 2) + 1;
+    return Math.floor(this.#voters.length / 2) + 1;
+  }
+
+  private votersAmong(ids: ReadonlySet<NodeId>): number {
+    let count = 0;
+    for (const id of this.#voters) if (ids.has(id)) count++;
+    return count;
   }
 
   private quorumActive(): boolean {
@@ -943,7 +1121,7 @@ export class RaftNode {
   }
 
   private isVoter(): boolean {
-    return this.peers.includes(this.id);
+    return this.#voters.includes(this.id);
   }
 
   private send(m: Message): void {
@@ -978,6 +1156,13 @@ function voteResp(
   return { type, from: node.id, to, term, reject };
 }
 
+/** `voters` with `cc` applied; the same array when it changes nothing. */
+function changed(voters: readonly NodeId[], cc: ConfChange): readonly NodeId[] {
+  const member = voters.includes(cc.node);
+  if (cc.type === 'add') return member ? voters : [...voters, cc.node];
+  return member ? voters.filter((id) => id !== cc.node) : voters;
+}
+
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
@@ -1003,7 +1188,5 @@ function validate(node: RaftNode, config: RaftConfig): void {
   if (new Set(config.peers).size !== config.peers.length) {
     throw new TypeError('RaftConfig.peers must not repeat a member');
   }
-  if (!config.peers.includes(config.id)) {
-    throw new TypeError(`RaftConfig.peers must include this node's id ${config.id}`);
-  }
+  if (config.peers.length === 0) throw new TypeError('RaftConfig.peers must not be empty');
 }

@@ -11,6 +11,7 @@ import {
   EMPTY_SNAPSHOT,
   type Entry,
   type HardState,
+  type NodeId,
   type Snapshot,
 } from './types.ts';
 
@@ -54,15 +55,18 @@ export class MemoryStorage implements Storage {
 
   /**
    * The driver's state machine has applied everything up to `index` and `data` is its state:
-   * keep it as the snapshot (§7). The log is not compacted yet; compact() does that.
+   * keep it as the snapshot (§7), with the members as of `index` (the node's `voters()` when
+   * it has applied `index`; omitted: RaftConfig.peers). The log is not compacted yet;
+   * compact() does that.
    */
-  createSnapshot(index: number, data: Uint8Array): Snapshot {
+  createSnapshot(index: number, data: Uint8Array, voters?: readonly NodeId[]): Snapshot {
     if (index <= this.#snapshot.index || index > this.lastIndex()) {
       throw new RangeError(
         `createSnapshot(${index}): must be in (${this.#snapshot.index}, ${this.lastIndex()}]`,
       );
     }
-    this.#snapshot = { index, term: this.term(index), data };
+    const term = this.term(index);
+    this.#snapshot = voters === undefined ? { index, term, data } : { index, term, data, voters };
     return this.#snapshot;
   }
 

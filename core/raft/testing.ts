@@ -8,9 +8,9 @@
  */
 import { createRng, type Rng } from '../random.ts';
 import { RaftChecker, raftState, type Violation } from './invariants.ts';
-import { RaftNode, type RaftConfig } from './raft.ts';
+import { RaftNode, type ConfChangeResult, type RaftConfig } from './raft.ts';
 import { MemoryStorage } from './storage.ts';
-import type { Entry, Message, NodeId, ReadState } from './types.ts';
+import type { ConfChange, Entry, Message, NodeId, ReadState } from './types.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -41,7 +41,8 @@ export function entriesOfTerms(terms: readonly number[]): Entry[] {
 }
 
 export class Network {
-  readonly ids: readonly NodeId[];
+  /** The group the log starts from: every node's RaftConfig.peers. */
+  readonly bootstrap: readonly NodeId[];
   readonly storages = new Map<NodeId, MemoryStorage>();
   /** Live nodes; a crashed node is absent until restarted. */
   readonly nodes = new Map<NodeId, RaftNode>();
@@ -60,24 +61,41 @@ export class Network {
   reorder: boolean;
 
   readonly #options: NetworkOptions;
+  /** Every node ever started (the bootstrap group, then those added), in order. */
+  readonly #ids: NodeId[] = [];
+  readonly #seed: number;
   readonly #cut = new Set<string>();
   readonly #rngs = new Map<NodeId, Rng>();
   readonly #faultRng: Rng;
   #dropRule: ((m: Message) => boolean) | null = null;
 
   constructor(ids: readonly NodeId[], options: NetworkOptions = {}) {
-    this.ids = ids;
+    this.bootstrap = [...ids];
     this.#options = options;
     this.lossRate = options.lossRate ?? 0;
     this.duplicateRate = options.duplicateRate ?? 0;
     this.reorder = options.reorder ?? false;
-    const seed = options.seed ?? 1;
-    this.#faultRng = createRng(seed * 7919 + 13);
-    ids.forEach((id, i) => {
-      this.#rngs.set(id, createRng(seed + i));
-      this.storages.set(id, new MemoryStorage());
-      this.start(id);
-    });
+    this.#seed = options.seed ?? 1;
+    this.#faultRng = createRng(this.#seed * 7919 + 13);
+    for (const id of ids) this.addNode(id);
+  }
+
+  /** Every node ever started, down or removed included. */
+  get ids(): readonly NodeId[] {
+    return this.#ids;
+  }
+
+  /**
+   * Starts a new node with empty storage (node i gets seed + i). It is in no configuration
+   * until a leader adds it (proposeConfChange), and learns its membership from the log or a
+   * snapshot.
+   */
+  addNode(id: NodeId): void {
+    if (this.storages.has(id)) throw new Error(`${id} already exists`);
+    this.#rngs.set(id, createRng(this.#seed + this.#ids.length));
+    this.#ids.push(id);
+    this.storages.set(id, new MemoryStorage());
+    this.start(id);
   }
 
   /**
@@ -162,7 +180,7 @@ export class Network {
     const index = this.node(id).log.applied;
     const storage = this.storages.get(id)!;
     if (index <= storage.snapshot().index) return storage.snapshot().index;
-    storage.createSnapshot(index, encodeState(this.applied.get(id)!));
+    storage.createSnapshot(index, encodeState(this.applied.get(id)!), this.node(id).voters());
     storage.compact(index);
     return index;
   }
@@ -172,7 +190,7 @@ export class Network {
     const node = new RaftNode({
       ...this.#options,
       id,
-      peers: this.ids,
+      peers: this.bootstrap,
       storage: this.storages.get(id)!,
       rng: this.#rngs.get(id)!,
     });
@@ -205,7 +223,8 @@ export class Network {
       }
       const applied = this.applied.get(id)!;
       for (const entry of ready.committedEntries) {
-        if (entry.data.length > 0) applied.push(decode(entry.data));
+        // A conf change is Raft's, not the state machine's: a no-op here.
+        if (entry.type !== 'conf-change' && entry.data.length > 0) applied.push(decode(entry.data));
       }
       this.#fail(this.checker.applied(id, ready.committedEntries));
       node.advance(ready);
@@ -265,6 +284,14 @@ export class Network {
     return result.index;
   }
 
+  /** Proposes a membership change on `id` and delivers what follows; returns the answer. */
+  proposeConfChange(id: NodeId, cc: ConfChange): ConfChangeResult {
+    const result = this.node(id).proposeConfChange(cc);
+    this.flush(id);
+    this.deliverAll();
+    return result;
+  }
+
   /** The read states `id` has been handed, as `index:ctx`. */
   reads(id: NodeId): string[] {
     return (this.readStates.get(id) ?? []).map((read) => `${read.index}:${decode(read.ctx)}`);
@@ -272,7 +299,7 @@ export class Network {
 
   /**
    * Proposes `text` on whoever leads, again on the next leader if it is lost, until every
-   * live node has applied it (6.824's `one()`). Returns the leader that got it committed.
+   * live member has applied it (6.824's `one()`). Returns the leader that got it committed.
    */
   agree(text: string, maxTicks = 500): NodeId {
     let ticks = 0;
@@ -287,9 +314,11 @@ export class Network {
       this.flush(leader);
       this.deliverAll();
       for (let wait = 0; wait < 20 && ticks < maxTicks; wait++, ticks++) {
-        const everywhere = [...this.nodes.keys()].every((id) =>
-          this.applied.get(id)!.includes(text),
-        );
+        // Every live member (a removed node no longer hears of new entries).
+        const members = this.nodes.get(leader)?.voters() ?? [...this.nodes.keys()];
+        const everywhere = members
+          .filter((id) => this.nodes.has(id))
+          .every((id) => this.applied.get(id)!.includes(text));
         if (everywhere) return leader;
         this.tick();
       }

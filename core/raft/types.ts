@@ -13,11 +13,49 @@ export type NodeId = string;
 /**
  * One entry of the replicated log. `data` is opaque to Raft (the replicated state machine
  * decodes it); an empty `data` is the no-op a new leader appends (§5.4.2, see becomeLeader).
+ *
+ * `type` 'conf-change' marks a membership change (thesis §4.1): `data` is then
+ * `encodeConfChange(cc)`, which Raft reads and the state machine must not (it applies the
+ * entry as a no-op). Absent: a normal entry.
  */
 export interface Entry {
   readonly term: number;
   readonly index: number;
   readonly data: Uint8Array;
+  readonly type?: EntryType;
+}
+
+export type EntryType = 'conf-change';
+
+/**
+ * One membership change (thesis §4.1, single-server changes): add a voter or remove one.
+ * Proposed with RaftNode.proposeConfChange; carried in a 'conf-change' entry.
+ */
+export interface ConfChange {
+  readonly type: 'add' | 'remove';
+  readonly node: NodeId;
+}
+
+const CONF_CHANGE_CODES = { add: 1, remove: 2 } as const;
+
+/** A ConfChange as an entry's bytes: one byte (1 add, 2 remove), then the id in UTF-8. */
+export function encodeConfChange(cc: ConfChange): Uint8Array {
+  if (cc.node === '') throw new TypeError('ConfChange.node must not be empty');
+  const id = new TextEncoder().encode(cc.node);
+  const bytes = new Uint8Array(1 + id.length);
+  bytes[0] = CONF_CHANGE_CODES[cc.type];
+  bytes.set(id, 1);
+  return bytes;
+}
+
+/** The inverse of encodeConfChange; throws on bytes it did not write. */
+export function decodeConfChange(data: Uint8Array): ConfChange {
+  const code = data[0];
+  const type = code === 1 ? 'add' : code === 2 ? 'remove' : null;
+  if (type === null || data.length < 2) {
+    throw new RangeError(`not an encoded ConfChange (${data.length} bytes, kind ${code})`);
+  }
+  return { type, node: new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(1)) };
 }
 
 /**
@@ -37,11 +75,15 @@ export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0 };
 /**
  * The state machine's state after applying every entry up to `index` (whose term was `term`),
  * standing in for those entries once the log is compacted (§7). `data` is opaque to Raft.
+ * `voters` is the membership as of `index` (every conf change up to it applied), so a node
+ * restored from the snapshot knows its group; absent, it is RaftConfig.peers (the group the
+ * log started with).
  */
 export interface Snapshot {
   readonly index: number;
   readonly term: number;
   readonly data: Uint8Array;
+  readonly voters?: readonly NodeId[];
 }
 
 /** What a node that never compacted holds: nothing before index 1. */
@@ -215,10 +257,16 @@ export type MessageType = Message['type'];
  * 2. Send `messages`, only after step 1.
  * 3. Restore the state machine from `snapshot` when present, then apply `committedEntries`,
  *    in order: they follow the snapshot's index. They may include entries from this Ready's
- *    `entries`, which step 1 made durable.
+ *    `entries`, which step 1 made durable. An entry of type 'conf-change' is not a command:
+ *    the state machine applies it as a no-op (its index still counts as applied). The node
+ *    itself switches to the new membership when `advance` reports the entry applied (see
+ *    RaftNode's "Membership changes"); the driver only learns of it, from the entry
+ *    (decodeConfChange) or from `voters()` after advance, to connect to a new member or
+ *    retire a removed one.
  * 4. Serve each of `readStates` once the state machine has applied its index (it may need
  *    later Readies' committedEntries first).
- * 5. Call `advance(ready)` with this same Ready.
+ * 5. Call `advance(ready)` with this same Ready. A snapshot the driver takes afterwards, at
+ *    the applied index, carries `voters()` as its `voters`.
  *
  * `ready()` hands out one Ready at a time: call `advance` before asking for the next one.
  * The node may be stepped and ticked between `ready()` and `advance()`; what that produces

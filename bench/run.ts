@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- http|engine|hitrate|playground|db|ring|cluster|sim|raft ...] [--duration 10] [--rounds 3]`
+ * `npm run bench [-- http|engine|hitrate|playground|db|ring|cluster|sim|raft|raft-transport ...] [--duration 10] [--rounds 3]`
  * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ import { httpBench } from './http.ts';
 import { machine } from './lib.ts';
 import { playgroundBench } from './playground.ts';
 import { raftBench } from './raft.ts';
+import { raftTransportBench } from './raft-transport.ts';
 import { ringBench } from './ring.ts';
 import { simBench } from './sim.ts';
 
@@ -27,7 +28,18 @@ if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
   process.stderr.write('bench: --duration must be seconds > 0 and --rounds a whole number >= 1\n');
   process.exit(2);
 }
-const all = ['http', 'engine', 'hitrate', 'playground', 'db', 'ring', 'cluster', 'sim', 'raft'];
+const all = [
+  'http',
+  'engine',
+  'hitrate',
+  'playground',
+  'db',
+  'ring',
+  'cluster',
+  'sim',
+  'raft',
+  'raft-transport',
+];
 const chosen = positionals.length === 0 ? all : positionals;
 for (const name of chosen) {
   if (!all.includes(name)) {
@@ -57,6 +69,8 @@ for (const name of chosen) {
                   ? `${await clusterBench({ seconds, rounds })}\n\n${await reshardBench()}`
                   : name === 'sim'
                     ? simBench()
-                    : await raftBench({ seconds, rounds });
+                    : name === 'raft'
+                      ? await raftBench({ seconds, rounds })
+                      : await raftTransportBench({ seconds, rounds });
   console.log(`${output}\n`);
 }

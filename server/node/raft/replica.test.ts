@@ -32,6 +32,7 @@ function set(client: string, seq: number, key: string, value: string): WriteRequ
 }
 
 interface Options {
+  ids?: readonly string[];
   snapshotEvery?: number;
   requestTimeoutMs?: number;
   saveDelayMs?: number;
@@ -39,7 +40,7 @@ interface Options {
 
 /** A shard of three replicas n1..n3 over one loopback network. */
 class Shard {
-  readonly ids = ['n1', 'n2', 'n3'];
+  readonly ids: readonly string[];
   readonly network = new LoopbackNetwork();
   readonly storages = new Map<string, AsyncMemoryStorage>();
   readonly tickers = new Map<string, PausableTicker>();
@@ -50,6 +51,7 @@ class Shard {
 
   constructor(options: Options = {}) {
     this.options = options;
+    this.ids = options.ids ?? ['n1', 'n2', 'n3'];
     for (const id of this.ids) {
       this.storages.set(id, new AsyncMemoryStorage(options.saveDelayMs ?? 0));
       this.start(id);
@@ -207,6 +209,20 @@ describe('Replica: elections and writes', () => {
     await eventually(() => follower.status().applied >= leader.status().commit, 'follower applies');
     expect(await readValue(follower, 'k', 'stale')).toBe('v20');
     expect(await readValue(leader, 'missing', 'linearizable')).toBeNull();
+  });
+
+  it('progress needs no tick: writes and reads issued from a previous answer go out at once', async () => {
+    // One replica: no message from a peer comes to run the Ready loop again.
+    shard = new Shard({ ids: ['n1'] });
+    const leader = await shard.waitLeader();
+    await leader.write(set('c1', 1, 'k', 'v1'));
+    // Clocks stopped: only messages and proposals drive the replicas from here.
+    for (const ticker of shard.tickers.values()) ticker.paused = true;
+    for (let seq = 2; seq <= 10; seq++) {
+      const applied = await leader.write(set('c1', seq, 'k', `v${seq}`));
+      expect(applied.outcome.ok).toBe(true);
+      expect(await readValue(leader, 'k', 'linearizable')).toBe(`v${seq}`);
+    }
   });
 
   it('writes proposed together share saves (group commit) and all resolve in order', async () => {

@@ -71,8 +71,9 @@ export interface PersistentStorage extends Storage {
    * Keeps `data` (the state machine after applying every entry up to `index`) as the
    * snapshot, and may then discard the entries it covers (§7). `index` is at most lastIndex().
    * Reads see the compaction at once (as after save); the promise resolves once durable.
+   * `voters` is the membership as of `index`, kept in the snapshot (Snapshot.voters).
    */
-  createSnapshot(index: number, data: Uint8Array): Promise<Snapshot>;
+  createSnapshot(index: number, data: Uint8Array, voters?: readonly NodeId[]): Promise<Snapshot>;
   /** Set by the Replica: called with each fsync's duration, seconds (the fsync metric). */
   onFsync?: ((seconds: number) => void) | undefined;
 }
@@ -240,6 +241,8 @@ export class Replica {
   #snapshotting: Promise<void> | null = null;
 
   #leader: NodeId | null = null;
+  #voters: readonly NodeId[];
+  readonly #votersListeners = new Set<(voters: readonly NodeId[]) => void>();
   #leaderChanges = 0;
   readonly #leaderListeners = new Set<(change: LeaderChange) => void>();
 
@@ -271,6 +274,7 @@ export class Replica {
       heartbeatTicks: options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
       applied: snapshot.index,
     });
+    this.#voters = [...this.#node.peers];
   }
 
   /** Starts ticking, and handles what the restored node has to do (re-apply, say). */
@@ -411,6 +415,15 @@ export class Replica {
     return () => this.#leaderListeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` with the shard's voters whenever a membership change is applied here
+   * (connect to a new member: PeerTransport.setPeers); returns unsubscribe.
+   */
+  onVotersChange(listener: (voters: readonly NodeId[]) => void): () => void {
+    this.#votersListeners.add(listener);
+    return () => this.#votersListeners.delete(listener);
+  }
+
   /** Leader only (ignored elsewhere): hands leadership to `to` (thesis §3.10). */
   transferLeadership(to: NodeId): void {
     if (this.#stopped) return;
@@ -446,6 +459,9 @@ export class Replica {
     this.#loop = this.#drive().then(
       () => {
         this.#loop = null;
+        // A caller answered by the last Ready (a resolved write) may have proposed again
+        // before this ran, and found the loop still running: look again.
+        this.#kick();
       },
       (error: unknown) => {
         this.#loop = null;
@@ -476,7 +492,10 @@ export class Replica {
         this.#settleWritesUpTo(ready.snapshot.index, null);
       }
       for (const entry of ready.committedEntries) {
-        const applied = cache.apply(entry);
+        // A membership change is Raft's, not a command: the cache applies it as a no-op.
+        const applied = isConfChange(entry)
+          ? cache.apply({ term: entry.term, index: entry.index, data: NO_OP })
+          : cache.apply(entry);
         this.#settleWritesUpTo(entry.index, { entry, applied });
       }
       // 4. Reads confirmed by the leader, served once their index is applied.
@@ -486,6 +505,7 @@ export class Replica {
       node.advance(ready);
       if (ready.softState !== null) this.#noteLeader();
       this.#noteLeadership();
+      this.#noteVoters();
       this.#maybeCompact();
       if (this.#stopped) break;
     }
@@ -499,7 +519,9 @@ export class Replica {
   #maybeCompact(): void {
     if (this.#snapshotting !== null || !this.#shouldCompact()) return;
     const index = this.#cache.appliedIndex;
-    this.#snapshotting = this.#storage.createSnapshot(index, this.#cache.snapshot()).then(
+    const data = this.#cache.snapshot();
+    // The node has applied `index` too (advanced): its voters are those as of `index`.
+    this.#snapshotting = this.#storage.createSnapshot(index, data, this.#node.peers).then(
       () => {
         this.#snapshotting = null;
       },
@@ -593,6 +615,15 @@ export class Replica {
     for (const listener of this.#leaderListeners) listener(change);
   }
 
+  #noteVoters(): void {
+    const voters = this.#node.peers;
+    if (voters.length === this.#voters.length && voters.every((v, i) => v === this.#voters[i])) {
+      return;
+    }
+    this.#voters = [...voters];
+    for (const listener of this.#votersListeners) listener(this.#voters);
+  }
+
   #failAll(error: () => Error): void {
     const writes = this.#writes;
     this.#writes = [];
@@ -623,6 +654,12 @@ export class Replica {
 }
 
 const TEXT = new TextEncoder();
+const NO_OP = new Uint8Array(0);
+
+/** A membership change entry (core/raft Entry.type 'conf-change', thesis §4.1). */
+function isConfChange(entry: Entry): boolean {
+  return 'type' in entry && entry.type === 'conf-change';
+}
 const TEXT_DECODER = new TextDecoder();
 
 function positive(name: string, value: number): number {

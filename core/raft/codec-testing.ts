@@ -4,7 +4,7 @@
  * appear; sizes stay small unless asked.
  */
 import type { Rng } from '../random.ts';
-import type { Entry, Message, MessageType, NodeId } from './types.ts';
+import type { Entry, Message, MessageType, NodeId, Snapshot } from './types.ts';
 
 /** Every message type; a Record so a type added to the union must be added here too. */
 const EVERY_TYPE: Record<MessageType, true> = {
@@ -52,11 +52,17 @@ const randomId = (rng: Rng): NodeId => NAMES[rng.nextInt(NAMES.length)]!;
 export function randomEntries(rng: Rng, count: number, maxDataBytes: number): Entry[] {
   const first = rng.nextInt(1_000_000) + 1;
   const term = rng.nextInt(50) + 1;
-  return Array.from({ length: count }, (_, i) => ({
-    term,
-    index: first + i,
-    data: randomBytes(rng, maxDataBytes),
-  }));
+  return Array.from({ length: count }, (_, i): Entry => {
+    const entry = { term, index: first + i, data: randomBytes(rng, maxDataBytes) };
+    // Now and then a membership change (its data is opaque to the codec).
+    return rng.nextInt(8) === 0 ? { ...entry, type: 'conf-change' } : entry;
+  });
+}
+
+function randomSnapshot(rng: Rng): Snapshot {
+  const snapshot = { index: randomIndex(rng), term: randomIndex(rng), data: randomBytes(rng, 200) };
+  if (rng.nextInt(2) === 0) return snapshot;
+  return { ...snapshot, voters: Array.from({ length: rng.nextInt(5) }, () => randomId(rng)) };
 }
 
 /** One message of `type` (a random type when omitted) with random fields. */
@@ -108,7 +114,7 @@ export function randomMessage(rng: Rng, type?: MessageType): Message {
       return {
         ...head,
         type: t,
-        snapshot: { index: randomIndex(rng), term: randomIndex(rng), data: randomBytes(rng, 200) },
+        snapshot: randomSnapshot(rng),
       };
     case 'MsgTransferLeader':
       return { ...head, type: t, transferee: randomId(rng) };

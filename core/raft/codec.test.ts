@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../random.ts';
 import { CODEC_VERSION, decodeMessage, encodeMessage, RaftCodecError } from './codec.ts';
 import { MESSAGE_TYPES, randomBytes, randomEntries, randomMessage } from './codec-testing.ts';
-import type { Message, MsgApp, MsgSnap } from './types.ts';
+import {
+  decodeConfChange,
+  encodeConfChange,
+  type Message,
+  type MsgApp,
+  type MsgSnap,
+} from './types.ts';
 
 const roundTrip = (m: Message): Message => decodeMessage(encodeMessage(m));
 
@@ -32,6 +38,48 @@ describe('Raft message codec', () => {
         expect(roundTrip(m)).toStrictEqual(m);
       }
     }
+  });
+
+  it('round-trips membership fields: Entry.type and Snapshot.voters, absent kept absent', () => {
+    const cc = encodeConfChange({ type: 'add', node: 'n4' });
+    const app: MsgApp = {
+      type: 'MsgApp',
+      from: 'n1',
+      to: 'n4',
+      term: 2,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [
+        { term: 2, index: 1, data: new Uint8Array(0) },
+        { term: 2, index: 2, data: cc, type: 'conf-change' },
+      ],
+      commit: 1,
+    };
+    const back = roundTrip(app) as MsgApp;
+    expect(back).toStrictEqual(app);
+    expect('type' in back.entries[0]!).toBe(false);
+    expect(decodeConfChange(back.entries[1]!.data)).toEqual({ type: 'add', node: 'n4' });
+
+    const snap = (snapshot: MsgSnap['snapshot']): MsgSnap => ({
+      type: 'MsgSnap',
+      from: 'n1',
+      to: 'n4',
+      term: 2,
+      snapshot,
+    });
+    const data = new Uint8Array([1, 2, 3]);
+    for (const snapshot of [
+      { index: 9, term: 2, data },
+      { index: 9, term: 2, data, voters: ['n1', 'n2', 'nœud-é'] },
+      { index: 9, term: 2, data, voters: [] },
+    ]) {
+      expect(roundTrip(snap(snapshot))).toStrictEqual(snap(snapshot));
+    }
+    // An unknown entry type is refused by name.
+    const bytes = encodeMessage(app);
+    const forged = Uint8Array.from(bytes);
+    forged[forged.length - 1] = 7; // the last entry's type byte
+    expect(() => decodeMessage(forged)).toThrow(/entry type 7/);
   });
 
   it('keeps an absent optional field absent, and false false (MsgVote.transfer)', () => {
@@ -130,7 +178,9 @@ describe('Raft message codec', () => {
     const bytes = encodeMessage(randomMessage(createRng(3), 'MsgAppResp'));
     const wrongVersion = Uint8Array.from(bytes);
     wrongVersion[0] = CODEC_VERSION + 1;
-    expect(() => decodeMessage(wrongVersion)).toThrow(/version 2; this node speaks version 1/);
+    expect(() => decodeMessage(wrongVersion)).toThrow(
+      new RegExp(`version ${CODEC_VERSION + 1}; this node speaks version ${CODEC_VERSION}`),
+    );
     const unknownType = Uint8Array.from(bytes);
     unknownType[1] = 200;
     expect(() => decodeMessage(unknownType)).toThrow(/unknown Raft message type tag 200/);

@@ -15,6 +15,7 @@
  */
 import type {
   Entry,
+  EntryType,
   Message,
   MessageType,
   MsgApp,
@@ -31,7 +32,8 @@ import type {
   Snapshot,
 } from './types.ts';
 
-export const CODEC_VERSION = 1;
+/** 2: Entry.type and Snapshot.voters (membership changes). */
+export const CODEC_VERSION = 2;
 
 /** Thrown by decodeMessage (and encodeMessage on a value it cannot represent). */
 export class RaftCodecError extends Error {
@@ -169,27 +171,50 @@ class Reader {
 
 // ---- Records -------------------------------------------------------------------------------
 
+/** Entry.type on the wire: 0 absent (a normal entry), 1 'conf-change'. */
+const ENTRY_TYPES: readonly (EntryType | undefined)[] = [undefined, 'conf-change'];
+
 function writeEntry(w: Writer, e: Entry): void {
   w.varint(e.term);
   w.varint(e.index);
   w.bytesField(e.data);
+  w.u8(ENTRY_TYPES.indexOf(e.type));
 }
 
 function readEntry(r: Reader): Entry {
-  return { term: r.varint(), index: r.varint(), data: r.bytesField() };
+  const entry = { term: r.varint(), index: r.varint(), data: r.bytesField() };
+  const code = r.u8();
+  if (code >= ENTRY_TYPES.length) {
+    throw new RaftCodecError(`malformed Raft message: entry type ${code}`);
+  }
+  const type = ENTRY_TYPES[code];
+  return type === undefined ? entry : { ...entry, type };
 }
 
-/** The fewest bytes an entry takes (term, index, data length): bounds a count. */
-const MIN_ENTRY_BYTES = 3;
+/** The fewest bytes an entry takes (term, index, data length, type): bounds a count. */
+const MIN_ENTRY_BYTES = 4;
 
+/** Snapshot.voters: 0 absent, else 1 then a count and the ids. */
 function writeSnapshot(w: Writer, s: Snapshot): void {
   w.varint(s.index);
   w.varint(s.term);
   w.bytesField(s.data);
+  if (s.voters === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    w.varint(s.voters.length);
+    for (const id of s.voters) w.string(id);
+  }
 }
 
 function readSnapshot(r: Reader): Snapshot {
-  return { index: r.varint(), term: r.varint(), data: r.bytesField() };
+  const snapshot = { index: r.varint(), term: r.varint(), data: r.bytesField() };
+  const present = r.u8();
+  if (present > 1) throw new RaftCodecError(`malformed Raft message: voters flag ${present}`);
+  if (present === 0) return snapshot;
+  // An id takes at least its length byte.
+  const voters = Array.from({ length: r.count(1) }, () => r.string());
+  return { ...snapshot, voters };
 }
 
 /** An optional boolean: 0 absent, 1 false, 2 true (so a round trip keeps absence). */

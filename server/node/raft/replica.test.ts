@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import client from 'prom-client';
 import { createRng } from '../../../core/random.ts';
-import { ReplicatedCache, type Applied } from '../../../core/replicated/index.ts';
+import { ReplicatedCache } from '../../../core/replicated/index.ts';
 import type { Message } from '../../../core/raft/index.ts';
 import { registerRaftMetrics } from './metrics.ts';
-import { NotLeader, Replica, Unavailable, type WriteRequest } from './replica.ts';
+import { NotLeader, Replica, Unavailable, type WriteRequest, type Written } from './replica.ts';
 import { AsyncMemoryStorage, eventually, LoopbackNetwork, PausableTicker } from './testing.ts';
 
 const TICK_MS = 5;
@@ -160,7 +160,7 @@ describe('Replica: elections and writes', () => {
   it('elects one leader, commits writes and every replica applies them', async () => {
     shard = new Shard();
     const leader = await shard.waitLeader();
-    const applied: Applied[] = [];
+    const applied: Written[] = [];
     for (let seq = 1; seq <= 5; seq++)
       applied.push(await leader.write(set('c1', seq, `k${seq}`, `v${seq}`)));
     expect(applied.map((a) => a.outcome)).toEqual(
@@ -223,6 +223,29 @@ describe('Replica: elections and writes', () => {
       expect(applied.outcome.ok).toBe(true);
       expect(await readValue(leader, 'k', 'linearizable')).toBe(`v${seq}`);
     }
+  });
+
+  it('concurrent linearizable reads share ReadIndex rounds, and each sees the writes before it', async () => {
+    shard = new Shard();
+    const leader = await shard.waitLeader();
+    await leader.write(set('c1', 1, 'k', 'v1'));
+    // Clocks stopped: every heartbeat from here is a read's confirmation round.
+    for (const ticker of shard.tickers.values()) ticker.paused = true;
+    const before = shard.network.delivered.get('MsgHeartbeat') ?? 0;
+    const reads = Array.from({ length: 100 }, () => readValue(leader, 'k', 'linearizable'));
+    expect(await Promise.all(reads)).toEqual(Array.from({ length: 100 }, () => 'v1'));
+    // Reads concurrent with a write may see either value, never another.
+    const written = leader.write(set('c1', 2, 'k', 'v2'));
+    const concurrent = Array.from({ length: 100 }, () => readValue(leader, 'k', 'linearizable'));
+    await written;
+    // Reads that start after the write was acknowledged see it.
+    const after = await Promise.all(
+      Array.from({ length: 10 }, () => readValue(leader, 'k', 'linearizable')),
+    );
+    expect(after).toEqual(Array.from({ length: 10 }, () => 'v2'));
+    for (const value of await Promise.all(concurrent)) expect(['v1', 'v2']).toContain(value);
+    const rounds = ((shard.network.delivered.get('MsgHeartbeat') ?? 0) - before) / 2;
+    expect(rounds).toBeLessThan(20);
   });
 
   it('writes proposed together share saves (group commit) and all resolve in order', async () => {
@@ -298,7 +321,7 @@ describe('Replica: leader failure', () => {
     );
     shard.pause(old.id);
     const second = Array.from({ length: 3 }, (_, i) => old.write(set('c2', i + 1, `b${i}`, 'B')));
-    const settled = settle<Applied>([...first, ...second]);
+    const settled = settle<Written>([...first, ...second]);
     const leader = await shard.waitLeader(survivors);
     await leader.write(set('c3', 1, 'k', 'new leader'));
     shard.resume(old.id);

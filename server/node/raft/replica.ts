@@ -158,6 +158,16 @@ export type WriteRequest =
   | (Omit<SetCommand, 'at' | 'expiresAt'> & { readonly ttlMs: number | null })
   | (Omit<DeleteCommand, 'at'> & { readonly ttlMs?: null });
 
+/**
+ * A write's answer: what applying it told the client, and the times the leader stamped on it
+ * (for the PUT answer's `expiresAt`). For a duplicate (a retry of a write already applied),
+ * the stamps are this attempt's, not the first one's that the cache kept.
+ */
+export interface Written extends Applied {
+  readonly at: number;
+  readonly expiresAt: number | null;
+}
+
 export interface FollowerStatus {
   readonly id: NodeId;
   readonly match: number;
@@ -191,7 +201,9 @@ interface PendingWrite {
   readonly term: number;
   /** performance.now() at propose. */
   readonly startedMs: number;
-  readonly resolve: (applied: Applied) => void;
+  readonly at: number;
+  readonly expiresAt: number | null;
+  readonly resolve: (written: Written) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -200,9 +212,19 @@ interface PendingRead {
   readonly key: string;
   /** Null until the leader confirmed it: the index to have applied before serving it. */
   index: number | null;
+  /** Answered (served, failed or timed out): skipped wherever it still sits. */
+  done: boolean;
   readonly resolve: (entry: EngineEntry | undefined) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | null;
+}
+
+/** Reads asked of Raft with one ReadIndex (one heartbeat round confirms them all). */
+interface ReadBatch {
+  readonly ctx: string;
+  readonly reads: readonly PendingRead[];
+  /** performance.now() when asked. */
+  readonly askedMs: number;
 }
 
 const intervalTicker: Ticker = (tick, ms) => {
@@ -228,8 +250,17 @@ export class Replica {
 
   /** Writes proposed here in this term, in index order. */
   #writes: PendingWrite[] = [];
-  readonly #reads = new Map<string, PendingRead>();
-  #nextRead = 0;
+  /**
+   * Linearizable reads, as etcd's read loop batches them: reads that arrive while a ReadIndex
+   * is in flight wait in #readQueue and go together in the next one (a ReadIndex must be asked
+   * after the read arrived, so they cannot join the one in flight). One heartbeat round per
+   * batch instead of one per read.
+   */
+  #readQueue: PendingRead[] = [];
+  #readBatch: ReadBatch | null = null;
+  /** Confirmed reads waiting for their index to be applied. */
+  #confirmedReads: PendingRead[] = [];
+  #nextReadBatch = 0;
   /** The term and role the pending requests were taken in. */
   #leadingTerm = -1;
 
@@ -308,7 +339,7 @@ export class Replica {
    * leadership is lost before the write is applied; Unavailable after requestTimeoutMs or
    * when the replica stops.
    */
-  write(request: WriteRequest): Promise<Applied> {
+  write(request: WriteRequest): Promise<Written> {
     if (this.#stopped) return Promise.reject(new Unavailable(`replica ${this.id} is stopped`));
     const node = this.#node;
     if (node.role !== 'leader') return Promise.reject(new NotLeader(node.leader));
@@ -325,11 +356,13 @@ export class Replica {
     const result = node.propose(data);
     if (!result.accepted) return Promise.reject(new NotLeader(result.leader));
     this.#noteLeadership();
-    const promise = new Promise<Applied>((resolve, reject) => {
+    const promise = new Promise<Written>((resolve, reject) => {
       const pending: PendingWrite = {
         index: result.index,
         term: result.term,
         startedMs: performance.now(),
+        at,
+        expiresAt: command.kind === 'set' ? command.expiresAt : null,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -358,20 +391,18 @@ export class Replica {
     const node = this.#node;
     if (node.role !== 'leader') return Promise.reject(new NotLeader(node.leader));
     this.#noteLeadership();
-    const ctx = `${this.id}/${++this.#nextRead}`;
     const promise = new Promise<EngineEntry | undefined>((resolve, reject) => {
-      this.#reads.set(ctx, {
-        key,
-        index: null,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#reads.delete(ctx);
-          reject(new Unavailable(`read not confirmed within ${this.#timeoutMs} ms; retry`));
-        }, this.#timeoutMs),
-      });
+      const read: PendingRead = { key, index: null, done: false, resolve, reject, timer: null };
+      read.timer = setTimeout(() => {
+        read.timer = null;
+        this.#failRead(
+          read,
+          new Unavailable(`read not answered within ${this.#timeoutMs} ms; retry`),
+        );
+      }, this.#timeoutMs);
+      this.#readQueue.push(read);
     });
-    node.readIndex(TEXT.encode(ctx));
+    this.#askReads();
     this.#kick();
     return promise;
   }
@@ -553,7 +584,7 @@ export class Replica {
         at.applied !== null
       ) {
         this.appendDurations.observe((performance.now() - write.startedMs) / 1000);
-        write.resolve(at.applied);
+        write.resolve({ ...at.applied, at: write.at, expiresAt: write.expiresAt });
       } else {
         write.reject(new NotLeader(this.#node.leader, 'the write was replaced by a new leader'));
       }
@@ -580,30 +611,70 @@ export class Replica {
       clearTimeout(write.timer);
       write.reject(new NotLeader(leader, 'leadership was lost before the write was applied'));
     }
-    for (const [ctx, read] of this.#reads) {
-      if (read.index !== null) continue;
-      this.#reads.delete(ctx);
-      clearTimeout(read.timer);
-      read.reject(new NotLeader(leader, 'leadership was lost before the read was confirmed'));
+    const unconfirmed = [...(this.#readBatch?.reads ?? []), ...this.#readQueue];
+    this.#readBatch = null;
+    this.#readQueue = [];
+    for (const read of unconfirmed) {
+      this.#failRead(
+        read,
+        new NotLeader(leader, 'leadership was lost before the read was confirmed'),
+      );
     }
+  }
+
+  /** Asks Raft to confirm the queued reads, unless a batch is in flight (and not abandoned). */
+  #askReads(): void {
+    const batch = this.#readBatch;
+    // A batch whose reads all timed out is abandoned (its confirmation may never come).
+    if (batch !== null && performance.now() - batch.askedMs < this.#timeoutMs) return;
+    const reads = this.#readQueue.filter((read) => !read.done);
+    this.#readQueue = [];
+    if (reads.length === 0 || this.#node.role !== 'leader') {
+      this.#readBatch = null;
+      return;
+    }
+    const ctx = `${this.id}/${++this.#nextReadBatch}`;
+    this.#readBatch = { ctx, reads, askedMs: performance.now() };
+    this.#node.readIndex(TEXT.encode(ctx));
   }
 
   #confirmReads(readStates: readonly ReadState[]): void {
     for (const state of readStates) {
-      const read = this.#reads.get(TEXT_DECODER.decode(state.ctx));
-      if (read !== undefined) read.index = state.index;
+      const batch = this.#readBatch;
+      if (batch === null || TEXT_DECODER.decode(state.ctx) !== batch.ctx) continue;
+      this.#readBatch = null;
+      for (const read of batch.reads) {
+        if (read.done) continue;
+        read.index = state.index;
+        this.#confirmedReads.push(read);
+      }
     }
+    // The next batch: the reads that arrived while this one was in flight.
+    if (this.#readBatch === null && this.#readQueue.length > 0) this.#askReads();
   }
 
   #serveReads(): void {
-    if (this.#reads.size === 0) return;
+    if (this.#confirmedReads.length === 0) return;
     const applied = this.#cache.appliedIndex;
-    for (const [ctx, read] of this.#reads) {
-      if (read.index === null || read.index > applied) continue;
-      this.#reads.delete(ctx);
-      clearTimeout(read.timer);
+    const waiting: PendingRead[] = [];
+    for (const read of this.#confirmedReads) {
+      if (read.done) continue;
+      if (read.index! > applied) {
+        waiting.push(read);
+        continue;
+      }
+      read.done = true;
+      if (read.timer !== null) clearTimeout(read.timer);
       read.resolve(this.#cache.get(read.key, this.#o.now()));
     }
+    this.#confirmedReads = waiting;
+  }
+
+  #failRead(read: PendingRead, error: Error): void {
+    if (read.done) return;
+    read.done = true;
+    if (read.timer !== null) clearTimeout(read.timer);
+    read.reject(error);
   }
 
   #noteLeader(): void {
@@ -631,11 +702,11 @@ export class Replica {
       clearTimeout(write.timer);
       write.reject(error());
     }
-    for (const read of this.#reads.values()) {
-      clearTimeout(read.timer);
-      read.reject(error());
-    }
-    this.#reads.clear();
+    const reads = [...(this.#readBatch?.reads ?? []), ...this.#readQueue, ...this.#confirmedReads];
+    this.#readBatch = null;
+    this.#readQueue = [];
+    this.#confirmedReads = [];
+    for (const read of reads) this.#failRead(read, error());
   }
 
   #fatal(error: unknown): void {

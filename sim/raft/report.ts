@@ -42,6 +42,12 @@ export function formatRaftReport(report: RaftSimReport): string {
   lines.push(
     `Faults      ${count(f.crashes)} crashes, ${count(f.partitions)} partitions, ${count(f.transfers)} leadership transfers`,
   );
+  if (report.membership !== undefined) {
+    const ms = report.membership;
+    lines.push(
+      `Membership  ${plural(ms.changes, 'change')} proposed and accepted; voters at the end: ${ms.voters.join(', ')}`,
+    );
+  }
   lines.push(
     `Messages    ${count(m.sent)} sent, ${count(m.delivered)} delivered, ${count(m.lost)} lost or cut, ` +
       `${count(m.duplicated)} duplicated`,

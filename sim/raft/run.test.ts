@@ -319,6 +319,106 @@ describe('Raft in the simulator: unreliable networks', () => {
   });
 });
 
+/** From `ms` on, tries `fn` every 50 ms until it returns true (a change the leader accepts). */
+const until = (world: RaftWorld, ms: number, fn: () => boolean, done?: () => void): void =>
+  world.at(ms, () => {
+    if (fn()) done?.();
+    else until(world, ms + 50, fn, done);
+  });
+
+describe('Raft in the simulator: membership changes (thesis §4.1)', () => {
+  it('replaces a crashed replica under faults: remove it, add a fresh one that catches up from a snapshot', () => {
+    let dead = '';
+    let removedAt = 0;
+    let addedAt = 0;
+    let lagAtEnd = -1;
+    const report = scenario({
+      snapshotEvery: 16,
+      faultMs: 5000,
+      faults: { loss: 0.05, duplication: 0.02, reordering: true, clockDriftPpm: 50_000 },
+      script: (w) => {
+        w.at(500, () => {
+          dead = w.replicas.find((id) => id !== w.leader())!;
+          w.crash(dead);
+        });
+        until(
+          w,
+          1500,
+          () => w.removeReplica(dead),
+          () => {
+            removedAt = w.nowMs();
+            until(
+              w,
+              w.nowMs() + 50,
+              () => w.addReplica('n4'),
+              () => (addedAt = w.nowMs()),
+            );
+          },
+        );
+        // Partitions and a leader crash while the new member catches up.
+        atLeader(w, 2500, (leader) => w.crash(leader));
+        w.at(2900, () => w.replicas.filter((id) => id !== dead).forEach((id) => w.restart(id)));
+        w.at(4900, () => {
+          const leader = w.leader();
+          if (leader === null) return;
+          lagAtEnd = w.node(leader)!.log.committed - (w.node('n4')?.log.committed ?? 0);
+        });
+      },
+    });
+    expectOk(report);
+    expect(removedAt).toBeGreaterThan(0);
+    expect(addedAt).toBeGreaterThan(removedAt);
+    const members = ['n1', 'n2', 'n3'].filter((id) => id !== dead).concat('n4');
+    expect([...(report.membership?.voters ?? [])].sort()).toEqual(members.sort());
+    expect(report.membership?.changes).toBe(2);
+    expect(report.raft.snapshotsSent).toBeGreaterThan(0);
+    expect(lagAtEnd).toBeGreaterThanOrEqual(0);
+    expect(lagAtEnd).toBeLessThan(10);
+  });
+
+  it('the leader removes itself: it steps down, hands over at once, and the others go on', () => {
+    let old = '';
+    let removedAt = 0;
+    const report = scenario({
+      script: (w) => {
+        until(
+          w,
+          1000,
+          () => {
+            old = w.leader() ?? '';
+            return old !== '' && w.removeReplica(old);
+          },
+          () => (removedAt = w.nowMs()),
+        );
+      },
+    });
+    expectOk(report);
+    expect(removedAt).toBeGreaterThan(0);
+    expect(report.membership?.voters).not.toContain(old);
+    // The old leader never leads again; a successor leads within a few ms (MsgTimeoutNow).
+    const after = leaderSpans(report).filter((span) => span.toMs > removedAt + 100);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((span) => span.node !== old)).toBe(true);
+    expect(after[0]!.fromMs).toBeLessThan(removedAt + 50);
+    const answered = history(report).filter((op) => (op.returnedMs ?? 0) > removedAt + 500);
+    expect(answered.length).toBeGreaterThan(50);
+  });
+
+  it('passes 100 seeds with random membership changes during every fault', () => {
+    const { seed: _seed, ...base } = DEFAULT_RAFT_SIM;
+    let changes = 0;
+    const result = sweep(
+      // Snapshots often, so added replicas often catch up from one.
+      { ...base, faultMs: 3000, livenessMs: 3000, snapshotEvery: 16 },
+      { from: 1, count: 100 },
+      (_seed, report) => (changes += report.membership?.changes ?? 0),
+      { extras: () => ({ membership: {} }) },
+    );
+    expect(result.failures).toEqual([]);
+    expect(changes).toBeGreaterThan(200);
+  });
+});
+
 describe('determinism', () => {
   const options: RaftSimOptions = {
     ...DEFAULT_RAFT_SIM,

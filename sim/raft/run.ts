@@ -114,7 +114,37 @@ export interface RaftSimExtras {
   readonly chaos?: Partial<ChaosOptions>;
   /** What the driver writes as hard state (a planted bug may drop the vote). */
   readonly persistHardState?: (node: string, hardState: HardState) => HardState;
+  /**
+   * Random membership changes during the faults (off when absent): now and then the leader is
+   * asked to remove a voter (often a crashed one, sometimes itself) or to add a replica (a
+   * fresh one, or one removed earlier, with its storage). Drawn from the `membership` stream.
+   */
+  readonly membership?: Partial<MembershipChaos>;
 }
+
+export interface MembershipChaos {
+  /** Time between two membership decisions, ms: uniform in [min, max]. */
+  readonly gapMs: readonly [number, number];
+  /** Never remove below this many voters. */
+  readonly minVoters: number;
+  /** Never add above this many voters. */
+  readonly maxVoters: number;
+  /** Of removals: the chance the leader removes itself. */
+  readonly removeLeaderChance: number;
+  /** Of additions: the chance to re-add a removed replica rather than start a fresh one. */
+  readonly readdChance: number;
+}
+
+const DEFAULT_MEMBERSHIP: MembershipChaos = {
+  gapMs: [100, 600],
+  minVoters: 2,
+  maxVoters: 5,
+  removeLeaderChance: 0.2,
+  readdChance: 0.3,
+};
+
+/** At most this many replicas ever, bootstrap group included. */
+const MAX_REPLICAS = 12;
 
 export interface ChaosOptions {
   /** Time between two fault decisions, ms: uniform in [min, max]. */
@@ -160,6 +190,16 @@ export interface RaftWorld {
   transfer(to: string): void;
   /** The replica's Raft node (null while down), for scripts that look inside. */
   node(id: string): RaftNode | null;
+  /**
+   * Starts replica `id` with empty storage if there is none by that name (never reuse a name
+   * for a new disk), then asks the leader to add it. True when the leader accepted the change
+   * (it is in force once applied); false without a leader or while a change is pending.
+   */
+  addReplica(id: string): boolean;
+  /** Asks the leader to remove `id` (which keeps running until crashed). True when accepted. */
+  removeReplica(id: string): boolean;
+  /** The voters as the leader applied them (the bootstrap group until a change applies). */
+  voters(): readonly string[];
 }
 
 /** Latency of every link: 0.5 ms plus an exponential of mean 2 ms (a tail past 10 ms). */
@@ -276,11 +316,15 @@ class Run {
   readonly scheduler = new Scheduler();
   readonly trace = new TraceHash();
   readonly network: Network<Wire>;
-  readonly ids: string[];
+  /** Every replica ever started, in order: the bootstrap group, then those added. */
+  readonly ids: string[] = [];
+  /** The group the log starts from: every replica's RaftConfig.peers. */
+  readonly bootstrap: readonly string[];
   readonly replicas: Replica[] = [];
   readonly clients: ClientState[] = [];
   readonly checker = new RaftChecker();
   readonly faultRng: Rng;
+  readonly membershipRng: Rng;
   readonly encoder = new TextEncoder();
   readonly decoder = new TextDecoder();
 
@@ -308,6 +352,8 @@ class Run {
   crashes = 0;
   partitions = 0;
   transfers = 0;
+  membershipChanges = 0;
+  lastVoters: readonly string[] = [];
   /** A partition's number; its heal only heals it if no other partition replaced it. */
   partitionEpoch = 0;
   faultsOver = false;
@@ -320,6 +366,7 @@ class Run {
     this.extras = extras;
     this.chaos = { ...DEFAULT_CHAOS, ...extras.chaos };
     this.faultRng = streamRng(options.seed, 'faults');
+    this.membershipRng = streamRng(options.seed, 'membership');
     this.network = new Network<Wire>(this.scheduler, {
       seed: options.seed,
       trace: this.trace,
@@ -330,33 +377,9 @@ class Run {
         reorder: options.faults.reordering,
       },
     });
-    this.ids = Array.from({ length: options.replicas }, (_, i) => `n${i + 1}`);
-    const ppm = options.faults.clockDriftPpm / 1e6;
-    for (const [index, id] of this.ids.entries()) {
-      const clock = streamRng(options.seed, `clock/${id}`);
-      const rate = 1 + ppm * (2 * clock.next() - 1);
-      const offsetMs = ppm * WALL_CLOCK_RESYNC_MS * (2 * clock.next() - 1);
-      this.maxOffsetMs = Math.max(this.maxOffsetMs, Math.abs(offsetMs));
-      const replica: Replica = {
-        id,
-        index,
-        storage: new MemoryStorage(),
-        rate,
-        offsetMs,
-        node: null,
-        machine: null,
-        applied: 0,
-        incarnation: 0,
-        tickHandle: null,
-        pendingWrites: new Map(),
-        pendingReads: new Map(),
-        readStates: [],
-        span: null,
-        transport: { send: (messages) => this.sendRaft(id, messages) },
-      };
-      this.replicas.push(replica);
-      this.network.listen(id, (from, wire) => this.receiveAtReplica(replica, from, wire));
-    }
+    this.bootstrap = Array.from({ length: options.replicas }, (_, i) => `n${i + 1}`);
+    for (const id of this.bootstrap) this.createReplica(id);
+    this.lastVoters = this.bootstrap;
     for (let index = 0; index < options.clients; index++) {
       const id = `c${index + 1}`;
       const rng = streamRng(options.seed, `client/${id}`);
@@ -380,6 +403,39 @@ class Run {
     return this.scheduler.nowMs;
   }
 
+  /**
+   * A replica with empty storage, not started, listening on the network: one of the bootstrap
+   * group, or a new one a membership change adds (its clock from its own stream).
+   */
+  createReplica(id: string): Replica {
+    const ppm = this.o.faults.clockDriftPpm / 1e6;
+    const clock = streamRng(this.o.seed, `clock/${id}`);
+    const rate = 1 + ppm * (2 * clock.next() - 1);
+    const offsetMs = ppm * WALL_CLOCK_RESYNC_MS * (2 * clock.next() - 1);
+    this.maxOffsetMs = Math.max(this.maxOffsetMs, Math.abs(offsetMs));
+    const replica: Replica = {
+      id,
+      index: this.ids.length,
+      storage: new MemoryStorage(),
+      rate,
+      offsetMs,
+      node: null,
+      machine: null,
+      applied: 0,
+      incarnation: 0,
+      tickHandle: null,
+      pendingWrites: new Map(),
+      pendingReads: new Map(),
+      readStates: [],
+      span: null,
+      transport: { send: (messages) => this.sendRaft(id, messages) },
+    };
+    this.ids.push(id);
+    this.replicas.push(replica);
+    this.network.listen(id, (from, wire) => this.receiveAtReplica(replica, from, wire));
+    return replica;
+  }
+
   run(): RaftSimReport {
     const o = this.o;
     for (const replica of this.replicas) this.start(replica);
@@ -387,6 +443,7 @@ class Run {
       this.scheduler.after(usFromMs(client.rng.next() * 5 * o.tickMs), () => this.nextOp(client));
     }
     if (o.faults.crashes || o.faults.partitions) this.scheduleChaos();
+    if (this.extras.membership !== undefined) this.scheduleMembership();
     this.extras.script?.(this.world());
     this.scheduler.at(usFromMs(o.faultMs), () => this.stopFaults());
 
@@ -419,7 +476,7 @@ class Run {
     replica.node = new RaftNode({
       ...this.extras.raft,
       id: replica.id,
-      peers: this.ids,
+      peers: this.bootstrap,
       storage: replica.storage,
       rng: streamRng(this.o.seed, `raft/${replica.id}/${replica.incarnation}`),
       applied: snapshot.index,
@@ -512,7 +569,12 @@ class Run {
   }
 
   apply(replica: Replica, machine: ReplicatedCache, entry: Entry): void {
-    const applied = machine.apply(entry);
+    // A conf change is Raft's (the node switches membership on advance): a no-op here.
+    const command =
+      entry.type === 'conf-change'
+        ? { term: entry.term, index: entry.index, data: new Uint8Array(0) }
+        : entry;
+    const applied = machine.apply(command);
     replica.applied = entry.index;
     this.trace.addWord(entry.index);
     this.trace.addWord(entry.term);
@@ -559,7 +621,8 @@ class Run {
     const applied = replica.applied;
     if (applied - storage.snapshot().index < this.o.snapshotEvery) return;
     if (applied > storage.lastIndex()) return;
-    storage.createSnapshot(applied, machine.snapshot());
+    // The members as of `applied` (the node has advanced past it), for whoever restores it.
+    storage.createSnapshot(applied, machine.snapshot(), replica.node?.voters());
     storage.compact(applied);
   }
 
@@ -955,6 +1018,79 @@ class Run {
     this.lastCompletionUs = this.scheduler.nowUs;
   }
 
+  // ---- Membership changes (core/raft proposeConfChange) ------------------------------------
+
+  /** The leader's membership as it applied it; the last known one without a leader. */
+  voters(): readonly string[] {
+    const leader = this.leader();
+    if (leader !== null) this.lastVoters = this.replica(leader).node!.voters();
+    return this.lastVoters;
+  }
+
+  proposeMembership(type: 'add' | 'remove', id: string): boolean {
+    const leader = this.leader();
+    if (leader === null) return false;
+    const replica = this.replica(leader);
+    const result = replica.node!.proposeConfChange({ type, node: id });
+    this.flush(replica);
+    if (result.accepted) {
+      this.membershipChanges++;
+      this.trace.addWord(type === 'add' ? 0xadd00000 : 0xde100000);
+      this.trace.addWord(this.replica(id).index);
+    }
+    return result.accepted;
+  }
+
+  addReplica(id: string): boolean {
+    if (!this.ids.includes(id)) {
+      if (this.ids.length >= MAX_REPLICAS) return false;
+      this.start(this.createReplica(id));
+    }
+    return this.proposeMembership('add', id);
+  }
+
+  removeReplica(id: string): boolean {
+    if (!this.ids.includes(id)) return false;
+    return this.proposeMembership('remove', id);
+  }
+
+  scheduleMembership(): void {
+    const m = { ...DEFAULT_MEMBERSHIP, ...this.extras.membership };
+    const rng = this.membershipRng;
+    const [min, max] = m.gapMs;
+    this.scheduler.after(usFromMs(min + rng.next() * (max - min)), () => {
+      if (this.faultsOver) return;
+      this.membershipStep(m);
+      this.scheduleMembership();
+    });
+  }
+
+  membershipStep(m: MembershipChaos): void {
+    const rng = this.membershipRng;
+    const leader = this.leader();
+    if (leader === null) return;
+    const voters = this.replica(leader).node!.voters();
+    const remove =
+      voters.length >= m.maxVoters || (voters.length > m.minVoters && rng.next() < 0.5);
+    if (remove) {
+      const down = voters.filter((id) => this.replica(id).node === null);
+      const victim =
+        rng.next() < m.removeLeaderChance
+          ? leader
+          : down.length > 0 && rng.next() < 0.7
+            ? down[rng.nextInt(down.length)]!
+            : voters[rng.nextInt(voters.length)]!;
+      this.removeReplica(victim);
+      return;
+    }
+    const removed = this.ids.filter((id) => !voters.includes(id));
+    if (removed.length > 0 && (rng.next() < m.readdChance || this.ids.length >= MAX_REPLICAS)) {
+      this.addReplica(removed[rng.nextInt(removed.length)]!);
+      return;
+    }
+    this.addReplica(`n${this.ids.length + 1}`);
+  }
+
   world(): RaftWorld {
     return {
       replicas: this.ids,
@@ -971,6 +1107,9 @@ class Run {
       leader: () => this.leader(),
       transfer: (to) => this.transfer(to),
       node: (id) => this.replica(id).node,
+      addReplica: (id) => this.addReplica(id),
+      removeReplica: (id) => this.removeReplica(id),
+      voters: () => this.voters(),
     };
   }
 
@@ -1050,6 +1189,9 @@ class Run {
         committedEntries: this.maxCommit,
       },
       faults: { crashes: this.crashes, partitions: this.partitions, transfers: this.transfers },
+      ...(this.membershipChanges > 0 || this.extras.membership !== undefined
+        ? { membership: { changes: this.membershipChanges, voters: [...this.voters()] } }
+        : {}),
       messages: {
         sent: stats.sent,
         delivered: stats.delivered,

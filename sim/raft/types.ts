@@ -96,6 +96,11 @@ export interface RaftSimReport {
     readonly snapshotsSent: number;
     readonly committedEntries: number;
   };
+  /**
+   * Membership changes (present when the run made any, or asked for random ones): how many the
+   * leader accepted, and the voters as the last leader applied them.
+   */
+  readonly membership?: { readonly changes: number; readonly voters: readonly string[] };
   readonly faults: {
     readonly crashes: number;
     readonly partitions: number;

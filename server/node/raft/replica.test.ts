@@ -8,7 +8,14 @@ import { createRng } from '../../../core/random.ts';
 import { ReplicatedCache } from '../../../core/replicated/index.ts';
 import type { Message } from '../../../core/raft/index.ts';
 import { registerRaftMetrics } from './metrics.ts';
-import { NotLeader, Replica, Unavailable, type WriteRequest, type Written } from './replica.ts';
+import {
+  MembershipRefused,
+  NotLeader,
+  Replica,
+  Unavailable,
+  type WriteRequest,
+  type Written,
+} from './replica.ts';
 import { AsyncMemoryStorage, eventually, LoopbackNetwork, PausableTicker } from './testing.ts';
 
 const TICK_MS = 5;
@@ -56,6 +63,12 @@ class Shard {
       this.storages.set(id, new AsyncMemoryStorage(options.saveDelayMs ?? 0));
       this.start(id);
     }
+  }
+
+  /** A new member: empty storage, the shard's bootstrap peers (core/raft's rule). */
+  join(id: string): Replica {
+    this.storages.set(id, new AsyncMemoryStorage(this.options.saveDelayMs ?? 0));
+    return this.start(id);
   }
 
   /** Starts `id` (again) from its storage, with a fresh cache. */
@@ -129,8 +142,13 @@ class Shard {
     return this.leader(among)!;
   }
 
+  /** Every replica started, bootstrap or joined. */
+  get all(): string[] {
+    return [...this.replicas.keys()];
+  }
+
   async stopAll(): Promise<void> {
-    for (const replica of this.replicas.values()) await replica.stop();
+    for (const id of this.all) await this.replica(id).stop();
   }
 }
 
@@ -422,6 +440,52 @@ describe('Replica: restarts and snapshots', () => {
     const restarted = shard.start(lagging);
     await eventually(() => restarted.status().applied >= commit, 'restarted from the snapshot');
     expect(await readValue(restarted, 'k1', 'stale')).toBe('v1');
+  });
+});
+
+describe('Replica: membership', () => {
+  it('replaces a dead replica: the new one catches up by snapshot and counts in the quorum', async () => {
+    shard = new Shard({ snapshotEvery: 5 });
+    const leader = await shard.waitLeader();
+    for (let seq = 1; seq <= 20; seq++) await leader.write(set('c1', seq, `k${seq}`, `v${seq}`));
+    const [dead, other] = shard.ids.filter((id) => id !== leader.id) as [string, string];
+    await shard.kill(dead);
+    const seen: (readonly string[])[] = [];
+    leader.onVotersChange((voters) => seen.push(voters));
+
+    const joined = shard.join('n4');
+    await leader.changeMembership({ type: 'add', node: 'n4' });
+    expect([...leader.status().voters].sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
+    await eventually(() => joined.status().applied >= leader.status().commit, 'n4 catches up');
+    expect(shard.network.delivered.get('MsgSnap') ?? 0).toBeGreaterThan(0);
+    expect(await readValue(joined, 'k1', 'stale')).toBe('v1');
+
+    await leader.changeMembership({ type: 'remove', node: dead });
+    expect([...leader.status().voters].sort()).toEqual([leader.id, other, 'n4'].sort());
+    expect(seen.map((v) => v.length)).toEqual([4, 3]);
+    // Only the leader and n4 are left of {leader, other, n4}: a quorum only if n4 counts.
+    await shard.kill(other);
+    const applied = await leader.write(set('c1', 21, 'k21', 'v21'));
+    await eventually(() => joined.status().applied >= applied.index, 'n4 applies it');
+    expect(await readValue(joined, 'k21', 'stale')).toBe('v21');
+    expect([...joined.status().voters].sort()).toEqual([leader.id, other, 'n4'].sort());
+  });
+
+  it('one change at a time: a second change while one is pending is refused, and a follower says who leads', async () => {
+    shard = new Shard();
+    const leader = await shard.waitLeader();
+    await leader.write(set('c1', 1, 'k', 'v'));
+    shard.join('n4');
+    const first = leader.changeMembership({ type: 'add', node: 'n4' });
+    const [second] = await settle([leader.changeMembership({ type: 'add', node: 'n5' })]);
+    expect(second).toBeInstanceOf(MembershipRefused);
+    expect((second as MembershipRefused).reason).toBe('pending-conf-change');
+    await first;
+    const follower = shard.replica(shard.ids.find((id) => id !== leader.id)!);
+    await eventually(() => follower.status().leader === leader.id, 'the follower knows the leader');
+    const [refused] = await settle([follower.changeMembership({ type: 'remove', node: 'n4' })]);
+    expect(refused).toBeInstanceOf(NotLeader);
+    expect((refused as NotLeader).leader).toBe(leader.id);
   });
 });
 

@@ -29,6 +29,8 @@
  */
 import {
   RaftNode,
+  type ConfChange,
+  type ConfChangeRefusal,
   type Entry,
   type HardState,
   type Message,
@@ -83,7 +85,11 @@ export type Ticker = (tick: () => void, ms: number) => () => void;
 
 export interface ReplicaOptions {
   readonly id: NodeId;
-  /** The shard's voters, this node included. A restarted node recovers term, vote and log. */
+  /**
+   * The shard's bootstrap voters: the same list on every replica for the group's whole life
+   * (a node joining later passes it too). A restarted node recovers term, vote, log and its
+   * current membership from storage.
+   */
   readonly peers: readonly NodeId[];
   readonly storage: PersistentStorage;
   readonly transport: RaftTransport;
@@ -144,6 +150,18 @@ export class NotLeader extends Error {
   }
 }
 
+/** core/raft refused a membership change now (thesis §4.1's rules; see ConfChangeRefusal). */
+export class MembershipRefused extends Error {
+  readonly code = 'membership_refused';
+  constructor(
+    readonly change: ConfChange,
+    readonly reason: ConfChangeRefusal,
+  ) {
+    super(`Cannot ${change.type} ${change.node} now: ${reason}.`);
+    this.name = 'MembershipRefused';
+  }
+}
+
 /** The request could not be answered in time, or the replica stopped: retry. */
 export class Unavailable extends Error {
   readonly code = 'unavailable';
@@ -196,16 +214,18 @@ export interface LeaderChange {
   readonly at: number;
 }
 
+/** A proposal of this leader waiting for its entry to be applied here. */
 interface PendingWrite {
   readonly index: number;
   readonly term: number;
+  /** A membership change (applied as a no-op), not a command. */
+  readonly conf: boolean;
   /** performance.now() at propose. */
   readonly startedMs: number;
-  readonly at: number;
-  readonly expiresAt: number | null;
-  readonly resolve: (written: Written) => void;
+  /** Its entry was applied: the command's Applied, or null for a membership change. */
+  readonly applied: (applied: Applied | null) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | null;
 }
 
 interface PendingRead {
@@ -355,25 +375,60 @@ export class Replica {
     const data = encodeCommand(command); // throws a TypeError on a malformed command
     const result = node.propose(data);
     if (!result.accepted) return Promise.reject(new NotLeader(result.leader));
+    const expiresAt = command.kind === 'set' ? command.expiresAt : null;
+    return this.#track(result, false, 'retry with the same client and seq').then((applied) => ({
+      ...applied!,
+      at,
+      expiresAt,
+    }));
+  }
+
+  /**
+   * Leader only: adds or removes one voter (thesis §4.1, one change at a time) and resolves
+   * once the change is applied here, when this leader counts the new membership. Throws
+   * NotLeader as write() does; MembershipRefused when core/raft refuses the change now (a
+   * change still pending, no commit yet in this term, already a voter, not a voter, the last
+   * voter). A new member is started with the shard's bootstrap peers and empty storage; the
+   * leader brings it up to date (by snapshot when the log is compacted).
+   */
+  changeMembership(change: ConfChange): Promise<void> {
+    if (this.#stopped) return Promise.reject(new Unavailable(`replica ${this.id} is stopped`));
+    const node = this.#node;
+    if (node.role !== 'leader') return Promise.reject(new NotLeader(node.leader));
+    const result = node.proposeConfChange(change);
+    if (!result.accepted) {
+      if ('refused' in result) return Promise.reject(new MembershipRefused(change, result.refused));
+      return Promise.reject(new NotLeader(result.leader));
+    }
+    return this.#track(result, true, 'retry the change').then(() => undefined);
+  }
+
+  /** Waits for the entry proposed at (index, term) to be applied here. */
+  #track(
+    proposed: { readonly index: number; readonly term: number },
+    conf: boolean,
+    advice: string,
+  ): Promise<Applied | null> {
     this.#noteLeadership();
-    const promise = new Promise<Written>((resolve, reject) => {
+    const promise = new Promise<Applied | null>((resolve, reject) => {
       const pending: PendingWrite = {
-        index: result.index,
-        term: result.term,
+        index: proposed.index,
+        term: proposed.term,
+        conf,
         startedMs: performance.now(),
-        at,
-        expiresAt: command.kind === 'set' ? command.expiresAt : null,
-        resolve,
+        applied: resolve,
         reject,
-        timer: setTimeout(() => {
-          this.#writes = this.#writes.filter((w) => w !== pending);
-          reject(
-            new Unavailable(
-              `write at index ${result.index} not applied within ${this.#timeoutMs} ms; retry with the same client and seq`,
-            ),
-          );
-        }, this.#timeoutMs),
+        timer: null,
       };
+      pending.timer = setTimeout(() => {
+        pending.timer = null;
+        this.#writes = this.#writes.filter((w) => w !== pending);
+        reject(
+          new Unavailable(
+            `entry ${proposed.index} not applied within ${this.#timeoutMs} ms; ${advice}`,
+          ),
+        );
+      }, this.#timeoutMs);
       this.#writes.push(pending);
     });
     this.#kick();
@@ -576,15 +631,13 @@ export class Replica {
   #settleWritesUpTo(index: number, at: { entry: Entry; applied: Applied | null } | null): void {
     while (this.#writes[0] !== undefined && this.#writes[0].index <= index) {
       const write = this.#writes.shift()!;
-      clearTimeout(write.timer);
-      if (
-        at !== null &&
-        write.index === at.entry.index &&
-        write.term === at.entry.term &&
-        at.applied !== null
-      ) {
-        this.appendDurations.observe((performance.now() - write.startedMs) / 1000);
-        write.resolve({ ...at.applied, at: write.at, expiresAt: write.expiresAt });
+      if (write.timer !== null) clearTimeout(write.timer);
+      // The same index and term: the same entry (Log Matching, §5.3).
+      if (at !== null && write.index === at.entry.index && write.term === at.entry.term) {
+        if (!write.conf) {
+          this.appendDurations.observe((performance.now() - write.startedMs) / 1000);
+        }
+        write.applied(at.applied);
       } else {
         write.reject(new NotLeader(this.#node.leader, 'the write was replaced by a new leader'));
       }
@@ -608,7 +661,7 @@ export class Replica {
     const writes = this.#writes;
     this.#writes = [];
     for (const write of writes) {
-      clearTimeout(write.timer);
+      if (write.timer !== null) clearTimeout(write.timer);
       write.reject(new NotLeader(leader, 'leadership was lost before the write was applied'));
     }
     const unconfirmed = [...(this.#readBatch?.reads ?? []), ...this.#readQueue];
@@ -699,7 +752,7 @@ export class Replica {
     const writes = this.#writes;
     this.#writes = [];
     for (const write of writes) {
-      clearTimeout(write.timer);
+      if (write.timer !== null) clearTimeout(write.timer);
       write.reject(error());
     }
     const reads = [...(this.#readBatch?.reads ?? []), ...this.#readQueue, ...this.#confirmedReads];

@@ -145,10 +145,10 @@ export class AsyncMemoryStorage implements PersistentStorage {
     return this.#durable(() => this.saves++);
   }
 
-  createSnapshot(index: number, data: Uint8Array): Promise<Snapshot> {
+  createSnapshot(index: number, data: Uint8Array, voters?: readonly NodeId[]): Promise<Snapshot> {
     let snapshot: Snapshot;
     try {
-      snapshot = this.memory.createSnapshot(index, data);
+      snapshot = this.memory.createSnapshot(index, data, voters);
       this.memory.compact(index);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));

@@ -172,6 +172,11 @@ describe('Raft message codec', () => {
     const bad = { type: 'MsgHeartbeat', from: 'a', to: 'b', term: -1, commit: 0, readRound: 0 };
     expect(() => encodeMessage(bad as Message)).toThrow(RaftCodecError);
     expect(() => encodeMessage({ ...bad, term: 1.5 } as Message)).toThrow(/safe integer/);
+    const app = { type: 'MsgApp', from: 'a', to: 'b', term: 1, prevLogIndex: 0, prevLogTerm: 0 };
+    const entry = { term: 1, index: 1, data: new Uint8Array(0), type: 'learner-change' };
+    expect(() => encodeMessage({ ...app, entries: [entry], commit: 0 } as Message)).toThrow(
+      /cannot encode entry type learner-change/,
+    );
   });
 
   it('refuses a wrong version, an unknown type, trailing bytes and truncation, by name', () => {

@@ -178,7 +178,10 @@ function writeEntry(w: Writer, e: Entry): void {
   w.varint(e.term);
   w.varint(e.index);
   w.bytesField(e.data);
-  w.u8(ENTRY_TYPES.indexOf(e.type));
+  const code = ENTRY_TYPES.indexOf(e.type);
+  // An EntryType added to types.ts but not to ENTRY_TYPES: refused here, not sent as byte 255.
+  if (code < 0) throw new RaftCodecError(`cannot encode entry type ${String(e.type)}`);
+  w.u8(code);
 }
 
 function readEntry(r: Reader): Entry {

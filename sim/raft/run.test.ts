@@ -6,6 +6,8 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { RaftLog } from '../../core/raft/log.ts';
+import { RaftNode } from '../../core/raft/raft.ts';
+import type { ConfChange } from '../../core/raft/types.ts';
 import { encodeCommand } from '../../core/replicated/index.ts';
 import { figure8Adversary } from './adversary.ts';
 import { formatRaftReport } from './report.ts';
@@ -404,6 +406,45 @@ describe('Raft in the simulator: membership changes (thesis §4.1)', () => {
     expect(answered.length).toBeGreaterThan(50);
   });
 
+  it('a removed replica that keeps running (cut off when removed) inflates no term', () => {
+    let removed = '';
+    let termAtHeal = 0;
+    let termAtEnd = 0;
+    const report = scenario({
+      faultMs: 5000,
+      script: (w) => {
+        w.at(1000, () => {
+          removed = w.replicas.find((id) => id !== w.leader())!;
+          w.partition(
+            [removed],
+            w.replicas.filter((id) => id !== removed),
+          );
+        });
+        until(w, 1100, () => w.removeReplica(removed));
+        w.at(2000, () => {
+          w.heal();
+          termAtHeal = w.node(w.leader()!)!.term;
+        });
+        w.at(4900, () => (termAtEnd = w.node(w.leader()!)!.term));
+      },
+    });
+    expectOk(report);
+    expect(report.membership?.voters).not.toContain(removed);
+    // It never learned of its removal, so it keeps pre-voting: refused, nobody's term moves.
+    expect(termAtHeal).toBeGreaterThan(0);
+    expect(termAtEnd).toBe(termAtHeal);
+    expect(report.raft.leaders).toBe(1);
+  });
+
+  it('gives the same report for the same seed with random membership changes', () => {
+    const options = { ...DEFAULT_RAFT_SIM, seed: 5, faultMs: 3000, livenessMs: 3000 };
+    const a = runRaftWith(options, { membership: {} });
+    const b = runRaftWith(options, { membership: {} });
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(a.membership!.changes).toBeGreaterThan(0);
+    expect(formatRaftReport(a)).toContain('Membership  ');
+  });
+
   it('passes 100 seeds with random membership changes during every fault', () => {
     const { seed: _seed, ...base } = DEFAULT_RAFT_SIM;
     let changes = 0;
@@ -491,6 +532,37 @@ describe('the checkers catch planted bugs', () => {
       expect(planted.failures[0]!.why).toMatch(/^(leader-completeness|state-machine-safety)/);
     } finally {
       commit.mockRestore();
+    }
+  });
+
+  it('a leader that proposes changes without the one-at-a-time rule and the 2015 fix fails a seed', () => {
+    // Changes every 5 to 40 ms, up to seven voters: the correct rules hold (200 seeds pass).
+    const rapid = { ...base, faultMs: 3000, livenessMs: 3000, snapshotEvery: 16 };
+    const extras = (): RaftSimExtras => ({ membership: { gapMs: [5, 40], maxVoters: 7 } });
+    const seeds = { from: 1, count: 20 };
+    expect(sweep(rapid, seeds, undefined, { extras }).failures).toEqual([]);
+
+    // The bug: a change is accepted whenever it changes something, even with another one in
+    // the log uncommitted or before the leader committed an entry of its term.
+    const proto = RaftNode.prototype as unknown as {
+      confChangeRefusal: (cc: ConfChange) => string | null;
+    };
+    const refusal = vi.spyOn(proto, 'confChangeRefusal').mockImplementation(function (
+      this: RaftNode,
+      cc: ConfChange,
+    ) {
+      const member = this.voters().includes(cc.node);
+      if (cc.type === 'add') return member ? 'already-voter' : null;
+      return !member ? 'not-voter' : this.voters().length === 1 ? 'last-voter' : null;
+    });
+    try {
+      const planted = sweep(rapid, seeds, undefined, { extras });
+      const unsafe = planted.failures.filter((f) =>
+        /^(election-safety|leader-completeness|state-machine-safety|log-matching)/.test(f.why),
+      );
+      expect(unsafe.length).toBeGreaterThan(0);
+    } finally {
+      refusal.mockRestore();
     }
   });
 

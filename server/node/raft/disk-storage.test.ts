@@ -145,6 +145,14 @@ describe('DiskStorage', () => {
     expect(storage.lastIndex()).toBe(6);
   });
 
+  it("a snapshot it takes keeps the group's voters across a reopen", async () => {
+    let storage = await open();
+    await storage.save({ snapshot: null, entries: run(1, 10, 1), hardState: null });
+    await storage.createSnapshot(8, new Uint8Array([7]), ['n1', 'n3', 'n4']);
+    storage = await reopen(storage);
+    expect(storage.snapshot()).toMatchObject({ index: 8, voters: ['n1', 'n3', 'n4'] });
+  });
+
   it('keeps the latest two snapshot files', async () => {
     const storage = await open();
     await storage.save({ snapshot: null, entries: run(1, 30, 1), hardState: null });

@@ -47,7 +47,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { MemoryStorage, type Storage } from '../../../core/raft/storage.ts';
-import type { Entry, HardState, Snapshot } from '../../../core/raft/types.ts';
+import type { Entry, HardState, NodeId, Snapshot } from '../../../core/raft/types.ts';
 
 export interface DiskStorageOptions {
   /** fsync the log and snapshots (default true); false only for tests and benchmarks. */
@@ -368,12 +368,13 @@ export class DiskStorage implements Storage {
   /**
    * The state machine applied everything up to `index` and `data` is its state: writes the
    * snapshot file durably, then drops the log entries up to `index` (compaction, §7) and the
-   * segments wholly below it. Reads see the compaction at once.
+   * segments wholly below it. Reads see the compaction at once. `voters`: the membership as of
+   * `index`, which a node restarted from this snapshot must know.
    */
-  createSnapshot(index: number, data: Uint8Array): Promise<Snapshot> {
+  createSnapshot(index: number, data: Uint8Array, voters?: readonly NodeId[]): Promise<Snapshot> {
     try {
       this.#usable();
-      const snapshot = this.#memory.createSnapshot(index, data);
+      const snapshot = this.#memory.createSnapshot(index, data, voters);
       this.#memory.compact(index);
       const mark = { index, term: snapshot.term, reset: false };
       const records = frame(RECORD_SNAPSHOT, markToBytes(mark));

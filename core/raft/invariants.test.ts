@@ -5,6 +5,7 @@ import {
   logMatching,
   RaftChecker,
   type RaftState,
+  sameEntry,
 } from './invariants.ts';
 import { entriesOfTerms } from './testing.ts';
 import type { Role } from './types.ts';
@@ -25,6 +26,17 @@ function state(
 }
 
 describe('the invariant checks catch what they name', () => {
+  it('a conf change and a normal entry with the same bytes are different entries', () => {
+    const normal = entriesOfTerms([1, 1]);
+    const change = [normal[0]!, { ...normal[1]!, type: 'conf-change' as const }];
+    const a: RaftState = { id: 'a', term: 1, role: 'follower', commit: 2, log: normal };
+    const b: RaftState = { id: 'b', term: 1, role: 'follower', commit: 2, log: change };
+    expect(sameEntry(normal[1]!, change[1]!)).toBe(false);
+    expect(committedPrefixesAgree([a, b])[0]?.message).toBe(
+      'a and b committed different entries at index 2',
+    );
+  });
+
   it('election safety: two leaders of one term, now or over a run', () => {
     expect(
       electionSafety([state('a', [1], { role: 'leader' }), state('b', [1], { role: 'leader' })]),

@@ -8,6 +8,12 @@
  * see startMove and watch), and watches the moves to say how far they are.
  *
  * Nodes the cluster does not list are lone caches, as in Levels 1-4.
+ *
+ * Level 6, first step: a replicated cluster (formReplicated) lists R nodes per shard, each
+ * started with a data directory; the nodes run their shard's Raft group and elect its
+ * leader themselves. The control plane only reads who leads (/healthz) and can kill that
+ * node. Moving keys between Raft groups is not done yet, so shards of a replicated cluster
+ * are neither added nor removed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -19,6 +25,7 @@ import {
 import { DEFAULT_VNODES, movedRanges } from '../../core/ring/index.ts';
 import type { TransferProgress } from '../node/cluster.ts';
 import { fetchText } from './monitor.ts';
+import { type RaftHealth, raftFromHealth } from './raft-status.ts';
 import type { NodeInfo, Supervisor } from './supervisor.ts';
 import { ControlError } from './supervisor.ts';
 
@@ -30,6 +37,16 @@ const PUBLISH_TIMEOUT_MS = 3000;
 const RETIRE_DRAIN_MS = 500;
 /** A move that makes no progress for this long is reported failed. */
 const STALLED_MS = 60_000;
+/** How long new replicated shards may take to elect their first leaders. */
+export const FIRST_ELECTION_TIMEOUT_MS = 20_000;
+/** How long "kill the leader" looks for one (a shard may be between leaders). */
+const FIND_LEADER_TIMEOUT_MS = 3000;
+/** How often replicas' /healthz is read while waiting for a leader. */
+const HEALTH_POLL_MS = 100;
+/** A /healthz not answered in this long counts as no answer (a paused node never answers). */
+const HEALTH_TIMEOUT_MS = 500;
+/** Nodes per shard a replicated cluster may have: odd, so a majority is never a tie. */
+export const MAX_REPLICAS = 7;
 
 /** A move in progress, as `cluster.state` shows it (API.md §4). */
 export interface Resharding {
@@ -72,6 +89,36 @@ export interface ClusterState {
   readonly lastMove: FinishedMove | null;
   /** The pace of moves, this one and the next: keys a second each new owner copies. */
   readonly keysPerSecond: number;
+  /**
+   * Level 6: the shards are Raft groups of replicas with data directories. (Optional in the
+   * type only, for states made before Level 6; always set.)
+   */
+  readonly replicated?: boolean;
+}
+
+/** A shard's leader as its nodes' /healthz say. */
+export interface ShardLeader {
+  readonly shard: string;
+  readonly id: string;
+  readonly url: string;
+  readonly term: number;
+}
+
+/** What a shard's nodes said about themselves (null: no answer, or no Raft group). */
+export interface ReplicaHealth {
+  readonly id: string;
+  readonly url: string;
+  readonly health: RaftHealth | null;
+}
+
+export interface FormReplicatedOptions {
+  readonly shards: number;
+  /** Nodes per shard, odd, 1 to MAX_REPLICAS. */
+  readonly replicas: number;
+  /** Node i (from 0) listens on basePort + i when that port is free; 0 or absent: any. */
+  readonly basePort?: number;
+  /** Called as nodes start and shards elect leaders (`tinycache cluster`'s progress). */
+  readonly onProgress?: (line: string) => void;
 }
 
 export type ClusterListener = (state: ClusterState) => void;
@@ -83,7 +130,10 @@ export class ClusterManager {
   private busy = false;
   private lastEpoch = 0;
   private keysPerSecond = 50_000;
+  private replicated = false;
   private readonly listeners = new Set<ClusterListener>();
+  /** The process of each node last handed the map on coming up, so it is handed once. */
+  private readonly rejoined = new Map<string, number | null>();
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -91,9 +141,14 @@ export class ClusterManager {
   ) {
     // A cluster node that comes back (restart) starts without a map: give it the map, with
     // its new URL if it moved.
+    // Only once per process: a replica's role changes emit too.
     supervisor.subscribe((node) => {
-      if (node.status === 'up' && node.shard !== null) void this.rejoin(node);
+      if (node.status !== 'up' || node.shard === null) return;
+      if (this.rejoined.has(node.id) && this.rejoined.get(node.id) === node.pid) return;
+      this.rejoined.set(node.id, node.pid);
+      void this.rejoin(node);
     });
+    supervisor.subscribeRemoved((id) => this.rejoined.delete(id));
   }
 
   state(): ClusterState {
@@ -105,6 +160,7 @@ export class ClusterManager {
       resharding: this.resharding,
       lastMove: this.lastMove,
       keysPerSecond: this.keysPerSecond,
+      replicated: this.replicated,
     };
   }
 
@@ -113,22 +169,187 @@ export class ClusterManager {
     return () => this.listeners.delete(listener);
   }
 
-  /** Makes a cluster of the given nodes, one shard each (s1, s2, ...): `tinycache cluster`. */
-  async form(ids: readonly string[]): Promise<ClusterState> {
+  /**
+   * Makes a cluster of the given nodes (s1, s2, ...): one shard each, or, with `replicas`,
+   * each run of `replicas` ids one shard (Level 6: the ids are replicas with data dirs).
+   */
+  async form(ids: readonly string[], { replicas = 1 } = {}): Promise<ClusterState> {
     this.claim();
     try {
+      if (ids.length === 0 || ids.length % replicas !== 0) {
+        throw new ControlError(
+          'invalid_config',
+          `${ids.length} nodes do not make shards of ${replicas} node${replicas === 1 ? '' : 's'}.`,
+        );
+      }
       const nodes = ids.map((id) => this.supervisor.get(id));
+      const groups = Array.from({ length: ids.length / replicas }, (_, i) =>
+        nodes.slice(i * replicas, (i + 1) * replicas),
+      );
       const map: ClusterMap = {
         epoch: this.nextEpoch(),
         vnodes: DEFAULT_VNODES,
-        shards: nodes.map((n, i) => ({ id: `s${i + 1}`, nodes: [{ id: n.id, url: n.url }] })),
+        shards: groups.map((group, i) => ({
+          id: `s${i + 1}`,
+          nodes: group.map((n) => ({ id: n.id, url: n.url })),
+        })),
         moving: null,
       };
+      this.replicated = nodes.some((n) => typeof n.dataDir === 'string');
       await this.publish(map, ids);
-      nodes.forEach((n, i) => this.supervisor.setShard(n.id, `s${i + 1}`));
+      groups.forEach((group, i) => {
+        for (const n of group) this.supervisor.setShard(n.id, `s${i + 1}`);
+      });
       return this.state();
     } finally {
       this.busy = false;
+    }
+  }
+
+  /**
+   * Level 6: starts `shards` × `replicas` replicas (each with its data directory), publishes
+   * one map whose shards list their replicas, and resolves once every shard has a leader.
+   */
+  async formReplicated(options: FormReplicatedOptions): Promise<{
+    state: ClusterState;
+    leaders: ShardLeader[];
+  }> {
+    const { shards, replicas, basePort = 0, onProgress = () => {} } = options;
+    if (this.map !== null || this.busy) {
+      throw new ControlError(
+        'busy',
+        'A cluster is already formed; a replicated one is made from new nodes only.',
+      );
+    }
+    if (
+      !Number.isInteger(replicas) ||
+      replicas < 1 ||
+      replicas > MAX_REPLICAS ||
+      replicas % 2 === 0
+    ) {
+      throw new ControlError(
+        'invalid_config',
+        `replicas must be odd, 1 to ${MAX_REPLICAS} (a majority of an even group is no safer); got ${replicas}.`,
+      );
+    }
+    const count = shards * replicas;
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, (_, i) =>
+        this.supervisor.start({}, basePort === 0 ? 0 : basePort + i, null, { replica: true }),
+      ),
+    );
+    const ids = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(ids.map((id) => this.supervisor.retire(id).catch(() => undefined)));
+      throw failed.reason;
+    }
+    for (const id of ids) {
+      const node = this.supervisor.get(id);
+      onProgress(`started ${node.id} at ${node.url} (data in ${node.dataDir})`);
+    }
+    try {
+      await this.form(ids, { replicas });
+      const leaders = await this.waitForLeaders(FIRST_ELECTION_TIMEOUT_MS, onProgress);
+      return { state: this.state(), leaders };
+    } catch (error) {
+      if (this.map === null) {
+        await Promise.all(ids.map((id) => this.supervisor.retire(id).catch(() => undefined)));
+      }
+      throw error;
+    }
+  }
+
+  /** What each node of `shard` says of itself now (its /healthz), in map order. */
+  async shardHealth(shard: string): Promise<ReplicaHealth[]> {
+    const nodes = this.shardOf(shard).nodes.map(
+      (n) => this.nodeOrNull(n.id) ?? { ...n, status: 'down' as const },
+    );
+    return Promise.all(
+      nodes.map(async (node) => ({
+        id: node.id,
+        url: node.url,
+        health: node.status === 'up' ? await this.health(node.id, node.url) : null,
+      })),
+    );
+  }
+
+  /**
+   * The shard's leader now: the node that says it leads, in the highest term if two do (a
+   * deposed leader that has not heard of the new term yet). Null between leaders.
+   */
+  async leaderOf(shard: string): Promise<ShardLeader | null> {
+    let best: ShardLeader | null = null;
+    for (const { id, url, health } of await this.shardHealth(shard)) {
+      if (health?.role !== 'leader') continue;
+      if (best === null || health.term > best.term) best = { shard, id, url, term: health.term };
+    }
+    return best;
+  }
+
+  /**
+   * Polls until every shard has a leader; `onProgress` hears of each shard as it gets one.
+   * Rejects with `no_leader` after `timeoutMs`, naming the shards without.
+   */
+  async waitForLeaders(
+    timeoutMs: number,
+    onProgress: (line: string) => void = () => {},
+  ): Promise<ShardLeader[]> {
+    const shards = (this.map?.shards ?? []).map((s) => s.id);
+    const found = new Map<string, ShardLeader>();
+    const deadline = Date.now() + timeoutMs;
+    onProgress(
+      `waiting for ${shards.length === 1 ? 'a leader' : 'leaders'} in ${shards.join(', ')}…`,
+    );
+    for (;;) {
+      for (const shard of shards) {
+        if (found.has(shard)) continue;
+        const leader = await this.leaderOf(shard);
+        if (leader === null) continue;
+        found.set(shard, leader);
+        onProgress(
+          `${shard}: ${leader.id} leads (term ${leader.term}); ${found.size}/${shards.length} shards have a leader`,
+        );
+      }
+      if (found.size === shards.length) return shards.map((s) => found.get(s)!);
+      if (Date.now() > deadline) {
+        const without = shards.filter((s) => !found.has(s));
+        throw new ControlError(
+          'no_leader',
+          `No leader in ${without.join(', ')} after ${timeoutMs / 1000} s; see the nodes' logs.`,
+        );
+      }
+      await sleep(HEALTH_POLL_MS);
+    }
+  }
+
+  /**
+   * Level 6: SIGKILLs the shard's current leader (the dashboard's "kill leader"); its other
+   * replicas elect another. Resolves with the node killed and the term it led.
+   */
+  async killLeader(shard: string): Promise<{ killed: string; term: number }> {
+    const nodes = this.shardOf(shard).nodes.map((n) => this.nodeOrNull(n.id));
+    if (!nodes.some((n) => typeof n?.dataDir === 'string')) {
+      throw new ControlError(
+        'unsupported',
+        `Shard ${shard} is one node without a Raft group, so it has no leader to kill; kill the node itself (node.kill).`,
+      );
+    }
+    const deadline = Date.now() + FIND_LEADER_TIMEOUT_MS;
+    for (;;) {
+      const leader = await this.leaderOf(shard);
+      if (leader !== null) {
+        await this.supervisor.kill(leader.id);
+        this.log(`killed ${leader.id}, leader of ${shard} in term ${leader.term}`);
+        return { killed: leader.id, term: leader.term };
+      }
+      if (Date.now() > deadline) {
+        throw new ControlError(
+          'no_leader',
+          `Shard ${shard} has no leader now (an election may be under way, or too few of its nodes are up); try again in a moment.`,
+        );
+      }
+      await sleep(HEALTH_POLL_MS);
     }
   }
 
@@ -137,6 +358,7 @@ export class ClusterManager {
    * a cluster yet, the first node that is up becomes shard s1 and the new one s2.
    */
   async addShard(): Promise<{ shard: string }> {
+    this.refuseIfReplicated('added');
     this.claim();
     try {
       let current = this.map;
@@ -181,6 +403,7 @@ export class ClusterManager {
 
   /** Removes a shard: its keys drain to the others, then its nodes stop. */
   async removeShard(shard: string): Promise<{ shard: string }> {
+    this.refuseIfReplicated('removed');
     this.claim();
     try {
       const current = this.map;
@@ -227,6 +450,46 @@ export class ClusterManager {
   private nextEpoch(): number {
     this.lastEpoch = Math.max(this.lastEpoch, this.map?.epoch ?? 0) + 1;
     return this.lastEpoch;
+  }
+
+  /** Moving keys between Raft groups is not built yet (Level 6, a later step). */
+  private refuseIfReplicated(what: 'added' | 'removed'): void {
+    if (!this.replicated) return;
+    throw new ControlError(
+      'unsupported',
+      `Shards of a replicated cluster cannot be ${what} yet: moving keys between Raft groups is not supported; form the cluster with the shards you need.`,
+    );
+  }
+
+  /** The map's shard `id`, or unknown_shard naming the shards there are. */
+  private shardOf(id: string): ClusterShard {
+    const shard = this.map?.shards.find((s) => s.id === id);
+    if (shard === undefined) {
+      const known = this.map?.shards.map((s) => s.id).join(', ') || 'none';
+      throw new ControlError('unknown_shard', `No shard ${id}; the shards are ${known}.`);
+    }
+    return shard;
+  }
+
+  private nodeOrNull(id: string): NodeInfo | null {
+    return this.supervisor.list().find((n) => n.id === id) ?? null;
+  }
+
+  /** A replica's /healthz, noted in the supervisor (NodeInfo's role and term); null: none. */
+  private async health(id: string, url: string): Promise<RaftHealth | null> {
+    try {
+      const health = raftFromHealth(await fetchText(`${url}/healthz`, HEALTH_TIMEOUT_MS));
+      if (health !== null) {
+        try {
+          this.supervisor.setRaft(id, health);
+        } catch {
+          // Retired meanwhile.
+        }
+      }
+      return health;
+    } catch {
+      return null;
+    }
   }
 
   private claim(): void {

@@ -19,6 +19,7 @@ import {
   ratesBetween,
   readMetrics,
 } from './prometheus.ts';
+import { raftFromMetrics, type RaftStatus } from './raft-status.ts';
 
 /** Samples kept: ten minutes at one a second. */
 export const HISTORY_SECONDS = 600;
@@ -106,8 +107,21 @@ export class Monitor {
     this.busy = true;
     try {
       const nodes = this.supervisor.list();
-      const readings = await Promise.all(nodes.map((node) => read(node)));
+      const pages = await Promise.all(nodes.map((node) => read(node)));
       const t = Date.now();
+      // A replica's role and term ride on the same scrape (Level 6): NodeInfo shows them.
+      pages.forEach((page, i) => {
+        const node = nodes[i]!;
+        if (page === null || page instanceof Error || page.raft === null) return;
+        try {
+          this.supervisor.setRaft(node.id, page.raft);
+        } catch {
+          // Retired while it was read.
+        }
+      });
+      const readings = pages.map((page) =>
+        page === null || page instanceof Error ? page : page.reading,
+      );
       const totals = new Totals();
       const samples = nodes.map((node, i) => {
         const reading = readings[i]!;
@@ -138,10 +152,19 @@ export class Monitor {
   }
 }
 
-async function read(node: NodeInfo): Promise<NodeReading | Error | null> {
+interface Page {
+  readonly reading: NodeReading;
+  readonly raft: RaftStatus | null;
+}
+
+async function read(node: NodeInfo): Promise<Page | Error | null> {
   if (node.status !== 'up') return null;
   try {
-    return readMetrics(await fetchText(`${node.url}/metrics`, SCRAPE_TIMEOUT_MS));
+    const text = await fetchText(`${node.url}/metrics`, SCRAPE_TIMEOUT_MS);
+    return {
+      reading: readMetrics(text),
+      raft: typeof node.dataDir === 'string' ? raftFromMetrics(text) : null,
+    };
   } catch (error) {
     return error as Error;
   }

@@ -40,8 +40,9 @@ export interface DatabaseStatus {
 }
 
 export class Playground {
-  readonly supervisor = new Supervisor();
-  readonly cluster = new ClusterManager(this.supervisor);
+  /** Replicas (Level 6) keep their Raft logs in `<dataDir>/nodes/<id>`, beside PostgreSQL's. */
+  readonly supervisor: Supervisor;
+  readonly cluster: ClusterManager;
   /**
    * Live load goes to every node that has an address, except one stopped on purpose (it
    * exited cleanly, as behind a load balancer that takes a drained server out). A killed or
@@ -55,10 +56,7 @@ export class Playground {
         .map((node) => ({ id: node.id, url: node.url, shard: node.shard })),
     () => this.cluster.state().map,
   );
-  readonly monitor = new Monitor(this.supervisor, () => {
-    const status = this.load.status();
-    return status.running ? status : null;
-  });
+  readonly monitor: Monitor;
   private closing: Promise<void> | null = null;
   private database: EmbeddedDatabase | null = null;
   /** Set while a start or stop is under way. */
@@ -69,6 +67,12 @@ export class Playground {
 
   /** `dataDir`: where the embedded PostgreSQL keeps its files (Level 3). */
   constructor(private readonly dataDir: string) {
+    this.supervisor = new Supervisor({ dataRoot: dataDir });
+    this.cluster = new ClusterManager(this.supervisor);
+    this.monitor = new Monitor(this.supervisor, () => {
+      const status = this.load.status();
+      return status.running ? status : null;
+    });
     // A node that starts or comes back on another port joins a running load; one stopped on
     // purpose leaves it.
     this.supervisor.subscribe((node) => {

@@ -5,9 +5,12 @@
  * each child exits by itself when the supervisor's process dies (its IPC channel closes).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEFAULT_CONFIG, type NodeConfig, validateConfigPatch } from '../../core/config.ts';
 import { TINYCACHE_BIN as BIN } from '../bin.ts';
 import { LogRing } from './log-ring.ts';
+import type { RaftRole, RaftStatus } from './raft-status.ts';
 
 /** How long a node may take from spawn to listening. */
 export const START_TIMEOUT_MS = 20_000;
@@ -34,8 +37,18 @@ export interface NodeInfo {
   /** 0 until the node listens. */
   readonly port: number;
   readonly status: NodeStatus;
-  /** Until replication (Level 6) a node leads its shard, or itself when alone. */
-  readonly role: 'leader';
+  /**
+   * A replica's Raft role as last read (Level 6; 'follower' until read and while down); a
+   * node without a Raft group leads its shard, or itself when alone.
+   */
+  readonly role: RaftRole;
+  /**
+   * A replica's Raft term as last read; null for a node without a Raft group. (Optional in
+   * the type only, so NodeInfo values made before Level 6 still type-check; always set.)
+   */
+  readonly term?: number | null;
+  /** Where a replica keeps its Raft log (`--data-dir`); null for a node without one. */
+  readonly dataDir?: string | null;
   /** The cluster shard the node serves (Level 5); null for a lone node outside the cluster. */
   readonly shard: string | null;
   /** When the current process was spawned, in ms since the epoch. */
@@ -55,7 +68,9 @@ export type ControlErrorCode =
   | 'node_starting'
   | 'invalid_config'
   | 'busy'
-  | 'start_failed';
+  | 'start_failed'
+  | 'no_leader'
+  | 'unsupported';
 
 /** A refused supervisor request; `code` is what a control-plane API maps to its own errors. */
 export class ControlError extends Error {
@@ -89,6 +104,10 @@ interface Entry {
   readonly storage: NodeStorage | null;
   /** Set by the cluster (Level 5): the shard the node serves, or null. */
   shard: string | null;
+  /** A replica's `--data-dir`, kept across its restarts and removed when it is retired. */
+  readonly dataDir: string | null;
+  /** A replica's last known role and term; null until read (and always for other nodes). */
+  raft: RaftStatus | null;
   readonly log: LogRing;
   child: ChildProcess | null;
   status: NodeStatus;
@@ -108,6 +127,7 @@ function nodeArgs(
   port: number,
   config: NodeConfig,
   storage: NodeStorage | null,
+  dataDir: string | null,
 ): string[] {
   const args = [
     'node',
@@ -134,10 +154,30 @@ function nodeArgs(
   if (storage !== null) {
     args.push('--database-url', storage.databaseUrl, '--write-mode', storage.writeMode);
   }
+  if (dataDir !== null) args.push('--data-dir', dataDir);
   return args;
 }
 
 export type NodeListener = (node: NodeInfo) => void;
+
+export interface SupervisorOptions {
+  /**
+   * Where replicas keep their data: `<dataRoot>/nodes/<id>` (the playground's `.tinycache/`,
+   * beside the embedded PostgreSQL's files). Without one, no node can be a replica.
+   */
+  readonly dataRoot?: string | null;
+  /**
+   * Start a new replica on what its directory already holds (`tinycache cluster --data-dir`
+   * run again) instead of emptying it: node ids repeat from one run to the next, so by
+   * default a new node must not recover another run's log.
+   */
+  readonly reuseDataDirs?: boolean;
+}
+
+export interface StartOptions {
+  /** Level 6: run the shard's Raft group, with a data directory of its own. */
+  readonly replica?: boolean;
+}
 
 export class Supervisor {
   private readonly nodes = new Map<string, Entry>();
@@ -146,21 +186,43 @@ export class Supervisor {
   private nextId = 1;
   private closed = false;
 
+  constructor(private readonly options: SupervisorOptions = {}) {}
+
+  /** Where replicas' data directories are made; null when replicas cannot be started. */
+  get dataRoot(): string | null {
+    return this.options.dataRoot ?? null;
+  }
+
   /** Starts a node; resolves once it listens, rejects if it exits first or takes too long. */
   async start(
     config: Partial<NodeConfig> = {},
     preferredPort = 0,
     storage: NodeStorage | null = null,
+    { replica = false }: StartOptions = {},
   ): Promise<NodeInfo> {
     if (this.closed) throw new ControlError('start_failed', 'The supervisor is closed.');
     const patch = validateConfigPatch(config);
     if (!patch.ok) throw new ControlError('invalid_config', patch.error.message);
+    const root = this.dataRoot;
+    if (replica && root === null) {
+      throw new ControlError(
+        'unsupported',
+        'This supervisor has no data root, so it cannot start a replica (it needs a --data-dir).',
+      );
+    }
     const id = `n${this.nextId++}`;
+    const dataDir = replica && root !== null ? join(root, 'nodes', id) : null;
+    if (dataDir !== null) {
+      if (this.options.reuseDataDirs !== true) rmSync(dataDir, { recursive: true, force: true });
+      mkdirSync(dataDir, { recursive: true });
+    }
     const entry: Entry = {
       id,
       config: { ...DEFAULT_CONFIG, ...patch.value },
       storage,
       shard: null,
+      dataDir,
+      raft: null,
       log: new LogRing(LOG_LINES),
       child: null,
       status: 'down',
@@ -216,7 +278,7 @@ export class Supervisor {
   /**
    * Retires a node for good (a shard removed from the cluster): it leaves every list at once,
    * so nothing new is sent to it, and is stopped `drainMs` later, once requests already on
-   * their way to it are answered.
+   * their way to it are answered. A replica's data directory goes with it.
    */
   async retire(id: string, drainMs = 0): Promise<void> {
     const entry = this.entry(id);
@@ -224,6 +286,21 @@ export class Supervisor {
     for (const listener of this.removedListeners) listener(id);
     if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
     await this.terminate(entry);
+    if (entry.dataDir !== null) rmSync(entry.dataDir, { recursive: true, force: true });
+  }
+
+  /**
+   * Records a replica's Raft role and term as just read from it (the monitor's scrape, or a
+   * /healthz poll); ignored for a node without a Raft group, which always leads.
+   */
+  setRaft(id: string, raft: RaftStatus): NodeInfo {
+    const entry = this.entry(id);
+    if (entry.dataDir === null || entry.status !== 'up') return this.info(entry);
+    if (entry.raft?.role !== raft.role || entry.raft.term !== raft.term) {
+      entry.raft = { role: raft.role, term: raft.term };
+      this.emit(entry);
+    }
+    return this.info(entry);
   }
 
   /** Records the cluster shard the node serves (null: a lone node), for every view of it. */
@@ -320,7 +397,9 @@ export class Supervisor {
       pid: entry.status === 'down' ? null : (entry.child?.pid ?? null),
       port: entry.port,
       status: entry.status,
-      role: 'leader',
+      role: entry.dataDir === null ? 'leader' : (entry.raft?.role ?? 'follower'),
+      term: entry.dataDir === null ? null : (entry.raft?.term ?? 0),
+      dataDir: entry.dataDir,
       shard: entry.shard,
       startedAt: entry.startedAt,
       config: { ...entry.config },
@@ -333,6 +412,11 @@ export class Supervisor {
   private setStatus(entry: Entry, status: NodeStatus): void {
     if (entry.status === status) return;
     entry.status = status;
+    // A replica that stops or starts again leads nothing until it is read again; its term
+    // is on disk, so the last one known stays.
+    if (status !== 'up' && status !== 'paused' && entry.raft !== null) {
+      entry.raft = { role: 'follower', term: entry.raft.term };
+    }
     this.emit(entry);
   }
 
@@ -373,7 +457,7 @@ export class Supervisor {
     delete env.DATABASE_URL;
     const child = spawn(
       process.execPath,
-      [BIN, ...nodeArgs(entry.id, port, entry.config, entry.storage)],
+      [BIN, ...nodeArgs(entry.id, port, entry.config, entry.storage, entry.dataDir)],
       {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         env,

@@ -11,6 +11,7 @@ import { LOAD_ROUTINGS, LOAD_SCOPES } from '../load/settings.ts';
 import { nodeRequest } from '../control/node-client.ts';
 import type { LiveEvent, Playground } from '../control/playground.ts';
 import type { NodeInfo } from '../control/supervisor.ts';
+import { MAX_REPLICAS } from '../control/cluster.ts';
 import { mutation, query, router } from './trpc.ts';
 
 const limit = (name: keyof typeof CONFIG_LIMITS) =>
@@ -92,6 +93,8 @@ const CODES = {
   unknown_node: 'NOT_FOUND',
   unknown_shard: 'NOT_FOUND',
   busy: 'CONFLICT',
+  no_leader: 'CONFLICT',
+  unsupported: 'PRECONDITION_FAILED',
   node_down: 'CONFLICT',
   node_starting: 'CONFLICT',
   invalid_config: 'BAD_REQUEST',
@@ -202,6 +205,34 @@ export const appRouter = router({
     removeShard: mutation
       .input(z.object({ shard: z.string().min(1).max(200) }).strict())
       .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.removeShard(input.shard))),
+    /**
+     * Level 6: a new cluster of `shards` Raft groups of `replicas` new nodes each (with data
+     * dirs); resolves once every shard has a leader. Refused once a cluster is formed.
+     */
+    formReplicated: mutation
+      .input(
+        z
+          .object({
+            shards: z.number().int().min(1).max(16),
+            replicas: z
+              .number()
+              .int()
+              .min(1)
+              .max(MAX_REPLICAS)
+              .refine((r) => r % 2 === 1, 'replicas must be odd (1, 3, 5 or 7)'),
+          })
+          .strict(),
+      )
+      .mutation(({ ctx, input }) =>
+        act(async () => {
+          const { leaders } = await ctx.playground.cluster.formReplicated(input);
+          return { ...clusterState(ctx.playground), leaders };
+        }),
+      ),
+    /** Level 6: SIGKILLs the shard's current leader; its other replicas elect another. */
+    killLeader: mutation
+      .input(z.object({ shard: z.string().min(1).max(200) }).strict())
+      .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.killLeader(input.shard))),
     /** How fast keys move: keys a second each new owner copies, now and for later moves. */
     throttle: mutation
       .input(z.object({ keysPerSecond: z.number().int().min(1).max(10_000_000) }).strict())

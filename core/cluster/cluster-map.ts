@@ -324,6 +324,12 @@ export interface Arrival {
   readonly senderEpoch: number | null;
   /** A new owner's read-through of a key in transit: answered from the local store. */
   readonly transfer: boolean;
+  /**
+   * Level 6: a replica of the key's shard sent it on to the node it knows as the shard's
+   * leader (X-TinyCache-To-Leader). Such a request is served by its receiver or refused,
+   * never forwarded again (`leaderStep`).
+   */
+  readonly toLeader?: boolean;
 }
 
 export type Decision =
@@ -410,4 +416,45 @@ function refuseStale(map: ClusterMap, arrival: Arrival, message: string): Decisi
     code: 'map_conflict',
     message: `${message} Both maps have epoch ${map.epoch}: they conflict.`,
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// Level 6: the hop to a shard's leader.
+
+/**
+ * Hop rule with replicated shards (Level 6). A key request takes at most two hops between
+ * nodes, each of one kind:
+ *
+ *   client → any node ─(1 cross-shard hop, `decide`)→ a node of the owning shard
+ *                     ─(1 to-the-leader hop, `leaderStep`)→ that shard's leader
+ *
+ * The cross-shard hop goes to a node of the key's shard (its first node in the map), which
+ * may be a follower; a follower sends a request that needs the leader (a write, a
+ * linearizable read) on to the leader it knows, marked `toLeader`. A node that gets a
+ * `toLeader` request serves it if it leads the shard and otherwise refuses it (503, the client
+ * retries): it never forwards it again, so a request never bounces between replicas that
+ * disagree about who leads (during an election each may name another). A node of the shard
+ * that gets the request from the client directly (or from a node of another shard) forwards
+ * to the leader at once, or waits briefly while no leader is known.
+ */
+export type LeaderStep =
+  /** This node leads the shard: serve it here. */
+  | { readonly action: 'serve' }
+  /** Send it to `leader` (once, marked toLeader). */
+  | { readonly action: 'forward'; readonly leader: string }
+  /** No leader is known yet: wait a little and ask again. */
+  | { readonly action: 'wait' }
+  /** A request already sent to this node as the leader, which it no longer is: refuse. */
+  | { readonly action: 'refuse'; readonly leader: string | null };
+
+/** What a replica `me` does with a request that needs its shard's leader (`LeaderStep`). */
+export function leaderStep(
+  me: string,
+  leader: string | null,
+  arrival: Pick<Arrival, 'toLeader'>,
+): LeaderStep {
+  if (leader === me) return { action: 'serve' };
+  if (arrival.toLeader === true) return { action: 'refuse', leader };
+  if (leader === null) return { action: 'wait' };
+  return { action: 'forward', leader };
 }

@@ -95,6 +95,15 @@ export class ReplicatedCache {
     this.sessionTtlMs = sessionTtlMs;
   }
 
+  /**
+   * The Store this cache owns, for its node process: its stats, its memory limit and policy
+   * (`Store.configure`: evictions are local), `check` of a write before it is proposed, and
+   * `peek`. Never `set` or `delete` through it: the state changes only through `apply`.
+   */
+  get engine(): Store {
+    return this.store;
+  }
+
   /** The index of the last entry applied (or restored from a snapshot); 0 before any. */
   get appliedIndex(): number {
     return this.applied;

@@ -17,6 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   type Arrival,
   type ClusterMap,
+  type ClusterShard,
   type Decision,
   FROM_CLIENT,
   Handoff,
@@ -43,6 +44,15 @@ export const CLUSTER_HEADERS = {
   hops: 'x-tinycache-hops',
   /** On a node's request to a peer, and on a 421: the sender's (or refuser's) map epoch. */
   epoch: 'x-tinycache-epoch',
+  /**
+   * Level 6, on a request a replica sent on to its shard's leader: serve or refuse, never
+   * forward again (core/cluster `leaderStep`).
+   */
+  toLeader: 'x-tinycache-to-leader',
+  /** Level 6, on every key answer of a replicated shard: the leader that served it (or known). */
+  leader: 'x-tinycache-leader',
+  /** Level 6, on every key answer of a replicated shard: the Raft term it was served in. */
+  term: 'x-tinycache-term',
 } as const;
 
 /** Keys per page of a transfer at most; a slow pace takes smaller pages (ten a second). */
@@ -129,6 +139,18 @@ export interface ClusterRoleOptions {
   readonly keysPerSecond?: number;
   /** Why this node takes no cluster map (a refusal every `adopt` answers), or null. */
   readonly joinRefusal?: string | null;
+  /**
+   * Level 6: this node is a replica of its shard's Raft group (server/node/replication.ts).
+   * It may refuse a map (`refusal`), is told of every adopted one (`onMap`, with this node's
+   * shard), and no keys move here: its store changes only through Raft.
+   */
+  readonly replication?: MapListener | null;
+}
+
+/** What a replicated node's Raft side needs from map adoption (Replication has this shape). */
+export interface MapListener {
+  refusal(current: ClusterMap | null, next: ClusterMap): string | null;
+  onMap(shard: ClusterShard | null): void;
 }
 
 export class ClusterRole {
@@ -159,6 +181,7 @@ export class ClusterRole {
   private sweeping = false;
   private sweepAgain = false;
   private readonly joinRefusal: string | null;
+  private readonly replication: MapListener | null;
   private closed = false;
 
   constructor(options: ClusterRoleOptions) {
@@ -170,6 +193,7 @@ export class ClusterRole {
     this.peers = options.peers ?? new PeerClient();
     this.keysPerSecond = options.keysPerSecond ?? DEFAULT_TRANSFER_KEYS_PER_SECOND;
     this.joinRefusal = options.joinRefusal ?? null;
+    this.replication = options.replication ?? null;
     this.janitor = setInterval(() => this.dropIdleSnapshots(), SNAPSHOT_IDLE_MS / 2);
     this.janitor.unref();
   }
@@ -205,6 +229,11 @@ export class ClusterRole {
     const adopted = adoptMap(this.current, parsed.value);
     if (!adopted.ok)
       return { ok: false, error: cacheError(adopted.error.code, adopted.error.message) };
+    const refusal = adopted.changed ? this.replication?.refusal(this.current, adopted.map) : null;
+    if (refusal != null) {
+      this.log(`cluster map epoch ${adopted.map.epoch} refused: ${refusal}`);
+      return { ok: false, error: cacheError('bad_request', refusal) };
+    }
     if (adopted.changed) {
       this.current = adopted.map;
       const all = [...adopted.map.shards, ...(adopted.map.moving?.leaving ?? [])];
@@ -234,6 +263,7 @@ export class ClusterRole {
       forwardedBy: String(by),
       senderEpoch: Number.isInteger(epoch) ? epoch : null,
       transfer: false,
+      toLeader: req.headers[CLUSTER_HEADERS.toLeader] !== undefined,
     };
   }
 
@@ -330,6 +360,26 @@ export class ClusterRole {
       if (decision.action === 'serve') return { serveHere: decision };
       if (decision.action === 'refuse') return { refused: decision.error };
       target = decision.to;
+    }
+  }
+
+  /**
+   * Level 6: sends a key request to its shard's leader `to` (a node of this node's own shard),
+   * marked so that it is not forwarded again (core/cluster `leaderStep`). A 421 (one of the
+   * two maps is stale) brings the maps up to date and the request is sent once more.
+   */
+  async forwardToLeader(to: Target, req: PeerRequest): Promise<PeerAnswer> {
+    const headers = {
+      ...req.headers,
+      ...this.peerHeaders(),
+      [CLUSTER_HEADERS.hops]: '1',
+      [CLUSTER_HEADERS.toLeader]: '1',
+    };
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      const answer = await this.exchange(to.node.url, { ...req, headers });
+      this.countForward(to.shard, (performance.now() - started) / 1000);
+      if (answer.status !== 421 || attempt > 0) return answer;
     }
   }
 
@@ -475,6 +525,12 @@ export class ClusterRole {
   }
 
   private onMapChanged(map: ClusterMap): void {
+    if (this.replication !== null) {
+      // A replica's store changes through Raft only: no keys are copied in or swept out
+      // (a map that would move keys was refused).
+      this.replication.onMap(map.shards.find((s) => s.id === this.myShard) ?? null);
+      return;
+    }
     if (map.moving === null) {
       if (this.move !== null && this.move.progress.finishedAt === null) {
         this.log('cluster: the move ended before this node had every key; it stops pulling');

@@ -49,6 +49,10 @@ Options:
                              /v1/cluster); a node alone needs none  [host:port]
   --transfer-rate N          keys a second this node copies in at most
                              when a new cluster map gives it keys   [50000]
+  --data-dir DIR             make the node a replica of its shard's Raft
+                             group (Level 6): its Raft log, hard state
+                             and snapshots live in DIR; needs --node-id,
+                             not with --database-url               [none]
   -h, --help                 this text
 `;
 
@@ -67,6 +71,7 @@ const OPTIONS = {
   'db-pool': { type: 'string' },
   'node-id': { type: 'string' },
   'transfer-rate': { type: 'string' },
+  'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -82,6 +87,8 @@ export interface NodeCommandOptions {
   /** Undefined: host:port. */
   readonly nodeId: string | undefined;
   readonly transferKeysPerSecond: number;
+  /** Level 6: where the node's Raft state lives; undefined for a node that replicates nothing. */
+  readonly dataDir: string | undefined;
 }
 
 export const WRITE_MODES = ['through', 'behind'] as const;
@@ -173,6 +180,19 @@ export function parseNodeOptions(
   const transferKeysPerSecond = option('transfer-rate', DEFAULT_TRANSFER_KEYS_PER_SECOND, (t) =>
     numberOption('transfer-rate', t, { min: 1, max: 10_000_000, integer: true }),
   );
+  const dataDir = option<string | undefined>('data-dir', undefined, (t) =>
+    t.trim() === '' ? badOption('data-dir', 'a directory such as ./data/n1', t) : t,
+  );
+  if (dataDir !== undefined && nodeId === undefined) {
+    badOption('data-dir', 'used with --node-id (a replica is named in the cluster map)', dataDir);
+  }
+  if (dataDir !== undefined && databaseUrl !== null) {
+    badOption(
+      'data-dir',
+      'a node without a database (--database-url or DATABASE_URL): a replica with a database is not built yet',
+      dataDir,
+    );
+  }
   return {
     host,
     port,
@@ -183,6 +203,7 @@ export function parseNodeOptions(
     dbPool,
     nodeId,
     transferKeysPerSecond,
+    dataDir,
   };
 }
 
@@ -252,8 +273,9 @@ export async function runNodeCommand(argv: string[]): Promise<number> {
     parsed.databaseUrl === null
       ? ''
       : `, write-${parsed.writeMode} to ${redact(parsed.databaseUrl)}`;
+  const replica = parsed.dataDir === undefined ? '' : `, replica with data in ${parsed.dataDir}`;
   process.stdout.write(
-    `tinycache node listening on ${node.url} (${describeConfig(node.config())}${through})\n`,
+    `tinycache node listening on ${node.url} (${describeConfig(node.config())}${through}${replica})\n`,
   );
   // Started by a supervisor (server/control) with an IPC channel: tell it where we listen.
   process.send?.({ type: 'listening', url: node.url, port: node.port, pid: process.pid });

@@ -15,7 +15,7 @@ import {
   ttlMs,
   validateConfigPatch,
 } from '../../core/config.ts';
-import { keyRefusal, Store, utf8ByteLength } from '../../core/engine/index.ts';
+import { keyRefusal, Store, type StoreStats, utf8ByteLength } from '../../core/engine/index.ts';
 import type { Entry, StoredValue } from '../../core/engine/types.ts';
 import { type CacheError, cacheError } from '../../core/errors.ts';
 import { owned, readBody } from './body.ts';
@@ -23,8 +23,18 @@ import { acceptsGzip, inflate, InflateLimitError, maybeCompress } from './compre
 import { rawErrorResponse, sendError } from './http-errors.ts';
 import { createNodeMetrics, type NodeMetrics, type Op } from './metrics.ts';
 import { type ReadSource, registerDbMetrics } from '../db/metrics.ts';
-import type { Arrival, Decision, Target } from '../../core/cluster/index.ts';
+import {
+  type Arrival,
+  type ClusterNode,
+  type Decision,
+  leaderStep,
+  type Target,
+} from '../../core/cluster/index.ts';
 import { CLUSTER_HEADERS, ClusterRole } from './cluster.ts';
+import { registerRaftMetrics } from './raft/metrics.ts';
+import { NotLeader, Unavailable } from './raft/replica.ts';
+import { oneOffSession, Replication, type Session } from './replication.ts';
+import type { PeerAnswer } from './peer-client.ts';
 import { registerClusterMetrics } from './cluster-metrics.ts';
 import { type PeerRequest, PeerUnreachable } from './peer-client.ts';
 import { DbUnavailable, type Persistence } from '../db/persistence.ts';
@@ -49,6 +59,8 @@ interface Routed {
   readonly epoch: number;
   /** The key's old owner while it moves here; null when it is not in transit. */
   readonly fallback: Target | null;
+  /** Level 6, a write this node proposes as its shard's leader: the client's session. */
+  readonly session?: Session;
 }
 const KEY_METHODS = 'GET, HEAD, PUT, DELETE';
 /** Largest `PATCH /v1/config` body; a config is a few hundred bytes. */
@@ -94,6 +106,18 @@ const MAX_PIPELINED_REQUESTS = 256;
 const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
 /** How long a shutdown waits for requests in flight before closing their connections. */
 const SHUTDOWN_GRACE_MS = 5_000;
+/** Level 6: how long a request waits for its shard to have a known leader before a 503. */
+const LEADER_WAIT_MS = 1_000;
+/** Level 6: how often a waiting request looks again. */
+const LEADER_POLL_MS = 20;
+/** Level 6 request headers: a client's session (both, or none), and the read consistency. */
+const SESSION_HEADERS = {
+  client: 'x-tinycache-client',
+  seq: 'x-tinycache-seq',
+  consistency: 'x-tinycache-consistency',
+} as const;
+/** Longest X-TinyCache-Client, in UTF-8 bytes (core/replicated MAX_CLIENT_BYTES). */
+const MAX_CLIENT_ID_BYTES = 256;
 
 export interface NodeOptions {
   readonly host: string;
@@ -118,6 +142,12 @@ export interface NodeOptions {
   readonly transferKeysPerSecond?: number;
   /** Where the node's own notes go (a map adopted, keys moved). Default: stdout. */
   readonly log?: (line: string) => void;
+  /**
+   * Level 6: the node is a replica of its shard's Raft group, its Raft log, hard state and
+   * snapshots in this directory (server/node/replication.ts). Needs `nodeId`; not with a
+   * `database`.
+   */
+  readonly dataDir?: string;
 }
 
 export interface CacheNode {
@@ -132,8 +162,8 @@ export interface CacheNode {
 }
 
 /** JSON of `/v1/stats`: the engine's figures plus the node's uptime in seconds. */
-function statsBody(store: Store, startedAt: number, now: number): string {
-  const s = store.stats();
+function statsBody(stats: () => StoreStats, startedAt: number, now: number): string {
+  const s = stats();
   const reads = s.hits + s.misses;
   return JSON.stringify({
     ...s,
@@ -232,14 +262,34 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const writeBehind = database === undefined ? undefined : options.writeBehind;
   const startedAt = clock();
   let config: NodeConfig = options.config;
-  const store = new Store({
+  const storeOptions = {
     maxMemoryBytes: config.maxMemoryBytes,
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     policy: config.policy,
-  });
+  };
+  const log = options.log ?? ((line: string) => console.log(line));
+  // Level 6: a replica's store is its ReplicatedCache's, which changes only through Raft.
+  let replication: Replication | null = null;
+  if (options.dataDir !== undefined) {
+    if (options.nodeId === undefined) throw new Error('a node with a data dir needs a node id');
+    if (database !== undefined) {
+      throw new Error('a node with a database cannot be a replica (data dir) yet');
+    }
+    replication = await Replication.open({
+      nodeId: options.nodeId,
+      dataDir: options.dataDir,
+      store: storeOptions,
+      clock,
+      log,
+    });
+  }
+  const store = replication?.cache.engine ?? new Store(storeOptions);
+  const replicated = replication;
+  const storeStats = (): StoreStats => replicated?.cache.stats() ?? store.stats();
   // Read from the store when scraped: the engine keeps the one count of everything.
-  const metrics = createNodeMetrics(() => store.stats());
+  const metrics = createNodeMetrics(storeStats);
+  registerRaftMetrics(metrics.registry, () => replicated?.replica ?? null);
   const timeRead =
     database === undefined ? undefined : registerDbMetrics(metrics.registry, database, writeBehind);
   const requests = metrics.requests;
@@ -247,7 +297,6 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   // handled before that.
   let clusterRole: ClusterRole | undefined;
   const onForward = registerClusterMetrics(metrics.registry, () => clusterRole);
-  const log = options.log ?? ((line: string) => console.log(line));
 
   /** Counts an answer; a GET on a node with a database also says where its answer came from. */
   const finish = (op: Op, status: number, start: number, source?: ReadSource): void => {
@@ -605,6 +654,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const stored = owned(packed ?? raw);
     const value = { bytes: stored, contentType, compressed: packed !== null, rawBytes: raw.length };
     let created: boolean;
+    let answeredExpiresAt = expiresAt;
     if (routed !== null && clusterRole!.epoch !== routed.epoch) {
       // The map changed while the body arrived: if the key moved away meanwhile, this node
       // must not take the write (the move's copy may have left already); its owner does.
@@ -625,7 +675,42 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         routed = { ...routed, fallback: decision?.fallback ?? null };
       }
     }
-    if (database === undefined) {
+    if (replication !== null && routed?.session !== undefined) {
+      // Level 6: refusals first (bad input changes nothing), then through Raft; answered
+      // once the entry is applied here.
+      const refusal = store.check(key, value, expiresAt, now);
+      if (refusal !== undefined) {
+        fail(res, 'set', start, refusal);
+        return;
+      }
+      let written;
+      try {
+        written = await replication.replica!.write({
+          kind: 'set',
+          ...routed.session,
+          key,
+          bytes: stored,
+          contentType,
+          compressed: packed !== null,
+          rawBytes: raw.length,
+          ttlMs: ttlSeconds === null ? null : ttlMs(ttlSeconds),
+        });
+      } catch (error) {
+        fail(res, 'set', start, replicaRefusal(res, error));
+        return;
+      }
+      const outcome = written.outcome;
+      if (!outcome.ok) {
+        fail(res, 'set', start, cacheError(outcome.code, outcome.message));
+        return;
+      }
+      if (outcome.kind !== 'set') {
+        fail(res, 'set', start, sessionMismatch(routed.session, 'a DELETE'));
+        return;
+      }
+      created = outcome.created;
+      answeredExpiresAt = written.expiresAt;
+    } else if (database === undefined) {
       const result = store.set(key, value, expiresAt, now);
       if (!result.ok) {
         fail(res, 'set', start, result.error);
@@ -677,10 +762,230 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         bytes: raw.length,
         storedBytes: stored.length,
         compressed: packed !== null,
-        expiresAt,
+        expiresAt: answeredExpiresAt,
       }),
     );
     finish('set', status, start);
+  };
+
+  // -------------------------------------------------------------------------------------
+  // Level 6: keys of this node's shard when it is a replica of the shard's Raft group.
+
+  /** The client's session from X-TinyCache-Client and -Seq (both), else a one-off one. */
+  const sessionOf = (req: IncomingMessage): Session | CacheError => {
+    const client = req.headers[SESSION_HEADERS.client];
+    const seqText = req.headers[SESSION_HEADERS.seq];
+    if (typeof client !== 'string' || typeof seqText !== 'string') return oneOffSession();
+    if (client === '' || utf8ByteLength(client) > MAX_CLIENT_ID_BYTES) {
+      return cacheError(
+        'bad_request',
+        `X-TinyCache-Client must be 1 to ${MAX_CLIENT_ID_BYTES} bytes.`,
+      );
+    }
+    const seq = Number(seqText);
+    if (!/^\d+$/.test(seqText.trim()) || !Number.isSafeInteger(seq) || seq < 1) {
+      return cacheError(
+        'bad_request',
+        `X-TinyCache-Seq must be a whole number >= 1, one per request of the client; got ${JSON.stringify(seqText)}.`,
+      );
+    }
+    return { client, seq };
+  };
+
+  const sessionMismatch = (session: Session, was: string): CacheError =>
+    cacheError(
+      'bad_request',
+      `Request ${session.seq} of client ${JSON.stringify(session.client)} was ${was}; a retry must repeat the same request.`,
+    );
+
+  /** ?consistency= or X-TinyCache-Consistency: linearizable (default) or stale. */
+  const consistencyOf = (
+    req: IncomingMessage,
+    query: string,
+  ): 'linearizable' | 'stale' | CacheError => {
+    const fromQuery = query === '' ? null : new URLSearchParams(query).get('consistency');
+    const header = req.headers[SESSION_HEADERS.consistency];
+    const asked = fromQuery ?? (typeof header === 'string' ? header.trim() : null);
+    if (asked === null || asked === 'linearizable') return 'linearizable';
+    if (asked === 'stale') return 'stale';
+    return cacheError(
+      'bad_request',
+      `consistency must be linearizable or stale; got ${JSON.stringify(asked)}.`,
+    );
+  };
+
+  /** The shard, leader and term headers of a key answer of a replicated shard. */
+  const replicaHeaders = (res: ServerResponse, leader: string | null, term: number): void => {
+    const shard = clusterRole!.shard;
+    if (shard !== null) res.setHeader(CLUSTER_HEADERS.shard, shard);
+    if (leader !== null) res.setHeader(CLUSTER_HEADERS.leader, leader);
+    res.setHeader(CLUSTER_HEADERS.term, String(term));
+  };
+
+  /** A Replica's refusal as the client sees it: 503 with Retry-After (and the leader known). */
+  const replicaRefusal = (res: ServerResponse, error: unknown): CacheError => {
+    const shard = clusterRole!.shard ?? '?';
+    if (error instanceof NotLeader) {
+      if (error.leader !== null && !res.headersSent) {
+        res.setHeader(CLUSTER_HEADERS.leader, error.leader);
+      }
+      return cacheError(
+        'unavailable',
+        error.leader === null
+          ? `No leader for shard ${shard} (${error.message}); retry shortly.`
+          : `Shard ${shard}: ${error.message} Retry (at ${error.leader}).`,
+      );
+    }
+    if (error instanceof Unavailable) {
+      return cacheError('unavailable', `Shard ${shard}: ${error.message}`);
+    }
+    return cacheError('internal_error', `Shard ${shard}: the replica failed: ${String(error)}`);
+  };
+
+  /** The node of this node's shard with id `id` in the current map, or null. */
+  const shardNode = (id: string): ClusterNode | null => {
+    const map = clusterRole!.map;
+    const shard = map?.shards.find((s) => s.id === clusterRole!.shard);
+    return shard?.nodes.find((n) => n.id === id) ?? null;
+  };
+
+  /**
+   * A key of this node's shard on a replica: stale reads from this replica; writes and
+   * linearizable reads on the leader, sent on to it from a follower (core/cluster
+   * `leaderStep`), waiting up to LEADER_WAIT_MS while no leader is known.
+   */
+  const serveReplicated = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: Op,
+    key: string,
+    query: string,
+    expectsContinue: boolean,
+    start: number,
+    routed: Routed,
+    body?: Uint8Array,
+  ): Promise<void> => {
+    const rep = replication!;
+    const cluster = clusterRole!;
+    const shard = cluster.shard!;
+    const consistency = consistencyOf(req, query);
+    if (typeof consistency !== 'string') {
+      refuse(req, res, op, start, consistency);
+      return;
+    }
+    const session = sessionOf(req);
+    if (!('seq' in session)) {
+      refuse(req, res, op, start, session);
+      return;
+    }
+    if (op === 'get' && consistency === 'stale') {
+      const replica = rep.replica;
+      if (replica === null) {
+        fail(res, op, start, cacheError('unavailable', `Shard ${shard}: ${rep.notRunning}.`));
+        return;
+      }
+      const status = replica.status();
+      replicaHeaders(res, status.leader, status.term);
+      let entry;
+      try {
+        entry = await replica.read(key, 'stale');
+      } catch (error) {
+        fail(res, op, start, replicaRefusal(res, error));
+        return;
+      }
+      if (entry === undefined) fail(res, op, start, notFound(key));
+      else answerEntry(req, res, entry, req.method === 'HEAD', start, clock(), 'memory');
+      return;
+    }
+    const deadline = performance.now() + LEADER_WAIT_MS;
+    for (;;) {
+      const status = rep.status();
+      const step = leaderStep(cluster.nodeId, status?.leader ?? null, routed.arrival);
+      if (step.action === 'serve') break;
+      if (step.action === 'forward') {
+        const leader = shardNode(step.leader);
+        if (leader !== null) {
+          return toLeader(req, res, op, key, query, expectsContinue, start, leader, body);
+        }
+      }
+      if (step.action === 'refuse') {
+        if (status !== null) replicaHeaders(res, step.leader, status.term);
+        const message = `Node ${cluster.nodeId} no longer leads shard ${shard} (${step.leader === null ? 'no leader known' : `${step.leader} does`}); retry.`;
+        refuse(req, res, op, start, cacheError('unavailable', message));
+        return;
+      }
+      if (performance.now() >= deadline) {
+        if (status !== null) replicaHeaders(res, status.leader, status.term);
+        const why = status === null ? ` (${rep.notRunning})` : '';
+        const message = `No leader for shard ${shard}${why}; retry shortly.`;
+        refuse(req, res, op, start, cacheError('unavailable', message));
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+    }
+    const replica = rep.replica!;
+    replicaHeaders(res, cluster.nodeId, replica.status().term);
+    if (op === 'set') {
+      return handlePut(req, res, key, query, expectsContinue, start, { ...routed, session }, body);
+    }
+    if (op === 'get') {
+      let entry;
+      try {
+        entry = await replica.read(key, 'linearizable');
+      } catch (error) {
+        fail(res, op, start, replicaRefusal(res, error));
+        return;
+      }
+      if (entry === undefined) fail(res, op, start, notFound(key));
+      else answerEntry(req, res, entry, req.method === 'HEAD', start, clock(), 'memory');
+      return;
+    }
+    let written;
+    try {
+      written = await replica.write({ kind: 'delete', ...session, key });
+    } catch (error) {
+      fail(res, op, start, replicaRefusal(res, error));
+      return;
+    }
+    const outcome = written.outcome;
+    if (!outcome.ok) fail(res, op, start, cacheError(outcome.code, outcome.message));
+    else if (outcome.kind !== 'delete') fail(res, op, start, sessionMismatch(session, 'a PUT'));
+    else answerDelete(res, key, outcome.existed, start);
+  };
+
+  /** Sends a key request of this node's shard on to its leader, and answers with its answer. */
+  const toLeader = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: Op,
+    key: string,
+    query: string,
+    expectsContinue: boolean,
+    start: number,
+    leader: ClusterNode,
+    read?: Uint8Array,
+  ): Promise<void> => {
+    let body = read;
+    if (op === 'set' && body === undefined) {
+      const got = await readForwardBody(req, res, op, expectsContinue, start);
+      if (got === null) return;
+      body = got;
+    }
+    const request = {
+      method: (req.method ?? 'GET') as 'GET' | 'HEAD' | 'PUT' | 'DELETE',
+      path: `${KEYS_PREFIX}${encodeURIComponent(key)}${query === '' ? '' : `?${query}`}`,
+      headers: forwardHeaders(req),
+      body,
+    };
+    const shard = clusterRole!.shard!;
+    let answer: PeerAnswer;
+    try {
+      answer = await clusterRole!.forwardToLeader({ shard, node: leader }, request);
+    } catch (error) {
+      fail(res, op, start, peerRefusal({ shard, node: leader }, error));
+      return;
+    }
+    sendPeerAnswer(res, op, answer, request.method, start);
   };
 
   const handleKey = (
@@ -759,6 +1064,11 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         return forwardKey(req, res, op, url, key, query, expectsContinue, decision, arrival, start);
       }
       routed = { arrival, epoch: cluster.epoch, fallback: decision.fallback };
+    } else if (replication !== null) {
+      // A replica serves its shard's keys through Raft, and learns its shard from a map.
+      const message = `Node ${cluster.nodeId} is a replica (--data-dir) with no cluster map yet; send it one (PUT /v1/cluster).`;
+      refuse(req, res, op, start, cacheError('unavailable', message));
+      return;
     } else if (req.headers[CLUSTER_HEADERS.forwardedBy] !== undefined) {
       // A peer forwarded a key to a node with no map (restarted, not yet told): it must not
       // serve it as a lone cache. Epoch 0 makes the peer send its map, then the request.
@@ -783,6 +1093,9 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     body?: Uint8Array,
   ): Promise<void> | undefined => {
     const shard = clusterRole!.shard;
+    if (replication !== null && routed !== null && shard !== null) {
+      return serveReplicated(req, res, op, key, query, expectsContinue, start, routed, body);
+    }
     if (routed !== null && shard !== null) res.setHeader(CLUSTER_HEADERS.shard, shard);
     const fallback = routed?.fallback ?? null;
     if (op === 'get') {
@@ -840,43 +1153,86 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     }
     let body: Uint8Array | undefined;
     if (op === 'set') {
-      const declared = Number(req.headers['content-length'] ?? '0');
-      if (declared > config.maxValueBytes) {
-        const message = `The value is ${declared} bytes; the limit is ${config.maxValueBytes} bytes (max-value-bytes).`;
-        refuse(req, res, op, start, cacheError('value_too_large', message));
-        return;
-      }
-      // The body is read here to be sent on: a client waiting for 100 Continue gets it now.
-      if (expectsContinue) res.writeContinue();
-      const read = await readBody(req, config.maxValueBytes);
-      if (read.kind === 'aborted') {
-        finish(op, CLIENT_CLOSED_REQUEST, start);
-        return;
-      }
-      if (read.kind === 'too_large') {
-        refuse(
-          req,
-          res,
-          op,
-          start,
-          cacheError('value_too_large', `The value is over ${config.maxValueBytes} bytes.`),
-        );
-        return;
-      }
-      body = read.body;
-    }
-    const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'content-encoding', 'accept-encoding']) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
+      const read = await readForwardBody(req, res, op, expectsContinue, start);
+      if (read === null) return;
+      body = read;
     }
     const method = (req.method ?? 'GET') as 'GET' | 'HEAD' | 'PUT' | 'DELETE';
-    const request = { method, path: url, headers, body };
+    const request = { method, path: url, headers: forwardHeaders(req), body };
     const served = await relay(res, op, key, decision, arrival, request, start);
     if (served === null) return;
     // The newer map, fetched on the way, makes the key this node's own.
     const routed = { arrival, epoch: clusterRole!.epoch, fallback: served.fallback };
     return serveKey(req, res, op, key, query, false, start, routed, body);
+  };
+
+  /** A PUT's body, read to be sent on to a peer; null once a refusal has been answered. */
+  const readForwardBody = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: Op,
+    expectsContinue: boolean,
+    start: number,
+  ): Promise<Buffer | null> => {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > config.maxValueBytes) {
+      const message = `The value is ${declared} bytes; the limit is ${config.maxValueBytes} bytes (max-value-bytes).`;
+      refuse(req, res, op, start, cacheError('value_too_large', message));
+      return null;
+    }
+    // The body is read here to be sent on: a client waiting for 100 Continue gets it now.
+    if (expectsContinue) res.writeContinue();
+    const read = await readBody(req, config.maxValueBytes);
+    if (read.kind === 'aborted') {
+      finish(op, CLIENT_CLOSED_REQUEST, start);
+      return null;
+    }
+    if (read.kind === 'too_large') {
+      refuse(
+        req,
+        res,
+        op,
+        start,
+        cacheError('value_too_large', `The value is over ${config.maxValueBytes} bytes.`),
+      );
+      return null;
+    }
+    return read.body;
+  };
+
+  /** The client's headers a forwarded key request carries on. */
+  const forwardHeaders = (req: IncomingMessage): Record<string, string> => {
+    const headers: Record<string, string> = {};
+    for (const name of [
+      'content-type',
+      'content-encoding',
+      'accept-encoding',
+      SESSION_HEADERS.client,
+      SESSION_HEADERS.seq,
+      SESSION_HEADERS.consistency,
+    ]) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    return headers;
+  };
+
+  /** Answers with a peer's answer (its headers but the connection's own), noting the hop. */
+  const sendPeerAnswer = (
+    res: ServerResponse,
+    op: Op,
+    answer: PeerAnswer,
+    method: string,
+    start: number,
+  ): void => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!HOP_BY_HOP.has(name)) headers[name] = value;
+    }
+    headers[CLUSTER_HEADERS.forwardedBy] = clusterRole!.nodeId;
+    res.writeHead(answer.status, headers);
+    res.end(method === 'HEAD' ? undefined : answer.body);
+    finish(op, answer.status, start);
   };
 
   /**
@@ -911,14 +1267,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       fail(res, op, start, answer.refused);
       return null;
     }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (!HOP_BY_HOP.has(name)) headers[name] = value;
-    }
-    headers[CLUSTER_HEADERS.forwardedBy] = cluster.nodeId;
-    res.writeHead(answer.status, headers);
-    res.end(request.method === 'HEAD' ? undefined : answer.body);
-    finish(op, answer.status, start);
+    sendPeerAnswer(res, op, answer, request.method, start);
     return null;
   };
 
@@ -1189,6 +1538,20 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const noSnapshot = (id: string) =>
     cacheError('not_found', `No transfer ${JSON.stringify(id)} (done, or idle for a minute).`);
 
+  /** A replica's part of /healthz: its Raft role, term, leader and log positions. */
+  const replicaHealth = (rep: Replication) => {
+    const status = rep.status();
+    return {
+      node: rep.nodeId,
+      shard: clusterRole!.shard,
+      role: status?.role ?? 'starting',
+      term: status?.term ?? 0,
+      leader: status?.leader ?? null,
+      commit: status?.commit ?? 0,
+      applied: status?.applied ?? 0,
+    };
+  };
+
   /** Everything that is not a key: stats, config, metrics, health. */
   const handleAdmin = (
     req: IncomingMessage,
@@ -1233,7 +1596,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
         return;
       case '/v1/stats':
         if (!read) return void allow('GET, HEAD');
-        sendJson(res, 200, statsBody(store, startedAt, clock()), method === 'HEAD');
+        sendJson(res, 200, statsBody(storeStats, startedAt, clock()), method === 'HEAD');
         finish('other', 200, start);
         return;
       case '/v1/config':
@@ -1260,6 +1623,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
                   shard: clusterRole!.shard,
                   epoch: clusterRole!.epoch,
                 }),
+            ...(replication === null ? {} : replicaHealth(replication)),
           }),
           method === 'HEAD',
         );
@@ -1343,8 +1707,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
    */
   const pipelines = new WeakMap<Socket, { tail: Promise<void>; depth: number }>();
 
+  /** Requests not yet answered (a replica's shutdown waits for them). */
+  let inFlight = 0;
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const start = performance.now();
+    inFlight++;
+    res.once('close', () => inFlight--);
     const socket = req.socket;
     const pipeline = pipelines.get(socket);
     if (pipeline === undefined) {
@@ -1420,6 +1788,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       ),
     );
   });
+  // Level 6: the Raft connections of the shard's other replicas ride this port.
+  replication?.attach(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (
       !socket.writable ||
@@ -1439,7 +1809,10 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
 
   // Active expiry: reclaim dead keys nobody reads. Like Redis's expire cycle, run again at
   // once while a step keeps finding expired entries, within a time cap per tick.
+  // A replica's entries expire by the log's clock instead (core/replicated), the same on
+  // every replica.
   const expiry = setInterval(() => {
+    if (replication !== null) return;
     const tickStart = performance.now();
     while (
       store.expireStep(clock(), EXPIRE_BUDGET) > EXPIRE_BUDGET / 4 &&
@@ -1466,6 +1839,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
           database === undefined
             ? null
             : 'This node writes to PostgreSQL; a node with a database cannot join a cluster yet.',
+        replication,
       });
       resolve();
     });
@@ -1473,6 +1847,26 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const cluster = clusterRole!;
+
+  /**
+   * A replica's shutdown: stop accepting, let requests in flight finish (their writes need
+   * the replica), then stop the replica (finishing its Ready), its transport and storage.
+   */
+  const closeReplica = async (rep: Replication): Promise<void> => {
+    clearInterval(expiry);
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    force.unref();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = performance.now() + SHUTDOWN_GRACE_MS;
+    while (inFlight > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await rep.close();
+    cluster.close();
+    await closed;
+    clearTimeout(force);
+  };
 
   let closing: Promise<void> | undefined;
   return {
@@ -1483,6 +1877,10 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     metrics,
     config: () => config,
     close() {
+      if (replication !== null) {
+        closing ??= closeReplica(replication);
+        return closing;
+      }
       closing ??= new Promise<void>((resolve) => {
         clearInterval(expiry);
         cluster.close();

@@ -19,6 +19,18 @@ describe('tinycache node options', () => {
     [['--port', '-1'], '--port'],
     [['--max-memory', '1.5KiB'], '--max-memory'],
     [['--policy'], '--policy'],
+    [['--data-dir', '/tmp/tinycache-unused'], '--data-dir'],
+    [
+      [
+        '--data-dir',
+        '/tmp/tinycache-unused',
+        '--node-id',
+        'n1',
+        '--database-url',
+        'postgres://u@127.0.0.1:1/db',
+      ],
+      '--data-dir',
+    ],
   ];
   it.each(bad)('exits 2 naming the option for %j', async (args, option) => {
     const run = await runCli(['node', ...args]);

@@ -5,6 +5,7 @@ import {
   adopt,
   decide,
   FROM_CLIENT,
+  leaderStep,
   MAX_HOPS,
   movingShards,
   newer,
@@ -239,6 +240,25 @@ describe('decide', () => {
     expect(decide(adding, { shard: other, node: `${other}-n1` }, moving, transfer).action).toBe(
       'refuse',
     );
+  });
+});
+
+describe('leaderStep (Level 6: the hop to a shard leader)', () => {
+  it('serves on the leader, forwards once to a known leader, waits while none is known', () => {
+    expect(leaderStep('n1', 'n1', FROM_CLIENT)).toEqual({ action: 'serve' });
+    expect(leaderStep('n1', 'n1', { toLeader: true })).toEqual({ action: 'serve' });
+    expect(leaderStep('n2', 'n1', FROM_CLIENT)).toEqual({ action: 'forward', leader: 'n1' });
+    // Forwarded from another shard (one cross-shard hop): the to-the-leader hop still allowed.
+    expect(leaderStep('n2', 'n1', { toLeader: false })).toEqual({
+      action: 'forward',
+      leader: 'n1',
+    });
+    expect(leaderStep('n2', null, FROM_CLIENT)).toEqual({ action: 'wait' });
+  });
+
+  it('never forwards a request already sent to the leader: it is refused (no bounce)', () => {
+    expect(leaderStep('n2', 'n3', { toLeader: true })).toEqual({ action: 'refuse', leader: 'n3' });
+    expect(leaderStep('n2', null, { toLeader: true })).toEqual({ action: 'refuse', leader: null });
   });
 });
 

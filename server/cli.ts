@@ -18,7 +18,7 @@ const USAGE = `Usage: tinycache <command> [options]
 Commands:
   node    run one cache node in the foreground         (tinycache node --port 7001)
   bench   load a node like wrk or vegeta would         (tinycache bench --duration 10s)
-  cluster a local cluster of nodes, one per shard      (tinycache cluster --shards 3)
+  cluster a local cluster: shards of 1, 3, 5 or 7 nodes (tinycache cluster --shards 2 --replicas 3)
   sim     run a scenario in the simulator, replayable  (tinycache sim resharding --seed 7)
 
 Run \`tinycache <command> --help\` for a command's options, \`tinycache --version\` for the version.

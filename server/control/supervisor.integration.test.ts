@@ -2,6 +2,9 @@
  * The supervisor against real `tinycache node` processes: no part of it is mocked.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -241,5 +244,51 @@ describe('a node whose supervisor dies', () => {
       // Should the node outlive its parent after all, do not leave it holding a port.
       if (pid > 0 && !isGone(pid)) process.kill(pid, 'SIGKILL');
     }
+  });
+});
+
+describe('replicas and their data directories (Level 6)', () => {
+  it('a new replica starts on an empty <root>/nodes/<id>, even where an earlier run left one', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tinycache-supervisor-'));
+    const supervisor = new Supervisor({ dataRoot: root });
+    try {
+      mkdirSync(join(root, 'nodes', 'n1'), { recursive: true });
+      writeFileSync(join(root, 'nodes', 'n1', 'left-by-an-earlier-run'), 'x');
+      const node = await supervisor.start({}, 0, null, { replica: true });
+      expect(node).toMatchObject({
+        id: 'n1',
+        dataDir: join(root, 'nodes', 'n1'),
+        role: 'follower',
+      });
+      expect(existsSync(join(root, 'nodes', 'n1', 'left-by-an-earlier-run'))).toBe(false);
+      const lone = await supervisor.start();
+      expect(lone).toMatchObject({ role: 'leader', term: null, dataDir: null });
+    } finally {
+      await supervisor.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('with reuseDataDirs (tinycache cluster --data-dir run again) it keeps what is there', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tinycache-supervisor-'));
+    const supervisor = new Supervisor({ dataRoot: root, reuseDataDirs: true });
+    try {
+      mkdirSync(join(root, 'nodes', 'n1'), { recursive: true });
+      writeFileSync(join(root, 'nodes', 'n1', 'kept'), 'x');
+      await supervisor.start({}, 0, null, { replica: true });
+      expect(existsSync(join(root, 'nodes', 'n1', 'kept'))).toBe(true);
+    } finally {
+      await supervisor.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a replica without a data root, saying why', async () => {
+    const supervisor = new Supervisor();
+    await expect(supervisor.start({}, 0, null, { replica: true })).rejects.toMatchObject({
+      code: 'unsupported',
+      message: expect.stringMatching(/no data root/) as unknown,
+    });
+    expect(supervisor.list()).toEqual([]);
   });
 });

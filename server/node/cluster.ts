@@ -182,6 +182,8 @@ export class ClusterRole {
   private sweepAgain = false;
   private readonly joinRefusal: string | null;
   private readonly replication: MapListener | null;
+  /** Level 6: each other shard's leader, as its last forwarded answer named it. */
+  private readonly leaders = new Map<string, string>();
   private closed = false;
 
   constructor(options: ClusterRoleOptions) {
@@ -348,7 +350,7 @@ export class ClusterRole {
     let target = to;
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
-      const answer = await this.exchange(target.node.url, {
+      const answer = await this.sendToShard(target, {
         ...req,
         headers: { ...req.headers, ...this.peerHeaders(), [CLUSTER_HEADERS.hops]: '1' },
       });
@@ -360,6 +362,34 @@ export class ClusterRole {
       if (decision.action === 'serve') return { serveHere: decision };
       if (decision.action === 'refuse') return { refused: decision.error };
       target = decision.to;
+    }
+  }
+
+  /**
+   * A cross-shard forward. Level 5: to `to`, the shard's serving node. Level 6 (this node is
+   * a replica, so the shards are Raft groups whose every node takes any of its keys): first to
+   * the shard's leader as its last answer named it (X-TinyCache-Leader), saving the hop from a
+   * follower; then the map's node; and, when a node refuses the connection (down: it never
+   * saw the request, so trying another one cannot apply a write twice), the shard's other
+   * nodes in map order.
+   */
+  private async sendToShard(to: Target, req: PeerRequest): Promise<PeerAnswer> {
+    if (this.replication === null) return this.exchange(to.node.url, req);
+    const nodes = this.current?.shards.find((s) => s.id === to.shard)?.nodes ?? [];
+    const hinted = nodes.find((n) => n.id === this.leaders.get(to.shard));
+    const candidates = [...new Set([hinted, to.node, ...nodes].filter((n) => n !== undefined))];
+    for (let i = 0; ; i++) {
+      const node = candidates[i]!;
+      let answer: PeerAnswer;
+      try {
+        answer = await this.exchange(node.url, req);
+      } catch (error) {
+        if (i + 1 < candidates.length && refusedConnection(error)) continue;
+        throw error;
+      }
+      const leader = answer.headers[CLUSTER_HEADERS.leader];
+      if (leader !== undefined) this.leaders.set(to.shard, leader);
+      return answer;
     }
   }
 
@@ -737,6 +767,11 @@ export class ClusterRole {
     clearInterval(this.janitor);
     this.peers.close();
   }
+}
+
+/** The peer refused the connection: it is down, and never saw the request. */
+function refusedConnection(error: unknown): boolean {
+  return error instanceof PeerUnreachable && /ECONNREFUSED/.test(error.message);
 }
 
 function describe(map: ClusterMap): string {

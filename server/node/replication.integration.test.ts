@@ -367,6 +367,22 @@ describe('replicated shards on real nodes (--data-dir)', () => {
       const reader = nodes[(i + 1) % nodes.length]!;
       expect(await read(reader, key)).toBe(`v${i}`);
     }
+    // s2's first node (where the map sends s2's keys) dies: they reach its other replicas,
+    // through a new leader if it led.
+    await s2[0]!.proc.stop('SIGKILL');
+    const s2Keys = Array.from({ length: 60 }, (_, i) => `later-${i}`)
+      .filter((key) => route(map, key).shard === 's2')
+      .slice(0, 5);
+    for (const key of s2Keys) {
+      await until(
+        async () => [200, 201].includes(await put(s1[1]!, key, `x-${key}`)),
+        `a write of ${key} through s1`,
+      );
+      await until(
+        async () => (await call(keyUrl(s1[2]!, key))).body === `x-${key}`,
+        `a read of ${key} through s1`,
+      );
+    }
     // A replicated shard is formed, not resharded: a map that moves keys is refused.
     const moving: ClusterMap = {
       ...mapOf(2, { s1 }),

@@ -136,26 +136,26 @@ describe('a replicated cluster (2 shards × 3 replicas)', () => {
     expect(next.term).toBeGreaterThan(term);
     expect(['n1', 'n2', 'n3']).toContain(next.id);
 
-    // Writes succeed again: a key of s1 through s1's surviving replicas (a follower sends it
-    // on to the new leader), a key of s2 through any node. (A key of s1 through a node of
-    // s2 goes to s1's first node in the map, which may be the one killed: see the known gap
-    // below.) Every key reads back the same way, and the keys written before are all there.
+    // Writes succeed again through every node still up, keys of both shards (a node of s2
+    // finds s1's new leader), and every key reads back through every node, old ones too.
     const map = cluster.state().map!;
-    const survivors = supervisor.list().filter((n) => n.shard === 's1' && n.status === 'up');
-    expect(survivors).toHaveLength(2);
     const up = supervisor.list().filter((n) => n.status === 'up');
-    const through = (key: string, i: number) =>
-      route(map, key).shard === 's1' ? survivors[i % survivors.length]! : up[i % up.length]!;
+    expect(up).toHaveLength(5);
     const keys = Array.from({ length: 16 }, (_, i) => `after-${i}`);
     expect(new Set(keys.map((key) => route(map, key).shard))).toEqual(new Set(['s1', 's2']));
     for (const [i, key] of keys.entries()) {
-      expect(await putEventually(through(key, i).url, key, `a-${key}`)).toBe(201);
+      expect(await putEventually(up[i % up.length]!.url, key, `a-${key}`)).toBe(201);
     }
-    for (const [i, key] of keys.entries()) {
-      expect(await get(through(key, i + 1).url, key)).toEqual({ status: 200, text: `a-${key}` });
-    }
-    for (const [i, key] of [...Array(12).keys()].map((i) => [i, `replicated-${i}`] as const)) {
-      expect(await get(through(key, i).url, key)).toEqual({ status: 200, text: `v-${key}` });
+    for (const node of up) {
+      for (const key of keys) {
+        expect(await get(node.url, key)).toEqual({ status: 200, text: `a-${key}` });
+      }
+      for (let i = 0; i < 12; i++) {
+        expect(await get(node.url, `replicated-${i}`)).toEqual({
+          status: 200,
+          text: `v-replicated-${i}`,
+        });
+      }
     }
   }, 20_000);
 
@@ -178,30 +178,24 @@ describe('a replicated cluster (2 shards × 3 replicas)', () => {
     expect(existsSync(dir)).toBe(false);
   }, 20_000);
 
-  // KNOWN GAP (node side, core/cluster route): a node forwards a key of another shard to that
-  // shard's first node in the map, and nowhere else, so once that node is down every key of
-  // its shard fails through the other shards' nodes (503) although the shard has a leader.
-  // This test passes once cross-shard forwarding tries the shard's other replicas or follows
-  // X-TinyCache-Leader; then drop `.fails`.
-  it.fails(
-    "a key of a shard whose first node is down is still served through another shard's node",
-    async () => {
-      const map = cluster.state().map!;
-      const [first] = map.shards.find((s) => s.id === 's2')!.nodes;
-      await supervisor.kill(first!.id);
-      await eventually('a leader in s2 again', async () => {
-        const leader = await cluster.leaderOf('s2');
-        return leader !== null && leader.id !== first!.id ? leader : null;
-      });
-      const key = [...Array(100).keys()]
-        .map((i) => `gap-${i}`)
-        .find((k) => route(map, k).shard === 's2')!;
-      const s1Node = supervisor.list().find((n) => n.shard === 's1' && n.status === 'up')!;
-      const answer = await request(`${s1Node.url}/v1/keys/${key}`, { method: 'PUT', body: 'x' });
-      expect(answer.status).toBe(201);
-    },
-    20_000,
-  );
+  // A node forwards a key of another shard to that shard's leader as last named, else its
+  // first node in the map, else (connection refused) its other nodes: a shard whose first
+  // node is down stays reachable from the others.
+  it("a key of a shard whose first node is down is still served through another shard's node", async () => {
+    const map = cluster.state().map!;
+    const [first] = map.shards.find((s) => s.id === 's2')!.nodes;
+    await supervisor.kill(first!.id);
+    await eventually('a leader in s2 again', async () => {
+      const leader = await cluster.leaderOf('s2');
+      return leader !== null && leader.id !== first!.id ? leader : null;
+    });
+    const key = [...Array(100).keys()]
+      .map((i) => `gap-${i}`)
+      .find((k) => route(map, k).shard === 's2')!;
+    const s1Node = supervisor.list().find((n) => n.shard === 's1' && n.status === 'up')!;
+    const answer = await request(`${s1Node.url}/v1/keys/${key}`, { method: 'PUT', body: 'x' });
+    expect(answer.status).toBe(201);
+  }, 20_000);
 });
 
 describe('tinycache cluster --shards 2 --replicas 3', () => {

@@ -8,7 +8,9 @@
  * the control plane is broken, and `adopt` says so rather than picking one (`map_conflict`).
  *
  * Routing. The ring of `shards` (ring.ts; `vnodes` per shard, xxh32) names each key's shard.
- * Until Raft elects leaders (Level 6) a shard's first node is the one that serves its keys.
+ * Level 5: a shard's first node is the one that serves its keys. Level 6 (replicated shards):
+ * any node of the shard takes its keys and sends what needs the leader on to it, once
+ * (`leaderStep` at the end of this file has the whole hop rule).
  * Any node accepts any key and forwards it, at most MAX_HOPS times: with one map the first
  * node forwards straight to the owner, so one hop is enough. A node that gets a forwarded
  * request for a key it does not own under its own map never forwards it again; it answers

@@ -282,6 +282,21 @@ describe('replicated shards on real nodes (--data-dir)', () => {
       entries: number;
     };
     expect(stats.entries).toBeGreaterThan(0);
+    // The node's memory settings are its replica's store's (evictions are local).
+    const patched = await call(
+      `${followers[0]!.proc.url}/v1/config`,
+      'PATCH',
+      JSON.stringify({ policy: 'wtinylfu', maxMemoryBytes: 32 * 1024 * 1024 }),
+      { 'content-type': 'application/json' },
+    );
+    expect(patched.status, patched.body).toBe(200);
+    const after = JSON.parse((await call(`${followers[0]!.proc.url}/v1/stats`)).body) as {
+      policy: string;
+      maxMemoryBytes: number;
+      entries: number;
+    };
+    expect(after).toMatchObject({ policy: 'wtinylfu', maxMemoryBytes: 32 * 1024 * 1024 });
+    expect(after.entries).toBeGreaterThanOrEqual(stats.entries);
 
     // SIGKILL the leader under writes: 503s or successes, a new leader, nothing acked lost.
     const killed = leader;

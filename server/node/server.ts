@@ -901,6 +901,29 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     for (;;) {
       const status = rep.status();
       const step = leaderStep(cluster.nodeId, status?.leader ?? null, routed.arrival);
+      if (step.action === 'serve' && op === 'get') {
+        // A read changes nothing: when leadership is lost before it is confirmed, it is
+        // asked again (here, or at the new leader) within the wait.
+        replicaHeaders(res, cluster.nodeId, status!.term);
+        let entry;
+        try {
+          entry = await rep.replica!.read(key, 'linearizable');
+        } catch (error) {
+          const again =
+            error instanceof NotLeader &&
+            routed.arrival.toLeader !== true &&
+            performance.now() < deadline;
+          if (again) {
+            await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+            continue;
+          }
+          fail(res, op, start, replicaRefusal(res, error));
+          return;
+        }
+        if (entry === undefined) fail(res, op, start, notFound(key));
+        else answerEntry(req, res, entry, req.method === 'HEAD', start, clock(), 'memory');
+        return;
+      }
       if (step.action === 'serve') break;
       if (step.action === 'forward') {
         const leader = shardNode(step.leader);
@@ -928,18 +951,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     if (op === 'set') {
       return handlePut(req, res, key, query, expectsContinue, start, { ...routed, session }, body);
     }
-    if (op === 'get') {
-      let entry;
-      try {
-        entry = await replica.read(key, 'linearizable');
-      } catch (error) {
-        fail(res, op, start, replicaRefusal(res, error));
-        return;
-      }
-      if (entry === undefined) fail(res, op, start, notFound(key));
-      else answerEntry(req, res, entry, req.method === 'HEAD', start, clock(), 'memory');
-      return;
-    }
+    // A write is proposed once: after a NotLeader it may still commit, and only the client,
+    // with its session, may safely send it again.
     let written;
     try {
       written = await replica.write({ kind: 'delete', ...session, key });

@@ -770,7 +770,7 @@ export class ClusterRole {
 }
 
 /** The peer refused the connection: it is down, and never saw the request. */
-function refusedConnection(error: unknown): boolean {
+export function refusedConnection(error: unknown): boolean {
   return error instanceof PeerUnreachable && /ECONNREFUSED/.test(error.message);
 }
 

@@ -30,7 +30,7 @@ import {
   leaderStep,
   type Target,
 } from '../../core/cluster/index.ts';
-import { CLUSTER_HEADERS, ClusterRole } from './cluster.ts';
+import { CLUSTER_HEADERS, ClusterRole, refusedConnection } from './cluster.ts';
 import { registerRaftMetrics } from './raft/metrics.ts';
 import { NotLeader, Unavailable } from './raft/replica.ts';
 import { oneOffSession, Replication, type Session } from './replication.ts';
@@ -928,7 +928,21 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       if (step.action === 'forward') {
         const leader = shardNode(step.leader);
         if (leader !== null) {
-          return toLeader(req, res, op, key, query, expectsContinue, start, leader, body);
+          if (op === 'set' && body === undefined) {
+            const read = await readForwardBody(req, res, op, expectsContinue, start);
+            if (read === null) return;
+            body = read;
+          }
+          const sent = await toLeader(req, res, op, key, query, start, leader, body);
+          if (sent) return;
+          // The leader is down and never saw it (a refused connection): wait for the next.
+          if (performance.now() >= deadline) {
+            const message = `No leader for shard ${shard}: ${leader.id} is down; retry shortly.`;
+            fail(res, op, start, cacheError('unavailable', message));
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+          continue;
         }
       }
       if (step.action === 'refuse') {
@@ -966,24 +980,21 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     else answerDelete(res, key, outcome.existed, start);
   };
 
-  /** Sends a key request of this node's shard on to its leader, and answers with its answer. */
+  /**
+   * Sends a key request of this node's shard on to its leader, and answers with its answer.
+   * False, with nothing answered, when the leader refused the connection (it is down and
+   * never saw the request): the caller may wait for the next leader.
+   */
   const toLeader = async (
     req: IncomingMessage,
     res: ServerResponse,
     op: Op,
     key: string,
     query: string,
-    expectsContinue: boolean,
     start: number,
     leader: ClusterNode,
-    read?: Uint8Array,
-  ): Promise<void> => {
-    let body = read;
-    if (op === 'set' && body === undefined) {
-      const got = await readForwardBody(req, res, op, expectsContinue, start);
-      if (got === null) return;
-      body = got;
-    }
+    body: Uint8Array | undefined,
+  ): Promise<boolean> => {
     const request = {
       method: (req.method ?? 'GET') as 'GET' | 'HEAD' | 'PUT' | 'DELETE',
       path: `${KEYS_PREFIX}${encodeURIComponent(key)}${query === '' ? '' : `?${query}`}`,
@@ -995,10 +1006,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     try {
       answer = await clusterRole!.forwardToLeader({ shard, node: leader }, request);
     } catch (error) {
+      if (refusedConnection(error)) return false;
       fail(res, op, start, peerRefusal({ shard, node: leader }, error));
-      return;
+      return true;
     }
     sendPeerAnswer(res, op, answer, request.method, start);
+    return true;
   };
 
   const handleKey = (

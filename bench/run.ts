@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- http|engine|hitrate|playground|db|ring|cluster|sim|raft|raft-transport ...] [--duration 10] [--rounds 3]`
+ * `npm run bench [-- http|engine|hitrate|playground|db|ring|cluster|sim|raft|raft-transport|replication ...] [--duration 10] [--rounds 3] [--kills 20]`
  * Runs the benchmarks and prints each figure beside its anchor. Not part of `npm test`.
  */
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { machine } from './lib.ts';
 import { playgroundBench } from './playground.ts';
 import { raftBench } from './raft.ts';
 import { raftTransportBench } from './raft-transport.ts';
+import { replicationBench } from './replication.ts';
 import { ringBench } from './ring.ts';
 import { simBench } from './sim.ts';
 
@@ -19,13 +20,23 @@ const { values, positionals } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
+    kills: { type: 'string', default: '20' },
   },
   allowPositionals: true,
 });
 const seconds = Number(values.duration);
 const rounds = Number(values.rounds);
-if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) {
-  process.stderr.write('bench: --duration must be seconds > 0 and --rounds a whole number >= 1\n');
+const kills = Number(values.kills);
+if (
+  !(seconds > 0) ||
+  !Number.isInteger(rounds) ||
+  rounds < 1 ||
+  !Number.isInteger(kills) ||
+  kills < 1
+) {
+  process.stderr.write(
+    'bench: --duration must be seconds > 0, --rounds and --kills whole numbers >= 1\n',
+  );
   process.exit(2);
 }
 const all = [
@@ -39,6 +50,7 @@ const all = [
   'sim',
   'raft',
   'raft-transport',
+  'replication',
 ];
 const chosen = positionals.length === 0 ? all : positionals;
 for (const name of chosen) {
@@ -71,6 +83,8 @@ for (const name of chosen) {
                     ? simBench()
                     : name === 'raft'
                       ? await raftBench({ seconds, rounds })
-                      : await raftTransportBench({ seconds, rounds });
+                      : name === 'raft-transport'
+                        ? await raftTransportBench({ seconds, rounds })
+                        : await replicationBench({ seconds, rounds, kills });
   console.log(`${output}\n`);
 }

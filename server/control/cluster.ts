@@ -47,6 +47,18 @@ const HEALTH_POLL_MS = 100;
 const HEALTH_TIMEOUT_MS = 500;
 /** Nodes per shard a replicated cluster may have: odd, so a majority is never a tie. */
 export const MAX_REPLICAS = 7;
+/**
+ * After the control plane kills or pauses a shard's leader, its other replicas' /healthz is
+ * read this often until one leads, so the failover time is measured to about this much
+ * (the monitor's scrape alone would measure it to a second).
+ */
+export const FAILOVER_POLL_MS = 25;
+/** How long that polling goes on before the monitor's scrape is left to see the new leader. */
+const FAILOVER_POLL_LIMIT_MS = 10_000;
+/** Failovers kept in the state (the dashboard's table). */
+export const FAILOVERS_KEPT = 50;
+/** Leaderships kept in the state (the dashboard's election timeline). */
+const LEADERSHIPS_KEPT = 200;
 
 /** A move in progress, as `cluster.state` shows it (API.md §4). */
 export interface Resharding {
@@ -81,6 +93,44 @@ export interface FinishedMove {
   readonly error: string | null;
 }
 
+/**
+ * A shard's leader lost and another elected (Level 6). `lostAt` is when the control plane
+ * killed or paused the old leader (node.kill, node.pause, cluster.killLeader), else the
+ * first reading that showed it no longer leading; `electedAt` the first reading (a /healthz
+ * poll or the monitor's scrape) that showed the new leader.
+ */
+export interface Failover {
+  readonly shard: string;
+  readonly oldLeader: string;
+  readonly oldTerm: number;
+  readonly newLeader: string;
+  /** The new leader's term. */
+  readonly term: number;
+  /** Null when the old leader's loss was not seen before the new leader was. */
+  readonly lostAt: number | null;
+  readonly electedAt: number;
+  /** electedAt - lostAt; null when lostAt is. */
+  readonly ms: number | null;
+  /** What happened to the old leader. */
+  readonly cause: 'killed' | 'paused' | 'stepped-down' | 'unseen';
+  /**
+   * How finely `ms` is known: FAILOVER_POLL_MS when the replicas' /healthz was polled after
+   * the control plane's kill or pause, else the monitor's 1000 ms scrape.
+   */
+  readonly resolutionMs: number;
+}
+
+/** One node's time as its shard's leader, for the election timeline. */
+export interface Leadership {
+  readonly shard: string;
+  readonly leader: string;
+  readonly term: number;
+  /** When it was first seen leading. */
+  readonly since: number;
+  /** When it was lost (killed, paused, stepped down, superseded); null: leads now. */
+  readonly until: number | null;
+}
+
 export interface ClusterState {
   readonly epoch: number;
   readonly map: ClusterMap | null;
@@ -94,6 +144,10 @@ export interface ClusterState {
    * type only, for states made before Level 6; always set.)
    */
   readonly replicated?: boolean;
+  /** Level 6: the last FAILOVERS_KEPT leader changes, oldest first. (Optional in the type only.) */
+  readonly failovers?: readonly Failover[];
+  /** Level 6: who led each shard when, oldest first. (Optional in the type only.) */
+  readonly leaderships?: readonly Leadership[];
 }
 
 /** A shard's leader as its nodes' /healthz say. */
@@ -134,6 +188,16 @@ export class ClusterManager {
   private readonly listeners = new Set<ClusterListener>();
   /** The process of each node last handed the map on coming up, so it is handed once. */
   private readonly rejoined = new Map<string, number | null>();
+  /** Level 6: each shard's leader as last seen, and shards whose leader was lost. */
+  private readonly leaders = new Map<string, { id: string; term: number }>();
+  private readonly lost = new Map<
+    string,
+    { id: string; term: number; at: number; cause: Failover['cause']; resolutionMs: number }
+  >();
+  /** When the control plane signalled a node (kill, pause), so a loss dates from then. */
+  private readonly signalledAt = new Map<string, number>();
+  private failovers: Failover[] = [];
+  private leaderships: Leadership[] = [];
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -143,6 +207,7 @@ export class ClusterManager {
     // its new URL if it moved.
     // Only once per process: a replica's role changes emit too.
     supervisor.subscribe((node) => {
+      this.observeLeadership(node);
       if (node.status !== 'up' || node.shard === null) return;
       if (this.rejoined.has(node.id) && this.rejoined.get(node.id) === node.pid) return;
       this.rejoined.set(node.id, node.pid);
@@ -161,7 +226,163 @@ export class ClusterManager {
       lastMove: this.lastMove,
       keysPerSecond: this.keysPerSecond,
       replicated: this.replicated,
+      failovers: this.failovers,
+      leaderships: this.leaderships,
     };
+  }
+
+  /**
+   * Notes that the control plane is about to kill or pause `id` (the dashboard's node
+   * buttons), so a leadership lost with it dates from this moment, not from the exit.
+   */
+  signalled(id: string): void {
+    this.signalledAt.set(id, Date.now());
+  }
+
+  /**
+   * Dissolves the cluster: every node its map lists is retired (a replica's data directory
+   * with it), the map is dropped, and the playground is left with its other nodes, or with
+   * one new lone node if none is left. Refused while keys move. A node cannot be told to
+   * forget a map, so a member is never kept as a lone node (it would still route by it).
+   */
+  async dissolve(): Promise<{ retired: string[]; started: string | null }> {
+    const map = this.map;
+    if (map === null) throw new ControlError('unknown_shard', 'There is no cluster to dissolve.');
+    this.claim();
+    try {
+      const retired = this.members(map).map((n) => n.id);
+      this.map = null;
+      this.replicated = false;
+      this.lastMove = null;
+      this.leaders.clear();
+      this.lost.clear();
+      this.failovers = [];
+      this.leaderships = [];
+      await Promise.all(retired.map((id) => this.supervisor.retire(id).catch(() => undefined)));
+      let started: string | null = null;
+      if (this.supervisor.list().length === 0) started = (await this.supervisor.start({})).id;
+      this.log(`dissolved the cluster (retired ${retired.join(', ')})`);
+      this.emit();
+      return { retired, started };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Level 6: follows each shard's leader through the nodes' role changes (the monitor's
+   * scrape and /healthz polls set them): a leader killed, paused or stepped down is a loss,
+   * and the next node seen leading in a later term ends it as a failover.
+   */
+  private observeLeadership(node: NodeInfo): void {
+    if (!this.replicated || node.shard === null || typeof node.dataDir !== 'string') return;
+    const shard = node.shard;
+    const term = node.term ?? 0;
+    const now = Date.now();
+    const leading = node.status === 'up' && node.role === 'leader';
+    const current = this.leaders.get(shard);
+    if (current?.id === node.id && !leading) {
+      const signalled = this.signalledAt.get(node.id);
+      this.signalledAt.delete(node.id);
+      const byUs = node.status !== 'up';
+      const at = byUs && signalled !== undefined && now - signalled < 5000 ? signalled : now;
+      const cause =
+        node.status === 'up' ? 'stepped-down' : node.status === 'paused' ? 'paused' : 'killed';
+      this.leaders.delete(shard);
+      this.lost.set(shard, {
+        id: node.id,
+        term: current.term,
+        at,
+        cause,
+        resolutionMs: byUs ? FAILOVER_POLL_MS : 1000,
+      });
+      this.endLeadership(shard, at);
+      this.emit();
+      if (byUs) void this.pollForLeader(shard);
+      return;
+    }
+    if (!leading) return;
+    if (current !== undefined && (current.id === node.id || term <= current.term)) return;
+    const lost = this.lost.get(shard);
+    if (current === undefined && lost !== undefined && term <= lost.term) {
+      // The lost leader itself, resumed before anyone else was elected, or a stale reading.
+      if (lost.id !== node.id || term < lost.term) return;
+      this.lost.delete(shard);
+      this.leaders.set(shard, { id: node.id, term });
+      this.pushLeadership({ shard, leader: node.id, term, since: now, until: null });
+      this.emit();
+      return;
+    }
+    this.leaders.set(shard, { id: node.id, term });
+    if (current !== undefined) {
+      // A new leader seen before the old one was seen to stop: when it stopped is unknown.
+      this.endLeadership(shard, now);
+      this.pushFailover({
+        shard,
+        oldLeader: current.id,
+        oldTerm: current.term,
+        newLeader: node.id,
+        term,
+        lostAt: null,
+        electedAt: now,
+        ms: null,
+        cause: 'unseen',
+        resolutionMs: 1000,
+      });
+    } else if (lost !== undefined) {
+      this.lost.delete(shard);
+      this.pushFailover({
+        shard,
+        oldLeader: lost.id,
+        oldTerm: lost.term,
+        newLeader: node.id,
+        term,
+        lostAt: lost.at,
+        electedAt: now,
+        ms: now - lost.at,
+        cause: lost.cause,
+        resolutionMs: lost.resolutionMs,
+      });
+    }
+    this.pushLeadership({ shard, leader: node.id, term, since: now, until: null });
+    this.emit();
+  }
+
+  /**
+   * Reads the shard's replicas' /healthz every FAILOVER_POLL_MS (each reading updates the
+   * supervisor, and so observeLeadership) until the shard has a leader again, at most
+   * FAILOVER_POLL_LIMIT_MS; then the monitor's scrape is left to see it.
+   */
+  private async pollForLeader(shard: string): Promise<void> {
+    const deadline = Date.now() + FAILOVER_POLL_LIMIT_MS;
+    while (this.lost.has(shard) && Date.now() < deadline) {
+      try {
+        await this.shardHealth(shard);
+      } catch {
+        return; // the cluster was dissolved
+      }
+      if (!this.lost.has(shard)) return;
+      await sleep(FAILOVER_POLL_MS);
+    }
+    const lost = this.lost.get(shard);
+    if (lost !== undefined) this.lost.set(shard, { ...lost, resolutionMs: 1000 });
+  }
+
+  private endLeadership(shard: string, at: number): void {
+    this.leaderships = this.leaderships.map((l) =>
+      l.shard === shard && l.until === null ? { ...l, until: at } : l,
+    );
+  }
+
+  private pushLeadership(leadership: Leadership): void {
+    this.leaderships = [...this.leaderships, leadership].slice(-LEADERSHIPS_KEPT);
+  }
+
+  private pushFailover(failover: Failover): void {
+    this.failovers = [...this.failovers, failover].slice(-FAILOVERS_KEPT);
+    this.log(
+      `${failover.shard}: ${failover.newLeader} leads in term ${failover.term} after ${failover.oldLeader} (${failover.ms === null ? 'time unknown' : `${failover.ms} ms`})`,
+    );
   }
 
   subscribe(listener: ClusterListener): () => void {
@@ -339,6 +560,7 @@ export class ClusterManager {
     for (;;) {
       const leader = await this.leaderOf(shard);
       if (leader !== null) {
+        this.signalled(leader.id);
         await this.supervisor.kill(leader.id);
         this.log(`killed ${leader.id}, leader of ${shard} in term ${leader.term}`);
         return { killed: leader.id, term: leader.term };

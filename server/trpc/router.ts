@@ -233,6 +233,16 @@ export const appRouter = router({
     killLeader: mutation
       .input(z.object({ shard: z.string().min(1).max(200) }).strict())
       .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.killLeader(input.shard))),
+    /**
+     * Retires every node of the cluster and drops its map (the playground's fresh start for
+     * another level); a new lone node is started if none is left. Refused while keys move.
+     */
+    dissolve: mutation.input(z.object({}).strict().optional()).mutation(({ ctx }) =>
+      act(async () => {
+        const { retired, started } = await ctx.playground.cluster.dissolve();
+        return { ...clusterState(ctx.playground), retired, started };
+      }),
+    ),
     /** How fast keys move: keys a second each new owner copies, now and for later moves. */
     throttle: mutation
       .input(z.object({ keysPerSecond: z.number().int().min(1).max(10_000_000) }).strict())
@@ -267,12 +277,19 @@ export const appRouter = router({
           return playground.supervisor.start(input.config, 0, storage);
         }),
       ),
-    kill: mutation
-      .input(nodeId)
-      .mutation(({ ctx, input }) => act(() => ctx.playground.supervisor.kill(input.id))),
-    pause: mutation
-      .input(nodeId)
-      .mutation(({ ctx, input }) => act(() => ctx.playground.supervisor.pause(input.id))),
+    kill: mutation.input(nodeId).mutation(({ ctx, input }) =>
+      act(() => {
+        // A leader lost with it dates from now (the failover time), not from its exit.
+        ctx.playground.cluster.signalled(input.id);
+        return ctx.playground.supervisor.kill(input.id);
+      }),
+    ),
+    pause: mutation.input(nodeId).mutation(({ ctx, input }) =>
+      act(() => {
+        ctx.playground.cluster.signalled(input.id);
+        return ctx.playground.supervisor.pause(input.id);
+      }),
+    ),
     resume: mutation
       .input(nodeId)
       .mutation(({ ctx, input }) => act(() => ctx.playground.supervisor.resume(input.id))),

@@ -140,6 +140,8 @@ export function parseBenchArgs(argv: string[]): { options: LoadOptions; json: bo
         : numberOption('seed', values.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
     timeoutMs:
       values.timeout === undefined ? d.timeoutMs : durationOption('timeout', values.timeout) * 1000,
+
+    sessions: null,
   };
   if (options.valueBytes > valueBytes.max) {
     badOption('value-bytes', `a size up to ${valueBytes.max} bytes`, values['value-bytes']);

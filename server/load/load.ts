@@ -13,8 +13,10 @@ import { keyName } from '../../core/workload/keys.ts';
 import { createKeySampler, MAX_KEYS, type KeySampler } from '../../core/workload/samplers.ts';
 import { ArrivalSchedule } from '../../core/workload/schedule.ts';
 import { generateValue, type GeneratedValue } from '../../core/workload/values.ts';
+import { DEFAULT_RETRY_POLICY, nextRetryDelayMs } from '../client/backoff.ts';
 import { HttpConnection, type ConnectionOwner, type RequestKind } from './connection.ts';
 import { LatencyHistogram, type LatencySummaryMs } from './histogram.ts';
+import { STAMP_BYTES, type WriteLedger } from './ledger.ts';
 
 export const LOAD_MODES = ['closed', 'open'] as const;
 export type LoadMode = (typeof LOAD_MODES)[number];
@@ -54,6 +56,22 @@ export interface LoadOptions {
    * the last connection error, or `timeout`).
    */
   readonly timeoutMs: number;
+  /**
+   * Level 6: null (the default, and `tinycache bench`'s) sends requests as before. A string
+   * makes the run a client that rides out a leader's failure: each write carries a session,
+   * `X-TinyCache-Client: <sessions>-<n>` and `X-TinyCache-Seq` (1, 2, … per session), and a
+   * request answered 503 or lost with its connection (an error, a close, a timeout) is sent
+   * again, the same bytes, same seq, after a full-jitter backoff (server/client/backoff.ts),
+   * until the retry bound; only then is it an error. Retries are counted apart
+   * (Counters.retries), and a retried request's latency runs from its first send. A node
+   * applies a (client, seq) once, so a retried write is not applied twice; and it refuses a
+   * seq below its latest for that client, so a session has one write in flight: a run keeps
+   * a session per write in flight, taken from a free list when a write goes out and given
+   * back once it is answered or given up (at most connections + pending retries of them).
+   * Retrying 503s suits any node (an election, a database that went away); the live load
+   * sets this, the CLI does not. Prefill writes are not retried.
+   */
+  readonly sessions: string | null;
 }
 
 /** What update() may change while the load runs. */
@@ -101,6 +119,7 @@ export const DEFAULT_LOAD_OPTIONS: LoadOptions = {
   prefillKeys: 0,
   seed: 1,
   timeoutMs: 10_000,
+  sessions: null,
 };
 
 export const LOAD_LIMITS = {
@@ -217,6 +236,12 @@ export interface LoadHooks {
    * owner. The prefill is not filtered.
    */
   readonly owns?: (keyId: number) => boolean;
+  /**
+   * Level 6, with `sessions`: each write's value is stamped (its first STAMP_BYTES; values
+   * shorter, and compressible JSON ones, are not) and its acknowledgement recorded here, for
+   * the live load's verifier.
+   */
+  readonly ledger?: WriteLedger;
 }
 
 /** Draws for an owned key before a run sends one it does not own (to be forwarded). */
@@ -286,6 +311,9 @@ export function checkLoadOptions(options: LoadOptions): LoadOptions {
   checkRange('timeoutMs', options.timeoutMs, 0);
   checkRange('prefillKeys', options.prefillKeys, 0, MAX_KEYS, true, true);
   if (!Number.isInteger(options.seed)) throw new RangeError(`seed must be a whole number.`);
+  if (options.sessions !== null && !/^[\x21-\x7e]{1,200}$/.test(options.sessions)) {
+    throw new RangeError('sessions must be null or 1 to 200 visible ASCII characters.');
+  }
   return options;
 }
 
@@ -357,6 +385,8 @@ export class Counters {
   errorCount = 0;
   bytesRead = 0;
   bytesWritten = 0;
+  /** Requests sent again (see LoadOptions.sessions); not in `requests` or `errorCount`. */
+  retries = 0;
   readonly errors = new Map<string, number>();
   readonly statuses = new Float64Array(1000);
   readonly latency = new LatencyHistogram();
@@ -382,7 +412,7 @@ export class Counters {
 
   reset(): void {
     this.requests = this.reads = this.writes = this.hits = this.misses = 0;
-    this.errorCount = this.bytesRead = this.bytesWritten = 0;
+    this.errorCount = this.bytesRead = this.bytesWritten = this.retries = 0;
     this.errors.clear();
     this.statuses.fill(0);
     this.latency.reset();
@@ -418,6 +448,32 @@ const NO_FIGURES: SecondFigures = {
   hitRate: null,
 };
 
+/** A request of a run with sessions, kept until answered or given up, to send again. */
+interface Pending {
+  readonly kind: RequestKind;
+  readonly head: string;
+  readonly body: Uint8Array | undefined;
+  readonly latencyStartMs: number;
+  readonly firstMs: number;
+  /** Retries so far. */
+  attempt: number;
+  readonly session: Session | null;
+  readonly keyId: number;
+  /** The ledger's write number; 0 when not stamped. */
+  readonly stamp: number;
+}
+
+/** A client session (see LoadOptions.sessions): the head prefix up to the seq, and its seq. */
+interface Session {
+  readonly prefix: string;
+  seq: number;
+}
+
+/** The head lines of session `id` up to its seq's digits. */
+export function sessionPrefix(id: string): string {
+  return `X-TinyCache-Client: ${id}\r\nX-TinyCache-Seq: `;
+}
+
 class LoadRun implements ConnectionOwner {
   options: LoadOptions;
   readonly done: Promise<LoadResult>;
@@ -427,6 +483,15 @@ class LoadRun implements ConnectionOwner {
   private readonly requestTail: string;
   private readonly fixedRequest: Buffer | null;
   private readonly rng: Rng;
+  /** Sessions and retries on (LoadOptions.sessions), for key requests. */
+  private readonly retrying: boolean;
+  private readonly jitter: Rng;
+  private readonly pending = new Map<HttpConnection, Pending>();
+  private readonly freeSessions: Session[] = [];
+  private sessionCount = 0;
+  /** Retries whose backoff is over, waiting for a connection. */
+  private dueRetries: Pending[] = [];
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private sampler: KeySampler;
   private values: GeneratedValue[];
   private valueIndex = 0;
@@ -476,6 +541,8 @@ class LoadRun implements ConnectionOwner {
     this.fixedRequest =
       options.path === null ? null : Buffer.from(`GET ${options.path}${this.requestTail}\r\n`);
     this.rng = createRng(options.seed);
+    this.retrying = options.sessions !== null && options.path === null;
+    this.jitter = createRng(options.seed ^ 0x7e1a);
     this.sampler = this.makeSampler();
     this.values = this.makeValues();
     this.secondStartMs = now();
@@ -549,12 +616,16 @@ class LoadRun implements ConnectionOwner {
     clearInterval(this.ticker);
     if (this.phaseTimer) clearTimeout(this.phaseTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const timer of this.retryTimers) clearTimeout(timer);
     this.clearArrivalTimer();
     this.hooks.signal?.removeEventListener('abort', this.onAbort);
 
     const measuring = this.phase === 'measure';
     let unfinished = 0;
     for (const connection of this.connections) if (connection.busy) unfinished++;
+    unfinished += this.retryTimers.size + this.dueRetries.length;
+    this.retryTimers.clear();
+    this.dueRetries = [];
     if (this.schedule) unfinished += Math.max(0, this.schedule.dueCount(endMs) - this.nextArrival);
     for (const connection of this.connections) connection.close();
     this.connections.clear();
@@ -584,6 +655,17 @@ class LoadRun implements ConnectionOwner {
     const kind = connection.kind;
     const latencyMs = connection.idleSinceMs - connection.latencyStartMs;
     const ok = this.isOk(kind, status);
+    if (this.retrying && kind !== 'prefill') {
+      const pending = this.pending.get(connection);
+      if (pending !== undefined) {
+        this.pending.delete(connection);
+        if (status === 503 && this.retryLater(pending)) {
+          if (!connection.closing) this.onIdle(connection);
+          return;
+        }
+        this.settle(pending, ok);
+      }
+    }
     this.total.recordAnswer(kind, status, latencyMs, ok);
     this.second.recordAnswer(kind, status, latencyMs, ok);
     this.hooks.sink?.recordAnswer(kind, status, latencyMs, ok);
@@ -593,6 +675,14 @@ class LoadRun implements ConnectionOwner {
 
   onRequestError(connection: HttpConnection, kind: string): void {
     if (this.stopped) return;
+    if (this.retrying && connection.kind !== 'prefill') {
+      const pending = this.pending.get(connection);
+      if (pending !== undefined) {
+        this.pending.delete(connection);
+        if (this.retryLater(pending)) return;
+        this.settle(pending, false);
+      }
+    }
     this.recordError(kind);
     if (connection.kind === 'prefill') this.onPrefillAnswered(kind);
   }
@@ -611,6 +701,56 @@ class LoadRun implements ConnectionOwner {
       // Nothing is in flight without a connection: the keys not yet written fail with `kind`.
       if (!connected) this.endPrefill(kind);
     }
+  }
+
+  /**
+   * Sends `pending` again after its backoff; false when the retry bound leaves no room (the
+   * caller counts the failure).
+   */
+  private retryLater(pending: Pending): boolean {
+    const delay = nextRetryDelayMs(
+      DEFAULT_RETRY_POLICY,
+      pending.attempt,
+      pending.firstMs,
+      now(),
+      this.jitter,
+    );
+    if (delay === null) return false;
+    pending.attempt++;
+    this.total.retries++;
+    this.second.retries++;
+    if (this.hooks.sink !== undefined) this.hooks.sink.retries++;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.dueRetries.push(pending);
+      this.fill();
+    }, delay);
+    this.retryTimers.add(timer);
+    return true;
+  }
+
+  /** `pending` is over: its session is free again, and the ledger learns how it went. */
+  private settle(pending: Pending, ok: boolean): void {
+    if (pending.session !== null) this.freeSessions.push(pending.session);
+    const ledger = this.hooks.ledger;
+    if (pending.stamp !== 0 && ledger !== undefined) {
+      if (ok) ledger.acked(pending.keyId, pending.stamp);
+      else ledger.failed(pending.stamp);
+    }
+  }
+
+  private transmit(connection: HttpConnection, pending: Pending, t: number): void {
+    this.pending.set(connection, pending);
+    this.count(pending.head.length + (pending.body?.length ?? 0));
+    connection.send(pending.kind, pending.latencyStartMs, t, pending.head, pending.body);
+  }
+
+  /** Due retries go out first, on idle connections; more open when none is idle. */
+  private sendDueRetries(): void {
+    while (this.dueRetries.length > 0 && this.idle.length > 0) {
+      this.transmit(this.idle.pop() as HttpConnection, this.dueRetries.shift() as Pending, now());
+    }
+    if (this.dueRetries.length > 0) this.openUpTo(this.options.connections, this.dueRetries.length);
   }
 
   private recordError(kind: string, count = 1): void {
@@ -705,6 +845,8 @@ class LoadRun implements ConnectionOwner {
       else this.idle.push(connection);
     } else if (this.connections.size > this.options.connections) {
       this.retire(connection);
+    } else if (this.dueRetries.length > 0) {
+      this.transmit(connection, this.dueRetries.shift() as Pending, now());
     } else if (this.options.mode === 'closed') {
       const t = now();
       this.sendNext(connection, t, t);
@@ -724,9 +866,11 @@ class LoadRun implements ConnectionOwner {
         this.sendPrefill(this.idle.pop() as HttpConnection, now());
       }
     } else if (this.options.mode === 'closed') {
+      if (this.dueRetries.length > 0) this.sendDueRetries();
       while (this.idle.length > 0) this.onIdle(this.idle.pop() as HttpConnection);
       this.openUpTo(this.options.connections, Infinity);
     } else {
+      if (this.dueRetries.length > 0) this.sendDueRetries();
       this.pump();
     }
   }
@@ -832,7 +976,12 @@ class LoadRun implements ConnectionOwner {
       for (let i = 1; i < OWNED_DRAWS && !owns(id); i++) id = this.sampler.next();
     }
     const key = keyName(id);
-    if (this.rng.next() < this.options.readRatio) {
+    const read = this.rng.next() < this.options.readRatio;
+    if (this.retrying) {
+      this.sendWithSession(connection, latencyStartMs, t, id, key, read);
+      return;
+    }
+    if (read) {
       const head = `GET ${this.keyPrefix}${key}${this.requestTail}\r\n`;
       this.count(head.length);
       connection.send('get', latencyStartMs, t, head);
@@ -842,6 +991,66 @@ class LoadRun implements ConnectionOwner {
       this.count(head.length + value.bytes.length);
       connection.send('put', latencyStartMs, t, head, value.bytes);
     }
+  }
+
+  /** sendNext with sessions: the request is kept to be sent again (see LoadOptions.sessions). */
+  private sendWithSession(
+    connection: HttpConnection,
+    latencyStartMs: number,
+    t: number,
+    keyId: number,
+    key: string,
+    read: boolean,
+  ): void {
+    if (read) {
+      const head = `GET ${this.keyPrefix}${key}${this.requestTail}\r\n`;
+      const pending: Pending = {
+        kind: 'get',
+        head,
+        body: undefined,
+        latencyStartMs,
+        firstMs: t,
+        attempt: 0,
+        session: null,
+        keyId,
+        stamp: 0,
+      };
+      this.transmit(connection, pending, t);
+      return;
+    }
+    const value = this.nextValue();
+    let session = this.freeSessions.pop();
+    if (session === undefined) {
+      session = {
+        prefix: sessionPrefix(`${this.options.sessions}-${++this.sessionCount}`),
+        seq: 0,
+      };
+    }
+    session.seq++;
+    let body: Uint8Array = value.bytes;
+    let stamp = 0;
+    const ledger = this.hooks.ledger;
+    // JSON values stay whole (a node refuses JSON that does not parse): not stamped.
+    if (ledger !== undefined && body.length >= STAMP_BYTES && !isJsonValue(value)) {
+      stamp = ledger.sent();
+      body = Buffer.from(body);
+      ledger.stamp(stamp, body);
+    }
+    const head =
+      `PUT ${this.keyPrefix}${key}${this.requestTail}${session.prefix}${session.seq}\r\n` +
+      `Content-Type: ${value.contentType}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const pending: Pending = {
+      kind: 'put',
+      head,
+      body,
+      latencyStartMs,
+      firstMs: t,
+      attempt: 0,
+      session,
+      keyId,
+      stamp,
+    };
+    this.transmit(connection, pending, t);
   }
 
   /** Keys are `keyName` output, URL-safe as they are. */
@@ -955,6 +1164,10 @@ class LoadRun implements ConnectionOwner {
       options: { ...this.options, rate },
     };
   }
+}
+
+function isJsonValue(value: GeneratedValue): boolean {
+  return value.contentType === 'application/json';
 }
 
 function now(): number {

@@ -3,7 +3,15 @@
  * cluster at once, one run per node so a dead node backs off on its own, with the figures of
  * their union (percentiles included) once a second. Runs inside the load worker (worker.ts);
  * plain data in and out, so the same settings cross the worker boundary and a tRPC call.
+ *
+ * Level 6: every run is a client that rides out a leader's failure (LoadOptions.sessions:
+ * sessions on writes, retries with backoff, counted as retries), and the load checks that no
+ * acknowledged write is lost: runs stamp their values and record acknowledgements in one
+ * WriteLedger, and a verifier reads acknowledged keys back, VERIFY_PER_SECOND a second, one at
+ * a time, through a node of the key's shard (linearizable: the default), classifying each
+ * (ledger.ts). A node that does not answer it is skipped for the next.
  */
+import { randomInt } from 'node:crypto';
 import {
   Counters,
   checkLoadOptions,
@@ -15,9 +23,11 @@ import {
 import { type ClusterMap, ringOf } from '../../core/cluster/index.ts';
 import type { Ring } from '../../core/ring/index.ts';
 import { keyName } from '../../core/workload/keys.ts';
+import { WriteLedger } from './ledger.ts';
 import {
   IDLE_STATUS,
   LIVE_TIMEOUT_MS,
+  VERIFY_PER_SECOND,
   type LoadSettings,
   type LoadStatus,
   type LoadTarget,
@@ -40,12 +50,22 @@ export function shareOf(settings: LoadSettings, targets: number, url: string): L
   });
 }
 
-/** `owns`: the keys the run's node should get (smart routing); called for every request. */
+/**
+ * `owns`: the keys the run's node should get (smart routing); called for every request.
+ * `ledger`: where the run records its acknowledged writes (LoadHooks.ledger).
+ */
 export type StartFn = (
   options: LoadOptions,
   sink: Counters,
   owns: (keyId: number) => boolean,
+  ledger: WriteLedger,
 ) => LoadHandle;
+
+/** A run's session prefix: the ledger's tag, the target, and a run number (a restarted run's
+ * sessions are new ones, as a node refuses a seq below one it applied). */
+function sessionsOf(tag: string, target: string, run: number): string {
+  return `load.${tag}.${target.replace(/[^\x21-\x7e]/g, '_').slice(0, 100)}.${run}`;
+}
 
 /** The runs of one live load; `tick()` once a second gives its status. */
 export class LiveLoad {
@@ -61,6 +81,16 @@ export class LiveLoad {
   private lastTickMs: number;
   private totalRequests = 0;
   private totalErrors = 0;
+  private totalRetries = 0;
+  private verified = 0;
+  private lostWrites = 0;
+  private missing = 0;
+  private readonly ledger: WriteLedger;
+  private runCount = 0;
+  private readonly verifier: NodeJS.Timeout;
+  private verifying = false;
+  /** Turns on a failed verifier read, so the next goes to another node. */
+  private verifyCursor = 0;
   private stopped = false;
   private last: LoadStatus = IDLE_STATUS;
 
@@ -73,6 +103,12 @@ export class LiveLoad {
     // Validate once for the whole load, so a bad setting starts nothing.
     shareOf(settings, 1, 'http://127.0.0.1:1');
     this.startedMs = this.lastTickMs = performance.now();
+    this.ledger = new WriteLedger(
+      randomInt(36 ** 4)
+        .toString(36)
+        .padStart(4, '0'),
+    );
+    this.verifier = setInterval(() => void this.verifyOne(), 1000 / VERIFY_PER_SECOND);
     this.setTargets(targets, map);
   }
 
@@ -116,8 +152,16 @@ export class LiveLoad {
     }
     for (const [id, url] of wanted) {
       if (this.runs.has(id)) continue;
-      const share = shareOf(this.settings, wanted.size, url);
-      const handle = this.startRun(share, this.second, (keyId) => this.owns(id, keyId));
+      const share = {
+        ...shareOf(this.settings, wanted.size, url),
+        sessions: sessionsOf(this.ledger.tag, id, ++this.runCount),
+      };
+      const handle = this.startRun(
+        share,
+        this.second,
+        (keyId) => this.owns(id, keyId),
+        this.ledger,
+      );
       this.runs.set(id, { url, handle });
     }
     this.resplit();
@@ -131,6 +175,8 @@ export class LiveLoad {
     const figures = secondFigures(this.second, seconds);
     this.totalRequests += this.second.requests;
     this.totalErrors += this.second.errorCount;
+    const retries = this.second.retries;
+    this.totalRetries += retries;
     let topError: string | null = null;
     for (const [kind, count] of this.second.errors) {
       if (topError === null || count > (this.second.errors.get(topError) ?? 0)) topError = kind;
@@ -148,6 +194,9 @@ export class LiveLoad {
       topError,
       totalRequests: this.totalRequests,
       totalErrors: this.totalErrors,
+      retries,
+      totalRetries: this.totalRetries,
+      ...this.verification(),
     };
     return this.last;
   }
@@ -156,6 +205,7 @@ export class LiveLoad {
   status(): LoadStatus {
     return {
       ...this.last,
+      ...this.verification(),
       running: !this.stopped,
       settings: this.settings,
       targets: [...this.runs.keys()],
@@ -164,7 +214,45 @@ export class LiveLoad {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.verifier);
     for (const run of this.runs.values()) run.handle.stop();
+  }
+
+  private verification() {
+    return { verified: this.verified, lostWrites: this.lostWrites, missing: this.missing };
+  }
+
+  /** Reads one acknowledged key back and classifies it; one read at a time. */
+  private async verifyOne(): Promise<void> {
+    const keys = this.ledger.keys;
+    if (this.verifying || this.stopped || keys.length === 0) return;
+    const keyId = keys[randomInt(keys.length)]!;
+    const expected = this.ledger.expectation(keyId);
+    const key = keyName(keyId);
+    const shard = this.ring?.owner(key) ?? null;
+    const nodes = this.offered.filter((t) => shard === null || t.shard === shard);
+    if (expected === undefined || nodes.length === 0) return;
+    const node = nodes[this.verifyCursor % nodes.length]!;
+    this.verifying = true;
+    try {
+      const res = await fetch(`${node.url}/v1/keys/${encodeURIComponent(key)}`, {
+        signal: AbortSignal.timeout(LIVE_TIMEOUT_MS),
+      });
+      const body = new Uint8Array(await res.arrayBuffer());
+      if (this.stopped) return;
+      if (res.status === 200 || res.status === 404) {
+        const verdict = this.ledger.classify(expected, res.status === 200 ? body : null);
+        this.verified++;
+        if (verdict === 'lost') this.lostWrites++;
+        else if (verdict === 'missing') this.missing++;
+      } else {
+        this.verifyCursor++;
+      }
+    } catch {
+      this.verifyCursor++;
+    } finally {
+      this.verifying = false;
+    }
   }
 
   /** Whether target `id` should get key `keyId`: always, unless routing is smart in a cluster. */

@@ -85,6 +85,24 @@ export interface LoadStatus {
   readonly hitRate: number | null;
   readonly totalRequests: number;
   readonly totalErrors: number;
+  /**
+   * Level 6 (absent where nothing measured them, e.g. the simulator's figures). Requests sent
+   * again in the last second, and since the load started: a 503 (an election) or an answer
+   * lost with its connection is retried, same session and seq, with backoff, within 5 s; only
+   * then is it an error (load.ts LoadOptions.sessions).
+   */
+  readonly retries?: number;
+  readonly totalRetries?: number;
+  /**
+   * Since the load started, from the verifier that reads acknowledged keys back (about
+   * VERIFY_PER_SECOND a second, linearizable, through a node of the key's shard; ledger.ts):
+   * `verified` reads checked; `lostWrites` of them returned a value older than an
+   * acknowledged write of the key (must stay 0); `missing` found the key absent, which an
+   * eviction explains (the cache does not say), so it is counted apart.
+   */
+  readonly verified?: number;
+  readonly lostWrites?: number;
+  readonly missing?: number;
 }
 
 export const IDLE_STATUS: LoadStatus = {
@@ -100,4 +118,12 @@ export const IDLE_STATUS: LoadStatus = {
   hitRate: null,
   totalRequests: 0,
   totalErrors: 0,
+  retries: 0,
+  totalRetries: 0,
+  verified: 0,
+  lostWrites: 0,
+  missing: 0,
 };
+
+/** Reads a second the live load's verifier makes of acknowledged keys. */
+export const VERIFY_PER_SECOND = 50;

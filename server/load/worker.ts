@@ -56,7 +56,7 @@ port.on('message', (message: ToWorker) => {
         load = new LiveLoad(
           message.settings,
           message.targets,
-          (options, sink, owns) => startLoad(options, { sink, owns }),
+          (options, sink, owns, ledger) => startLoad(options, { sink, owns, ledger }),
           message.map,
         );
         ticker = setInterval(() => {

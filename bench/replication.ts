@@ -18,7 +18,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterManager } from '../server/control/cluster.ts';
@@ -328,6 +328,8 @@ interface KillOutcome {
   /** From the SIGKILL to a surviving replica's /healthz saying it leads in a later term. */
   readonly leaderMs: number | null;
   readonly failed: number;
+  /** The machine's 1-minute load average at the kill (others' processes included). */
+  readonly load: number;
 }
 
 async function failoverBench(kills: number): Promise<{
@@ -356,6 +358,7 @@ async function failoverBench(kills: number): Promise<{
       });
       const failuresBefore = writer.failures;
       writer.up.delete(leader.id);
+      const loadAtKill = loadavg()[0]!;
       killedAt = performance.now();
       await supervisor.kill(leader.id);
       let leaderAt: number | null = null;
@@ -379,6 +382,7 @@ async function failoverBench(kills: number): Promise<{
         writeMs: firstAck - killedAt,
         leaderMs: leaderAt === null ? null : leaderAt - killedAt,
         failed: writer.failures - failuresBefore,
+        load: loadAtKill,
       });
       const back = await supervisor.restart(leader.id);
       await caughtUp(cluster, back.url);
@@ -551,6 +555,7 @@ export async function replicationBench(options: {
       table(failoverRows),
       `  goal: p50 under 500 ms: ${p50 !== null && p50 < 500 ? 'met' : 'not met'} (p50 ${formatMs(p50)})`,
       `  failed requests per kill (503, timeouts, resets): median ${median(failed)}, max ${Math.max(...failed)}, total ${failed.reduce((a, b) => a + b, 0)} of ${formatRate(failover.acks + failover.failures)} writes`,
+      `  machine load during the kills (1-min load average, every process on it): median ${median(failover.outcomes.map((o) => o.load)).toFixed(1)}, max ${Math.max(...failover.outcomes.map((o) => o.load)).toFixed(1)}, on ${availableParallelism()} cores`,
       `  acknowledged writes lost over all kills: ${failover.lost} (of ${formatRate(failover.checked)} keys' last acknowledged values, ${formatRate(failover.acks)} acknowledged writes, read back linearizably)`,
       '  writes go round-robin to the replicas that are up (the killed one is dropped at the kill and taken back once restarted and caught up); followers forward to the leader; a failed write is not retried',
       '  the time is from the SIGKILL to the answer of the first write sent after it that was acknowledged; election timeout 250-500 ms (10 ticks of 25 ms)',

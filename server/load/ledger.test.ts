@@ -54,4 +54,13 @@ describe('WriteLedger', () => {
     ledger2.acked(1, x);
     expect(ledger2.classify(ledger2.expectation(1)!, stamped(ledger2, done))).toBe('lost');
   });
+
+  it('a write given up on no longer holds the floor down', () => {
+    const ledger = new WriteLedger('t004');
+    const abandoned = ledger.sent();
+    ledger.failed(abandoned);
+    const a = ledger.sent();
+    ledger.acked(2, a);
+    expect(ledger.expectation(2)).toEqual({ acked: a, floor: a });
+  });
 });

@@ -491,7 +491,8 @@ class LoadRun implements ConnectionOwner {
   private sessionCount = 0;
   /** Retries whose backoff is over, waiting for a connection. */
   private dueRetries: Pending[] = [];
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Retries waiting out their backoff. */
+  private readonly retryTimers = new Map<NodeJS.Timeout, Pending>();
   private sampler: KeySampler;
   private values: GeneratedValue[];
   private valueIndex = 0;
@@ -616,7 +617,7 @@ class LoadRun implements ConnectionOwner {
     clearInterval(this.ticker);
     if (this.phaseTimer) clearTimeout(this.phaseTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    for (const timer of this.retryTimers) clearTimeout(timer);
+    for (const timer of this.retryTimers.keys()) clearTimeout(timer);
     this.clearArrivalTimer();
     this.hooks.signal?.removeEventListener('abort', this.onAbort);
 
@@ -624,6 +625,12 @@ class LoadRun implements ConnectionOwner {
     let unfinished = 0;
     for (const connection of this.connections) if (connection.busy) unfinished++;
     unfinished += this.retryTimers.size + this.dueRetries.length;
+    // Abandoned writes are over for the ledger: they may or may not take effect.
+    for (const pending of [...this.pending.values(), ...this.retryTimers.values()]) {
+      this.settle(pending, false);
+    }
+    for (const pending of this.dueRetries) this.settle(pending, false);
+    this.pending.clear();
     this.retryTimers.clear();
     this.dueRetries = [];
     if (this.schedule) unfinished += Math.max(0, this.schedule.dueCount(endMs) - this.nextArrival);
@@ -725,7 +732,7 @@ class LoadRun implements ConnectionOwner {
       this.dueRetries.push(pending);
       this.fill();
     }, delay);
-    this.retryTimers.add(timer);
+    this.retryTimers.set(timer, pending);
     return true;
   }
 

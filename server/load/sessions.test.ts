@@ -123,4 +123,24 @@ describe('load runs with sessions', () => {
     expect(result.errors).toMatchObject({ '503': 2 });
     expect(seen.every((s) => s.client === undefined && s.seq === undefined)).toBe(true);
   });
+
+  it('a stopped run gives its writes in flight up in the ledger', async () => {
+    const server = createServer(() => undefined); // never answers
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ledger = new WriteLedger('stop');
+    const handle = startLoad(
+      { url, mode: 'closed', connections: 3, readRatio: 0, keys: 4, valueBytes: 32, sessions: 's' },
+      { ledger },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    handle.stop();
+    expect((await handle.done).unfinished).toBe(3);
+    const n = ledger.sent();
+    expect(n).toBe(4);
+    ledger.acked(0, n);
+    expect(ledger.expectation(0)).toEqual({ acked: n, floor: n });
+    server.closeAllConnections();
+  });
 });

@@ -3,6 +3,9 @@
  * The cluster (Level 5): the consistent-hash ring, its shards and their nodes, the buttons that
  * add and remove a shard, the move under way (keys streaming to their new owner) and how the
  * last one went. Before there is a cluster, the nodes are lone caches and one button makes one.
+ * Level 6: "Make a replicated cluster" forms 2 shards × 3 replicas, drawn as Raft groups
+ * (ReplicatedCluster); "Dissolve cluster" retires a cluster's nodes for a fresh start. The
+ * header always shows the load's count of acknowledged writes lost.
  */
 import { useMemo, useState } from 'react';
 import { previousRingOf, ringOf } from '../../core/cluster/index.ts';
@@ -17,7 +20,12 @@ import { RingPicture } from '../ring/RingPicture.tsx';
 import { trpc } from '../trpc.ts';
 import styles from './dashboard.module.css';
 import { NumberField } from './fields.tsx';
+import { ReplicatedCluster } from './ReplicatedCluster.tsx';
 import { useAction } from './use-action.ts';
+import { loadVerification, lostWritesOf } from '../cluster/timeline.ts';
+
+/** What "Make a replicated cluster" forms. */
+const REPLICATED_SHAPE = { shards: 2, replicas: 3 } as const;
 
 /**
  * The control plane's pace until it is changed here (ClusterManager's default): the cluster's
@@ -30,10 +38,25 @@ export function ClusterPanel() {
   const nodes = useLive((s) => s.nodes);
   const add = useAction(() => trpc.cluster.addShard.mutate({}));
   const remove = useAction((shard: string) => trpc.cluster.removeShard.mutate({ shard }));
+  const replicate = useAction(() => trpc.cluster.formReplicated.mutate(REPLICATED_SHAPE));
+  const dissolve = useAction(() => trpc.cluster.dissolve.mutate({}));
+  const [killing, setKilling] = useState<string | null>(null);
+  const killLeader = useAction(async (shard: string) => {
+    setKilling(shard);
+    try {
+      await trpc.cluster.killLeader.mutate({ shard });
+    } finally {
+      setKilling(null);
+    }
+  });
   const formed = cluster !== null && cluster.epoch > 0 && cluster.map !== null;
+  const replicated = formed && cluster.replicated === true;
   const moving = cluster?.resharding ?? null;
-  const busy = add.pending || remove.pending || moving !== null;
-  const error = add.error ?? remove.error;
+  const busy =
+    add.pending || remove.pending || replicate.pending || dissolve.pending || moving !== null;
+  const actions = [add, remove, replicate, dissolve, killLeader];
+  const error = actions.find((a) => a.error !== null)?.error ?? null;
+  const clearErrors = () => actions.forEach((a) => a.clearError());
 
   return (
     <section className={styles.panel} aria-labelledby="cluster-title" data-testid="cluster">
@@ -42,32 +65,58 @@ export function ClusterPanel() {
           Cluster
         </h2>
         <span className={styles.panelHint}>
-          {formed
-            ? 'A consistent-hash ring spreads the keys over shards; a new one takes about 1/N of them.'
-            : 'Sharding (Level 5): keys spread over nodes by a consistent-hash ring.'}
+          {replicated
+            ? 'Replicated shards (Level 6)'
+            : formed
+              ? 'A consistent-hash ring spreads the keys over shards; a new one takes about 1/N of them.'
+              : 'Sharding (Level 5): keys spread over nodes by a consistent-hash ring.'}
         </span>
         {formed && (
           <span className={styles.epochBadge} title="The cluster map's version" data-testid="epoch">
             epoch {cluster.epoch}
           </span>
         )}
-        <button
-          type="button"
-          className={styles.buttonPrimary}
-          disabled={busy || cluster === null}
-          aria-busy={add.pending}
-          title={
-            moving !== null
-              ? 'Wait until the keys of the move under way have moved'
-              : 'Starts a node and gives it a share of the ring'
-          }
-          onClick={() => {
-            remove.clearError();
-            void add.run();
-          }}
-        >
-          Add shard
-        </button>
+        <LostWrites />
+        <span className={styles.headActions}>
+          {formed && (
+            <button
+              type="button"
+              className={styles.buttonDanger}
+              disabled={busy}
+              aria-busy={dissolve.pending}
+              title={
+                moving !== null
+                  ? 'Wait until the keys of the move under way have moved'
+                  : "Retires every node of the cluster (a replica's data with it) and drops the map; a new lone node starts if none is left"
+              }
+              onClick={() => {
+                clearErrors();
+                void dissolve.run();
+              }}
+            >
+              {dissolve.pending ? 'Dissolving…' : 'Dissolve cluster'}
+            </button>
+          )}
+          <button
+            type="button"
+            className={styles.buttonPrimary}
+            disabled={busy || cluster === null || replicated}
+            aria-busy={add.pending}
+            title={
+              replicated
+                ? 'Shards of a replicated cluster cannot be added yet: moving keys between Raft groups is not supported'
+                : moving !== null
+                  ? 'Wait until the keys of the move under way have moved'
+                  : 'Starts a node and gives it a share of the ring'
+            }
+            onClick={() => {
+              clearErrors();
+              void add.run();
+            }}
+          >
+            Add shard
+          </button>
+        </span>
       </div>
       {error !== null && (
         <p className={styles.clusterError} role="alert">
@@ -76,10 +125,7 @@ export function ClusterPanel() {
             type="button"
             className={styles.dismiss}
             aria-label="Dismiss message"
-            onClick={() => {
-              add.clearError();
-              remove.clearError();
-            }}
+            onClick={clearErrors}
           >
             ×
           </button>
@@ -87,20 +133,82 @@ export function ClusterPanel() {
       )}
       {cluster === null ? (
         <p className={styles.clusterIntro}>Connecting to the control plane…</p>
+      ) : replicated ? (
+        <ReplicatedCluster
+          cluster={cluster}
+          nodes={nodes}
+          killing={killing}
+          onKillLeader={(shard) => {
+            clearErrors();
+            void killLeader.run(shard);
+          }}
+        />
       ) : formed ? (
         <Formed
           cluster={cluster}
           nodes={nodes}
           busy={busy}
           onRemove={(shard) => {
-            add.clearError();
+            clearErrors();
             void remove.run(shard);
           }}
         />
       ) : (
-        <LoneNodes nodes={nodes} />
+        <div className={styles.loneRow}>
+          <LoneNodes nodes={nodes} />
+          <button
+            type="button"
+            className={styles.button}
+            disabled={busy}
+            aria-busy={replicate.pending}
+            title="Starts 6 new nodes with data directories: 2 shards, each a Raft group of 3 replicas that elect a leader"
+            onClick={() => {
+              clearErrors();
+              void replicate.run();
+            }}
+          >
+            {replicate.pending
+              ? 'Electing leaders…'
+              : `Make a replicated cluster (${REPLICATED_SHAPE.shards} shards × ${REPLICATED_SHAPE.replicas} replicas)`}
+          </button>
+        </div>
       )}
     </section>
+  );
+}
+
+/**
+ * The load's count of acknowledged writes lost (it keeps the writes it got a 2xx for and reads
+ * them back), "—" while no load runs or while its status does not carry the count.
+ */
+function LostWrites() {
+  const load = useLive((s) => s.samples.at(-1)?.load ?? null);
+  const lost = lostWritesOf(load);
+  const counts = loadVerification(load);
+  const detail =
+    counts === null
+      ? ''
+      : [
+          counts.verified !== null ? `${formatCount(counts.verified)} verified` : null,
+          counts.missing !== null ? `${formatCount(counts.missing)} missing` : null,
+          counts.retries !== null ? `${formatCount(counts.retries)} retries` : null,
+        ]
+          .filter((t) => t !== null)
+          .join(', ');
+  return (
+    <span
+      className={`${styles.lostWrites} ${lost === null ? '' : lost === 0 ? styles.lostWritesOk : styles.lostWritesBad}`}
+      data-testid="lost-writes"
+      title={
+        lost === null
+          ? load === null
+            ? 'Start a load to count acknowledged writes lost'
+            : "This load's status does not count lost writes yet"
+          : `Writes the load was told succeeded (2xx) that were not there when read back${detail === '' ? '' : `; ${detail}`}`
+      }
+    >
+      acknowledged writes lost <strong>{lost === null ? '—' : formatCount(lost)}</strong>
+    </span>
   );
 }
 
@@ -113,7 +221,9 @@ function LoneNodes({ nodes }: { nodes: readonly NodeInfo[] }) {
       No cluster yet: each node is a lone cache that holds only the keys sent to it.{' '}
       <strong>Add shard</strong> makes {holder} shard s1 of a cluster and starts a new node as shard
       s2; about half of {holder === first ? `${first}'s` : 'its'} keys move to it while both keep
-      serving, and any other node stays a lone cache.
+      serving, and any other node stays a lone cache. Or <strong>make a replicated cluster</strong>{' '}
+      (Level 6): six new nodes, two shards of three replicas each that elect a leader; kill a leader
+      and watch another take over.
     </p>
   );
 }

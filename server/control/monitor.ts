@@ -16,6 +16,7 @@ import {
   countsBetween,
   histogramQuantile,
   lookupsBetween,
+  parseSamples,
   ratesBetween,
   readMetrics,
 } from './prometheus.ts';
@@ -39,6 +40,12 @@ export interface NodeSample extends Partial<NodeRates> {
   readonly residentBytes: number | null;
   /** Why the node could not be read this second, if it is up and could not be. */
   readonly scrapeError: string | null;
+  /**
+   * A replica's Raft log positions (Level 6: tinycache_raft_commit_index and
+   * _applied_index on the same scrape); absent for a node without a Raft group.
+   */
+  readonly raftCommit?: number | null;
+  readonly raftApplied?: number | null;
 }
 
 /** The cluster as a whole: sums over the nodes read, and percentiles of all their requests. */
@@ -122,6 +129,7 @@ export class Monitor {
       const readings = pages.map((page) =>
         page === null || page instanceof Error ? page : page.reading,
       );
+      const logs = pages.map((page) => (page === null || page instanceof Error ? null : page.log));
       const totals = new Totals();
       const samples = nodes.map((node, i) => {
         const reading = readings[i]!;
@@ -132,7 +140,7 @@ export class Monitor {
           before !== undefined && before.pid === node.pid
             ? { before: before.reading, seconds: (t - before.at) / 1000 }
             : null;
-        const sample = readingSample(node, reading, interval);
+        const sample = readingSample(node, reading, interval, logs[i] ?? null);
         totals.add(sample, reading, interval?.before ?? null);
         return sample;
       });
@@ -155,15 +163,36 @@ export class Monitor {
 interface Page {
   readonly reading: NodeReading;
   readonly raft: RaftStatus | null;
+  readonly log: RaftLog | null;
+}
+
+/** A replica's commit and applied index as its /metrics says (null: not there). */
+export interface RaftLog {
+  readonly commit: number | null;
+  readonly applied: number | null;
+}
+
+/** The Raft log positions on a `/metrics` page; null when it has neither. */
+export function raftLogFromMetrics(text: string): RaftLog | null {
+  let commit: number | null = null;
+  let applied: number | null = null;
+  for (const { name, value } of parseSamples(text)) {
+    if (!Number.isFinite(value)) continue;
+    if (name === 'tinycache_raft_commit_index') commit = value;
+    else if (name === 'tinycache_raft_applied_index') applied = value;
+  }
+  return commit === null && applied === null ? null : { commit, applied };
 }
 
 async function read(node: NodeInfo): Promise<Page | Error | null> {
   if (node.status !== 'up') return null;
   try {
     const text = await fetchText(`${node.url}/metrics`, SCRAPE_TIMEOUT_MS);
+    const replica = typeof node.dataDir === 'string';
     return {
       reading: readMetrics(text),
-      raft: typeof node.dataDir === 'string' ? raftFromMetrics(text) : null,
+      raft: replica ? raftFromMetrics(text) : null,
+      log: replica ? raftLogFromMetrics(text) : null,
     };
   } catch (error) {
     return error as Error;
@@ -189,6 +218,7 @@ function readingSample(
   node: NodeInfo,
   reading: NodeReading,
   interval: { before: NodeReading; seconds: number } | null,
+  log: RaftLog | null,
 ): NodeSample {
   const rates = interval === null ? {} : ratesBetween(interval.before, reading, interval.seconds);
   return {
@@ -202,6 +232,7 @@ function readingSample(
     compressionSavedBytes: reading.compressionSavedBytes,
     residentBytes: reading.residentBytes,
     scrapeError: null,
+    ...(log === null ? {} : { raftCommit: log.commit, raftApplied: log.applied }),
   };
 }
 

@@ -65,6 +65,39 @@ describe('failover recording', () => {
     ]);
   }, 30_000);
 
+  it('records a paused leader the same way, and its resumption as no new failover', async () => {
+    // The killed replica back first: with it down, pausing another would leave no majority.
+    const down = supervisor.list().find((n) => n.status === 'down')!;
+    await supervisor.restart(down.id);
+    const leader = (await cluster.leaderOf('s1'))!;
+    const pausedAt = Date.now();
+    cluster.signalled(leader.id); // as node.pause does
+    supervisor.pause(leader.id);
+    const deadline = Date.now() + 10_000;
+    while ((cluster.state().failovers ?? []).length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const failover = (cluster.state().failovers ?? [])[1];
+    expect(failover).toMatchObject({
+      shard: 's1',
+      oldLeader: leader.id,
+      oldTerm: leader.term,
+      cause: 'paused',
+      resolutionMs: FAILOVER_POLL_MS,
+    });
+    expect(failover!.term).toBeGreaterThan(leader.term);
+    expect(failover!.lostAt).toBeGreaterThanOrEqual(pausedAt);
+    expect(failover!.ms).toBeGreaterThan(0);
+    // Back, it finds a later term and follows: no failover, the new leader still leads.
+    supervisor.resume(leader.id);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(cluster.state().failovers).toHaveLength(2);
+    expect(cluster.state().leaderships?.at(-1)).toMatchObject({
+      leader: failover!.newLeader,
+      until: null,
+    });
+  }, 30_000);
+
   it('dissolves the cluster: its nodes retired, the map dropped, one lone node left', async () => {
     const members = supervisor.list().map((n) => n.id);
     const { retired, started } = await cluster.dissolve();

@@ -189,8 +189,8 @@ function LostWrites() {
     counts === null
       ? ''
       : [
-          counts.verified !== null ? `${formatCount(counts.verified)} verified` : null,
-          counts.missing !== null ? `${formatCount(counts.missing)} missing` : null,
+          counts.verified !== null ? `${formatCount(counts.verified)} reads checked` : null,
+          counts.missing !== null ? `${formatCount(counts.missing)} found absent` : null,
           counts.retries !== null ? `${formatCount(counts.retries)} retries` : null,
         ]
           .filter((t) => t !== null)
@@ -204,7 +204,7 @@ function LostWrites() {
           ? load === null
             ? 'Start a load to count acknowledged writes lost'
             : "This load's status does not count lost writes yet"
-          : `Writes the load was told succeeded (2xx) that were not there when read back${detail === '' ? '' : `; ${detail}`}`
+          : `Reads by the load that returned a value older than a write it was told succeeded (2xx)${detail === '' ? '' : `; ${detail}`}`
       }
     >
       acknowledged writes lost <strong>{lost === null ? '—' : formatCount(lost)}</strong>

@@ -200,9 +200,9 @@ function LoadCheck({ load }: { load: object | null }) {
     <p className={styles.clusterIntro} data-testid="load-check">
       Load check:{' '}
       {[
-        part(counts?.verified ?? null, 'acknowledged writes read back'),
-        part(counts?.missing ?? null, 'missing'),
-        part(lost, 'lost'),
+        part(counts?.verified ?? null, 'reads checked against acknowledged writes'),
+        part(lost, 'older than acknowledged (lost)'),
+        part(counts?.missing ?? null, 'found absent'),
         part(counts?.retries ?? null, 'client retries'),
       ]
         .filter((t) => t !== null)

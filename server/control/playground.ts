@@ -52,7 +52,14 @@ export class Playground {
     () =>
       this.supervisor
         .list()
-        .filter((node) => node.url !== '' && !(node.status === 'down' && node.exitCode === 0))
+        // A node stopped on purpose leaves the load; so does a dead replica, whose shard's
+        // other replicas answer for it (a client retries there). A dead lone node stays: its
+        // keys are really unavailable, and the charts should say so.
+        .filter(
+          (node) =>
+            node.url !== '' &&
+            !(node.status === 'down' && (node.exitCode === 0 || node.dataDir != null)),
+        )
         .map((node) => ({ id: node.id, url: node.url, shard: node.shard })),
     () => this.cluster.state().map,
   );

@@ -87,4 +87,25 @@ describe('the playground, replicated', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }, 20_000);
+
+  it("the live load leaves a dead replica to its shard's other replicas", async () => {
+    const state = await client.cluster.state.query();
+    const dead = state.nodes.find((n) => n.shard === 's1' && n.status === 'down')!;
+    const alive = state.nodes.filter((n) => n.status === 'up').map((n) => n.id);
+    await client.load.start.mutate({ rate: 200 });
+    try {
+      const deadline = Date.now() + 10_000;
+      let targets: string[] = [];
+      while (Date.now() < deadline) {
+        targets = [...(await client.load.status.query()).targets].sort();
+        if (targets.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // A real client whose replica died goes to another; a dead lone node would stay a target.
+      expect(targets).toEqual([...alive].sort());
+      expect(targets).not.toContain(dead.id);
+    } finally {
+      await client.load.stop.mutate();
+    }
+  }, 20_000);
 });

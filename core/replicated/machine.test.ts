@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoreOptions } from '../engine/index.ts';
-import { EMPTY_SNAPSHOT, type Entry as RaftEntry } from '../raft/index.ts';
+import { EMPTY_SNAPSHOT, encodeConfChange, type Entry as RaftEntry } from '../raft/index.ts';
 import { createRng, type Rng } from '../random.ts';
 import { encodeCommand } from './command.ts';
 import { MAX_SESSIONS, ReplicatedCache, SESSION_TTL_MS } from './machine.ts';
@@ -133,6 +133,16 @@ describe('ReplicatedCache.apply', () => {
     expect(applied[0]).toBeNull();
     expect(applied[2]).toBeNull();
     expect(cache.appliedIndex).toBe(3);
+    expect(read(cache, 'k', 1)).toBe('v');
+  });
+
+  it("counts a membership change applied and changes nothing (it is Raft's, not a command)", () => {
+    const cache = new ReplicatedCache(OPTIONS);
+    const log = logOf([set('a', 1, 'k', 'v', 1)]);
+    cache.apply(log[0] as RaftEntry);
+    const change = { term: 1, index: 2, data: encodeConfChange({ type: 'add', node: 'n4' }) };
+    expect(cache.apply({ ...change, type: 'conf-change' })).toBeNull();
+    expect(cache.appliedIndex).toBe(2);
     expect(read(cache, 'k', 1)).toBe('v');
   });
 

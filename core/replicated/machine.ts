@@ -121,7 +121,8 @@ export class ReplicatedCache {
         `Entry ${entry.index} cannot be applied after entry ${this.applied}: entries are applied in log order, each once (a driver bug).`,
       );
     }
-    if (entry.data.length === 0) {
+    // A new leader's no-op, or a membership change: Raft's, not the cache's (thesis §4.1).
+    if (entry.data.length === 0 || entry.type === 'conf-change') {
       this.applied = entry.index;
       return null;
     }

@@ -569,12 +569,9 @@ class Run {
   }
 
   apply(replica: Replica, machine: ReplicatedCache, entry: Entry): void {
-    // A conf change is Raft's (the node switches membership on advance): a no-op here.
-    const command =
-      entry.type === 'conf-change'
-        ? { term: entry.term, index: entry.index, data: new Uint8Array(0) }
-        : entry;
-    const applied = machine.apply(command);
+    // A conf change is Raft's (the node switches membership on advance): the machine counts it
+    // applied and changes nothing.
+    const applied = machine.apply(entry);
     replica.applied = entry.index;
     this.trace.addWord(entry.index);
     this.trace.addWord(entry.term);

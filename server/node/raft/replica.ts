@@ -578,10 +578,8 @@ export class Replica {
         this.#settleWritesUpTo(ready.snapshot.index, null);
       }
       for (const entry of ready.committedEntries) {
-        // A membership change is Raft's, not a command: the cache applies it as a no-op.
-        const applied = isConfChange(entry)
-          ? cache.apply({ term: entry.term, index: entry.index, data: NO_OP })
-          : cache.apply(entry);
+        // A membership change is Raft's: the cache counts it applied and changes nothing.
+        const applied = cache.apply(entry);
         this.#settleWritesUpTo(entry.index, { entry, applied });
       }
       // 4. Reads confirmed by the leader, served once their index is applied.
@@ -778,12 +776,6 @@ export class Replica {
 }
 
 const TEXT = new TextEncoder();
-const NO_OP = new Uint8Array(0);
-
-/** A membership change entry (core/raft Entry.type 'conf-change', thesis §4.1). */
-function isConfChange(entry: Entry): boolean {
-  return 'type' in entry && entry.type === 'conf-change';
-}
 const TEXT_DECODER = new TextDecoder();
 
 function positive(name: string, value: number): number {

@@ -3,42 +3,13 @@
  * travel between nodes, a forwarding loop cannot happen, and shards are added and removed
  * under load without an error, a lost write or a resurrected delete.
  */
-import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterMap, route } from '../../core/cluster/index.ts';
 import { Ring } from '../../core/ring/index.ts';
 import { ClusterClient } from '../client/cluster-client.ts';
 import type { TransferProgress } from './cluster.ts';
+import { call } from '../testing/http.ts';
 import { type NodeProcess, spawnNode } from '../testing/processes.ts';
-
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-function call(
-  url: string,
-  method = 'GET',
-  body?: string,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const keyUrl = (node: NodeProcess, key: string) => `${node.url}/v1/keys/${encodeURIComponent(key)}`;
 const put = (node: NodeProcess, key: string, value: string) =>

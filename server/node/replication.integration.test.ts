@@ -8,43 +8,15 @@
  * to that shard's leader. Nothing here asserts on wall-clock speed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ClusterMap, route } from '../../core/cluster/index.ts';
+import { agent, call } from '../testing/http.ts';
 import { type NodeProcess, spawnNode } from '../testing/processes.ts';
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 /** Leader kills (each followed by the restart of the killed node) in the one-shard test. */
 const KILLS = 3;
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-function call(
-  url: string,
-  method = 'GET',
-  body?: string,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 interface Replica {
   readonly id: string;

@@ -263,6 +263,23 @@ describe('PeerTransport (real sockets on 127.0.0.1)', () => {
     expect(n1.transport.stats().peers.get('n2')!.reconnects).toBe(0);
   });
 
+  it('closes a connection whose messages claim another sender or another receiver, delivering none', async () => {
+    const { nodes } = await cluster(['n1', 'n2']);
+    const n2 = nodes[1]!;
+    // The connection names itself "evil" and sends a vote as if from n1 (a forged grant).
+    const spoof = rawClient(n2.port, upgradeRequest('/v1/raft', 'tinycache-raft/1'));
+    spoof.socket.write(frame(encodeMessage(heartbeat('n1', 'n2', 1))));
+    expect(await spoof.closed).toMatch(/^HTTP\/1\.1 101 /);
+    // Named rightly, but addressed to a node that is not this one.
+    const misaddressed = rawClient(n2.port, upgradeRequest('/v1/raft', 'tinycache-raft/1', 'n3'));
+    misaddressed.socket.write(frame(encodeMessage(heartbeat('n3', 'n9', 1))));
+    expect(await misaddressed.closed).toMatch(/^HTTP\/1\.1 101 /);
+    const stats = n2.transport.stats().peers;
+    expect(stats.get('evil')).toMatchObject({ malformedFrames: 1, receivedMessages: 0 });
+    expect(stats.get('n3')).toMatchObject({ malformedFrames: 1, receivedMessages: 0 });
+    expect(n2.inbox).toHaveLength(0);
+  });
+
   it('refuses every other upgrade with 400 and closes it', async () => {
     const { nodes } = await cluster(['n1']);
     const port = nodes[0]!.port;
@@ -307,15 +324,19 @@ describe('PeerTransport (real sockets on 127.0.0.1)', () => {
 
   it('follows membership: a removed peer is dropped, a moved one redialled at its new URL', async () => {
     const { nodes, urls } = await cluster(['n1', 'n2', 'n3']);
-    const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
-    // n2's id now lives at n3's address; n3 leaves.
-    const moved = new Map(urls).set('n2', n3.url);
+    const [n1, n2] = nodes as [TestNode, TestNode, TestNode];
+    n1.transport.send([heartbeat('n1', 'n2', 6)]);
+    await waitFor('the message at the first address', () => n2.inbox.length === 1);
+    // n2 restarts on another port (a second transport named n2); n3 leaves.
+    const { nodes: restarted } = await cluster(['n2']);
+    const n2again = restarted[0]!;
+    const moved = new Map(urls).set('n2', n2again.url);
     moved.delete('n3');
     n1.transport.setPeers(moved);
     n1.transport.send([heartbeat('n1', 'n2', 7), heartbeat('n1', 'n3', 8)]);
-    await waitFor('the message at the new address', () => n3.inbox.length === 1);
-    expect(n3.inbox[0]).toMatchObject({ to: 'n2', commit: 7 });
-    expect(n2.inbox).toEqual([]);
+    await waitFor('the message at the new address', () => n2again.inbox.length === 1);
+    expect(n2again.inbox[0]).toMatchObject({ to: 'n2', commit: 7 });
+    expect(n2.inbox).toHaveLength(1);
     expect(n1.transport.stats().peers.get('n3')).toMatchObject({ droppedMessages: 1 });
   });
 });

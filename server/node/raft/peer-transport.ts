@@ -403,6 +403,15 @@ export class PeerTransport implements RaftTransport {
         socket.destroy();
         return;
       }
+      // A connection speaks for the node it named when it upgraded, to this node: a message
+      // claiming another sender or addressed elsewhere is refused with the connection (a
+      // peer that mixes ids up is broken, and Raft must never take a vote or an ack from a
+      // node that did not send it).
+      if (messages.some((m) => m.from !== from || m.to !== this.nodeId)) {
+        counters.malformedFrames++;
+        socket.destroy();
+        return;
+      }
       for (const m of messages) {
         counters.receivedMessages++;
         this.onMessage(m);

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'stale_map'
   | 'map_conflict'
   | 'forward_loop'
+  | 'membership_refused'
   | 'internal_error';
 
 export interface CacheError {

@@ -31,6 +31,10 @@ describe('tinycache node options', () => {
       ],
       '--data-dir',
     ],
+    [['--join', 'n1,n2'], '--join'],
+    [['--node-id', 'n4', '--data-dir', '/tmp/tinycache-unused', '--join', 'n1,,n2'], '--join'],
+    [['--node-id', 'n4', '--data-dir', '/tmp/tinycache-unused', '--join', 'n1,n1'], '--join'],
+    [['--node-id', 'n4', '--data-dir', '/tmp/tinycache-unused', '--join', 'n1,n4'], '--join'],
   ];
   it.each(bad)('exits 2 naming the option for %j', async (args, option) => {
     const run = await runCli(['node', ...args]);

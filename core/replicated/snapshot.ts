@@ -68,6 +68,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   stale_map: true,
   map_conflict: true,
   forward_loop: true,
+  membership_refused: true,
   internal_error: true,
 };
 

@@ -24,6 +24,7 @@ import {
 } from '../../core/cluster/index.ts';
 import { DEFAULT_VNODES, movedRanges } from '../../core/ring/index.ts';
 import type { TransferProgress } from '../node/cluster.ts';
+import { changeMembers, type LeaderLookup, type Members, readMembers } from './membership.ts';
 import { fetchText } from './monitor.ts';
 import { type RaftHealth, raftFromHealth } from './raft-status.ts';
 import type { NodeInfo, Supervisor } from './supervisor.ts';
@@ -41,6 +42,8 @@ const STALLED_MS = 60_000;
 export const FIRST_ELECTION_TIMEOUT_MS = 20_000;
 /** How long "kill the leader" looks for one (a shard may be between leaders). */
 const FIND_LEADER_TIMEOUT_MS = 3000;
+/** A new replica that has not caught up by then is left to do so (logged). */
+const CATCH_UP_TIMEOUT_MS = 20_000;
 /** How often replicas' /healthz is read while waiting for a leader. */
 const HEALTH_POLL_MS = 100;
 /** A /healthz not answered in this long counts as no answer (a paused node never answers). */
@@ -556,15 +559,160 @@ export class ClusterManager {
         `Shard ${shard} is one node without a Raft group, so it has no leader to kill; kill the node itself (node.kill).`,
       );
     }
+    const leader = await this.findLeader(shard);
+    this.signalled(leader.id);
+    await this.supervisor.kill(leader.id);
+    this.log(`killed ${leader.id}, leader of ${shard} in term ${leader.term}`);
+    return { killed: leader.id, term: leader.term };
+  }
+
+  /**
+   * Level 6: a new replica for `shard`'s Raft group. The node starts with an empty data dir
+   * and the group's bootstrap voters (`--join`, read from the leader), the leader adds it (a
+   * conf change), then the map lists it, so the leader reaches it and brings it up to date
+   * from its log or a snapshot. Resolves once it has applied what the leader had committed
+   * when it was added (or after CATCH_UP_TIMEOUT_MS, logged), with the node.
+   */
+  async addReplica(shard: string): Promise<NodeInfo> {
+    this.claim();
+    try {
+      return await this.addReplicaNow(shard);
+    } finally {
+      this.busy = false;
+      this.emit();
+    }
+  }
+
+  /**
+   * Level 6: removes replica `id` from its shard's Raft group (a conf change on the leader,
+   * which may be `id` itself: it steps down once the removal is applied), then drops it from
+   * the map and retires it with its data dir. A dead replica can be removed: the others are a
+   * majority of the group without it.
+   */
+  async removeReplica(id: string): Promise<{ id: string; shard: string }> {
+    this.claim();
+    try {
+      return await this.removeReplicaNow(id);
+    } finally {
+      this.busy = false;
+      this.emit();
+    }
+  }
+
+  /**
+   * Level 6: replaces replica `id` (typically a dead one): removes it, then adds a new node,
+   * which catches up from the leader. In that order, so the group is never larger than it was
+   * with one member missing (adding first would make a group of R+1 with a dead member,
+   * whose majority needs every live one).
+   */
+  async replaceReplica(id: string): Promise<{ removed: string; added: NodeInfo }> {
+    this.claim();
+    try {
+      const { shard } = await this.removeReplicaNow(id);
+      const added = await this.addReplicaNow(shard);
+      return { removed: id, added };
+    } finally {
+      this.busy = false;
+      this.emit();
+    }
+  }
+
+  private async addReplicaNow(shard: string): Promise<NodeInfo> {
+    this.replicatedShard(shard);
+    const leader = await this.findLeader(shard);
+    const members = await readMembers(leader.url);
+    if (members.voters.length >= MAX_REPLICAS) {
+      throw new ControlError(
+        'invalid_config',
+        `Shard ${shard} has ${members.voters.length} replicas, the most a shard may have (${MAX_REPLICAS}).`,
+      );
+    }
+    const config = this.supervisor.get(leader.id).config;
+    const node = await this.supervisor.start(config, 0, null, {
+      replica: true,
+      join: members.bootstrap,
+    });
+    this.supervisor.setShard(node.id, shard);
+    this.log(
+      `${shard}: started ${node.id} at ${node.url} to join (voters ${members.voters.join(', ')})`,
+    );
+    let added: Members;
+    try {
+      added = await changeMembers(shard, { add: node.id }, this.leaderLookup(shard));
+    } catch (error) {
+      // Not a voter, or not known to be one: it goes, and the map never listed it.
+      await this.supervisor.retire(node.id).catch(() => undefined);
+      throw error;
+    }
+    const current = this.map!;
+    const next: ClusterMap = {
+      ...current,
+      epoch: this.nextEpoch(),
+      shards: current.shards.map((s) =>
+        s.id === shard ? { ...s, nodes: [...s.nodes, { id: node.id, url: node.url }] } : s,
+      ),
+    };
+    await this.publish(
+      next,
+      this.members(next).map((n) => n.id),
+      { tolerant: true },
+    );
+    this.log(`${shard}: ${node.id} added; voters ${added.voters.join(', ')}`);
+    const target = added.commit;
+    const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+    for (;;) {
+      const health = await this.health(node.id, node.url);
+      if (health !== null && (health.applied ?? 0) >= target) break;
+      if (Date.now() > deadline) {
+        this.log(`${shard}: ${node.id} has not caught up to index ${target} yet`);
+        break;
+      }
+      await sleep(HEALTH_POLL_MS);
+    }
+    return this.supervisor.get(node.id);
+  }
+
+  private async removeReplicaNow(id: string): Promise<{ id: string; shard: string }> {
+    const node = this.nodeOrNull(id);
+    const shard = node?.shard ?? null;
+    if (node === null || shard === null) {
+      throw new ControlError('unknown_node', `No replica ${id} in the cluster.`);
+    }
+    const group = this.replicatedShard(shard);
+    if (group.nodes.length === 1) {
+      throw new ControlError(
+        'membership_refused',
+        `${id} is the only replica of shard ${shard}; a group needs a member to hold its keys.`,
+      );
+    }
+    await changeMembers(shard, { remove: id }, this.leaderLookup(shard));
+    // Read the group once more while the map still lists `id`: a leader that removed itself
+    // has stepped down, and the failover record says so.
+    await this.shardHealth(shard);
+    const current = this.map!;
+    const next: ClusterMap = {
+      ...current,
+      epoch: this.nextEpoch(),
+      shards: current.shards.map((s) =>
+        s.id === shard ? { ...s, nodes: s.nodes.filter((n) => n.id !== id) } : s,
+      ),
+    };
+    await this.publish(
+      next,
+      this.members(next).map((n) => n.id),
+      { tolerant: true },
+    );
+    await this.supervisor.retire(id, node.status === 'up' ? RETIRE_DRAIN_MS : 0);
+    this.log(`${shard}: ${id} removed and retired`);
+    return { id, shard };
+  }
+
+  /** The shard's leader, waiting up to FIND_LEADER_TIMEOUT_MS for one. */
+  private async findLeader(shard: string): Promise<ShardLeader> {
     const deadline = Date.now() + FIND_LEADER_TIMEOUT_MS;
     for (;;) {
       const leader = await this.leaderOf(shard);
-      if (leader !== null) {
-        this.signalled(leader.id);
-        await this.supervisor.kill(leader.id);
-        this.log(`killed ${leader.id}, leader of ${shard} in term ${leader.term}`);
-        return { killed: leader.id, term: leader.term };
-      }
+      if (leader !== null) return leader;
       if (Date.now() > deadline) {
         throw new ControlError(
           'no_leader',
@@ -573,6 +721,28 @@ export class ClusterManager {
       }
       await sleep(HEALTH_POLL_MS);
     }
+  }
+
+  private leaderLookup(shard: string): LeaderLookup {
+    return {
+      leader: () => this.leaderOf(shard),
+      urlOf: (id) => {
+        const node = this.nodeOrNull(id);
+        return node !== null && node.status === 'up' ? node.url : null;
+      },
+    };
+  }
+
+  /** The map's shard `id`, which must be a Raft group (its nodes have data dirs). */
+  private replicatedShard(id: string): ClusterShard {
+    const shard = this.shardOf(id);
+    if (!this.replicated) {
+      throw new ControlError(
+        'unsupported',
+        `Shard ${id} is not a Raft group (the cluster was not made replicated), so it has no replicas to add or remove.`,
+      );
+    }
+    return shard;
   }
 
   /**

@@ -70,6 +70,7 @@ export type ControlErrorCode =
   | 'busy'
   | 'start_failed'
   | 'no_leader'
+  | 'membership_refused'
   | 'unsupported';
 
 /** A refused supervisor request; `code` is what a control-plane API maps to its own errors. */
@@ -106,6 +107,8 @@ interface Entry {
   shard: string | null;
   /** A replica's `--data-dir`, kept across its restarts and removed when it is retired. */
   readonly dataDir: string | null;
+  /** A replica that joined a running group: the group's bootstrap voters (`--join`). */
+  readonly join: readonly string[] | null;
   /** A replica's last known role and term; null until read (and always for other nodes). */
   raft: RaftStatus | null;
   readonly log: LogRing;
@@ -128,6 +131,7 @@ function nodeArgs(
   config: NodeConfig,
   storage: NodeStorage | null,
   dataDir: string | null,
+  join: readonly string[] | null = null,
 ): string[] {
   const args = [
     'node',
@@ -155,6 +159,8 @@ function nodeArgs(
     args.push('--database-url', storage.databaseUrl, '--write-mode', storage.writeMode);
   }
   if (dataDir !== null) args.push('--data-dir', dataDir);
+  // Read only while the data dir is empty: a restarted replica recovers its group from disk.
+  if (join !== null) args.push('--join', join.join(','));
   return args;
 }
 
@@ -177,6 +183,11 @@ export interface SupervisorOptions {
 export interface StartOptions {
   /** Level 6: run the shard's Raft group, with a data directory of its own. */
   readonly replica?: boolean;
+  /**
+   * Level 6, with `replica`: join a running group formed with these voters (its leader adds
+   * the node) instead of forming one.
+   */
+  readonly join?: readonly string[];
 }
 
 export class Supervisor {
@@ -198,7 +209,7 @@ export class Supervisor {
     config: Partial<NodeConfig> = {},
     preferredPort = 0,
     storage: NodeStorage | null = null,
-    { replica = false }: StartOptions = {},
+    { replica = false, join: voters }: StartOptions = {},
   ): Promise<NodeInfo> {
     if (this.closed) throw new ControlError('start_failed', 'The supervisor is closed.');
     const patch = validateConfigPatch(config);
@@ -222,6 +233,7 @@ export class Supervisor {
       storage,
       shard: null,
       dataDir,
+      join: dataDir !== null && voters !== undefined ? [...voters] : null,
       raft: null,
       log: new LogRing(LOG_LINES),
       child: null,
@@ -457,7 +469,7 @@ export class Supervisor {
     delete env.DATABASE_URL;
     const child = spawn(
       process.execPath,
-      [BIN, ...nodeArgs(entry.id, port, entry.config, entry.storage, entry.dataDir)],
+      [BIN, ...nodeArgs(entry.id, port, entry.config, entry.storage, entry.dataDir, entry.join)],
       {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         env,

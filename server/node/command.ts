@@ -53,6 +53,10 @@ Options:
                              group (Level 6): its Raft log, hard state
                              and snapshots live in DIR; needs --node-id,
                              not with --database-url               [none]
+  --join ID,ID,...           with --data-dir: this node joins a running
+                             shard whose group was formed with these
+                             voters; it waits for the leader to add it
+                             (POST /v1/raft/members)               [none]
   -h, --help                 this text
 `;
 
@@ -72,6 +76,7 @@ const OPTIONS = {
   'node-id': { type: 'string' },
   'transfer-rate': { type: 'string' },
   'data-dir': { type: 'string' },
+  join: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +94,8 @@ export interface NodeCommandOptions {
   readonly transferKeysPerSecond: number;
   /** Level 6: where the node's Raft state lives; undefined for a node that replicates nothing. */
   readonly dataDir: string | undefined;
+  /** Level 6: the bootstrap voters of the running group this new replica joins; undefined: none. */
+  readonly join: readonly string[] | undefined;
 }
 
 export const WRITE_MODES = ['through', 'behind'] as const;
@@ -193,6 +200,23 @@ export function parseNodeOptions(
       dataDir,
     );
   }
+  const join = option<readonly string[] | undefined>('join', undefined, (t) => {
+    const ids = t.split(',').map((id) => id.trim());
+    return ids.every((id) => /^[A-Za-z0-9._:-]{1,200}$/.test(id)) &&
+      new Set(ids).size === ids.length
+      ? ids
+      : badOption('join', 'node ids separated by commas, each once, such as n1,n2,n3', t);
+  });
+  if (join !== undefined && dataDir === undefined) {
+    badOption('join', 'used with --data-dir (a replica joins a Raft group)', join.join(','));
+  }
+  if (join !== undefined && nodeId !== undefined && join.includes(nodeId)) {
+    badOption(
+      'join',
+      `the group's voters before this node joined, without this node (${nodeId}): an id is never reused`,
+      join.join(','),
+    );
+  }
   return {
     host,
     port,
@@ -204,6 +228,7 @@ export function parseNodeOptions(
     nodeId,
     transferKeysPerSecond,
     dataDir,
+    join,
   };
 }
 

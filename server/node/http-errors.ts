@@ -21,6 +21,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   // A cluster node that does not own the key under its map, and will not forward it again.
   stale_map: 421,
   map_conflict: 409,
+  // Level 6: a membership change the Raft group cannot make (already a voter, the last one).
+  membership_refused: 409,
   forward_loop: 508,
   headers_too_large: 431,
   out_of_memory: 507,

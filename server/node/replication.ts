@@ -13,9 +13,14 @@
  *   snapshot; voters from replica.json and the snapshot), whatever the map lists.
  * - Every map gives the transport the replicas' URLs (a node restarted on a new port reaches
  *   its peers through the next map).
- * - Membership changes are Raft conf changes (core/raft proposeConfChange), not map edits:
- *   they are not wired to the map yet. When the map's node set for a running group differs
- *   from its voters, this logs it and keeps the Raft configuration.
+ * - A node started with `--join` and an empty data dir joins a running group instead: its
+ *   identity keeps the group's bootstrap voters (given by --join, read from the leader's GET
+ *   /v1/raft/members), it is no voter until the leader adds it, and it catches up from the
+ *   leader's log or snapshot (core/raft: a new member starts with no log).
+ * - Membership changes are Raft conf changes (core/raft proposeConfChange) made on the leader
+ *   (POST /v1/raft/members, `changeMembership`), one at a time; the map only says where the
+ *   replicas listen. The control plane adds a node to the map before it asks the leader to
+ *   add it (so the leader can reach it) and drops it from the map after its removal.
  *
  * Not combined yet: a replicated shard is formed, never resharded (a map that moves keys, or
  * changes the ring, is refused: moving keys between Raft groups is later work), and a node
@@ -50,6 +55,8 @@ export const REPLICA_REQUEST_TIMEOUT_MS = 1_500;
 export interface ReplicationOptions {
   readonly nodeId: string;
   readonly dataDir: string;
+  /** With an empty data dir: join the group bootstrapped with these voters (--join). */
+  readonly join?: readonly string[] | undefined;
   readonly store: StoreOptions;
   readonly clock: () => number;
   readonly log: (line: string) => void;
@@ -60,6 +67,7 @@ export class Replication {
   readonly cache: ReplicatedCache;
   readonly transport: PeerTransport;
   readonly #dir: string;
+  readonly #join: readonly string[] | undefined;
   readonly #clock: () => number;
   readonly #log: (line: string) => void;
   #identity: Identity | null;
@@ -74,6 +82,7 @@ export class Replication {
   private constructor(options: ReplicationOptions, identity: Identity | null) {
     this.nodeId = options.nodeId;
     this.#dir = options.dataDir;
+    this.#join = options.join;
     this.#clock = options.clock;
     this.#log = options.log;
     this.#identity = identity;
@@ -140,7 +149,7 @@ export class Replication {
       return `This node's data dir holds shard ${held}'s Raft group; the map puts it in shard ${mine.id}.`;
     }
     if (held !== null && mine === undefined && this.#replica !== null) {
-      return `This node replicates shard ${held}; the map lists it in no shard (membership changes are not built yet).`;
+      return `This node replicates shard ${held}; the map lists it in no shard (a removed replica is stopped, not sent maps).`;
     }
     return null;
   }
@@ -169,16 +178,19 @@ export class Replication {
             `${this.#dir} holds a Raft log but no ${IDENTITY_FILE}: it was not made by this version`,
           );
         }
+        const joining = this.#join !== undefined;
         identity = {
           version: 1,
           node: this.nodeId,
           shard: shard.id,
-          voters: shard.nodes.map((n) => n.id),
+          voters: this.#join ?? shard.nodes.map((n) => n.id),
         };
         await writeIdentity(this.#dir, identity);
         this.#identity = identity;
         this.#log(
-          `replication: bootstrapping shard ${shard.id} with voters ${identity.voters.join(', ')} in ${this.#dir}`,
+          joining
+            ? `replication: joining shard ${shard.id} (formed with voters ${identity.voters.join(', ')}) in ${this.#dir}; waiting for its leader to add ${this.nodeId}`
+            : `replication: bootstrapping shard ${shard.id} with voters ${identity.voters.join(', ')} in ${this.#dir}`,
         );
       } else {
         const hs = storage.hardState();
@@ -221,12 +233,22 @@ export class Replication {
     const voters = [...replica.status().voters].sort();
     const listed = shard.nodes.map((n) => n.id).sort();
     if (JSON.stringify(voters) !== JSON.stringify(listed)) {
-      // Membership changes go through Raft (conf changes, core/raft), not through the map:
-      // not wired yet, so the group keeps its configuration.
+      // Normal while a member is added or removed; the map never changes the voters.
       this.#log(
-        `replication: the map lists ${listed.join(', ')} for shard ${shard.id}, the Raft group's voters are ${voters.join(', ')}; keeping the Raft configuration`,
+        `replication: the map lists ${listed.join(', ')} for shard ${shard.id}; the Raft group's voters are ${voters.join(', ')} (membership changes go through the leader)`,
       );
     }
+  }
+
+  /** The group as this replica sees it: voters now, the voters it was formed with. */
+  membership(): {
+    readonly voters: readonly string[];
+    readonly bootstrap: readonly string[];
+  } | null {
+    const replica = this.#replica;
+    const identity = this.#identity;
+    if (replica === null || identity === null) return null;
+    return { voters: replica.status().voters, bootstrap: identity.voters };
   }
 
   /** Stops the replica (finishing its Ready), then closes the transport and the storage. */

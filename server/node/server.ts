@@ -32,7 +32,8 @@ import {
 } from '../../core/cluster/index.ts';
 import { CLUSTER_HEADERS, ClusterRole, refusedConnection } from './cluster.ts';
 import { registerRaftMetrics } from './raft/metrics.ts';
-import { NotLeader, Unavailable } from './raft/replica.ts';
+import type { ConfChange } from '../../core/raft/index.ts';
+import { MembershipRefused, NotLeader, Unavailable } from './raft/replica.ts';
 import { oneOffSession, Replication, type Session } from './replication.ts';
 import type { PeerAnswer } from './peer-client.ts';
 import { registerClusterMetrics } from './cluster-metrics.ts';
@@ -43,8 +44,15 @@ import type { DbEntry } from '../db/store.ts';
 
 const KEYS_PREFIX = '/v1/keys/';
 const TRANSFER_PREFIX = '/v1/transfer';
+/** Level 6: a replica's group, and membership changes on its leader. */
+const MEMBERS_PATH = '/v1/raft/members';
 /** Largest cluster map or transfer request body (a map of a thousand shards fits). */
 const MAX_CLUSTER_BODY_BYTES = 4 * 1024 * 1024;
+const MEMBERS_BODY = {
+  maxBytes: 4096,
+  tooLarge: cacheError('bad_request', 'The body passes 4096 bytes.'),
+  example: '{"add": "n4"} or {"remove": "n2"}',
+};
 const CLUSTER_BODY = {
   maxBytes: MAX_CLUSTER_BODY_BYTES,
   tooLarge: cacheError('bad_request', `The body passes ${MAX_CLUSTER_BODY_BYTES} bytes.`),
@@ -148,6 +156,11 @@ export interface NodeOptions {
    * `database`.
    */
   readonly dataDir?: string;
+  /**
+   * Level 6: with an empty `dataDir`, join the running group formed with these voters (not
+   * this node) instead of forming one: the node waits for the leader to add it.
+   */
+  readonly join?: readonly string[] | undefined;
 }
 
 export interface CacheNode {
@@ -279,6 +292,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     replication = await Replication.open({
       nodeId: options.nodeId,
       dataDir: options.dataDir,
+      join: options.join,
       store: storeOptions,
       clock,
       log,
@@ -1578,6 +1592,112 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     };
   };
 
+  /**
+   * Level 6, a replica's group (API: GET and POST /v1/raft/members):
+   *   GET   the voters now, the voters the group was formed with (what a joining node passes
+   *         as --join), and this replica's view of the leader and log;
+   *   POST  {"add": id} or {"remove": id} on the leader: one conf change, answered once it is
+   *         applied on the leader (200 and the voters). A follower answers 503 naming the
+   *         leader; a change the group cannot make now (one pending, no commit yet in this
+   *         term) 503, one it cannot make at all (already a voter, not a voter, the last)
+   *         409 membership_refused.
+   */
+  const handleMembers = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+  ): Promise<void> => {
+    const rep = replication;
+    if (rep === null) {
+      fail(
+        res,
+        'other',
+        start,
+        cacheError('not_found', 'This node is not a replica (no --data-dir), so it has no group.'),
+      );
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const members = () => {
+      const status = rep.status();
+      return {
+        node: rep.nodeId,
+        shard: clusterRole!.shard,
+        voters: rep.membership()?.voters ?? [],
+        bootstrap: rep.membership()?.bootstrap ?? [],
+        role: status?.role ?? 'starting',
+        term: status?.term ?? 0,
+        leader: status?.leader ?? null,
+        commit: status?.commit ?? 0,
+        applied: status?.applied ?? 0,
+        snapshotIndex: status?.snapshotIndex ?? 0,
+        snapshotsInstalled: status?.snapshotsInstalled ?? 0,
+      };
+    };
+    if (method === 'GET' || method === 'HEAD') {
+      sendJson(res, 200, JSON.stringify(members()), method === 'HEAD');
+      finish('other', 200, start);
+      return;
+    }
+    if (method !== 'POST') {
+      finish(
+        'other',
+        sendError(
+          res,
+          cacheError(
+            'unsupported_method',
+            `${method} is not supported on /v1/raft/members; use GET, HEAD, POST.`,
+          ),
+          { Allow: 'GET, HEAD, POST', Connection: 'close' },
+        ),
+        start,
+      );
+      return;
+    }
+    const body = await readJsonBody(req, res, start, MEMBERS_BODY);
+    if (body === undefined) return;
+    const change = confChangeOf(body);
+    if (typeof change === 'string') {
+      fail(res, 'other', start, cacheError('bad_request', change));
+      return;
+    }
+    const replica = rep.replica;
+    if (replica === null) {
+      fail(
+        res,
+        'other',
+        start,
+        cacheError('unavailable', `Shard ${clusterRole!.shard}: ${rep.notRunning}.`),
+      );
+      return;
+    }
+    try {
+      await replica.changeMembership(change);
+    } catch (error) {
+      if (error instanceof MembershipRefused) {
+        const transient =
+          error.reason === 'pending-conf-change' || error.reason === 'no-commit-in-term';
+        fail(
+          res,
+          'other',
+          start,
+          cacheError(
+            transient ? 'unavailable' : 'membership_refused',
+            transient ? `${error.message} Retry shortly.` : error.message,
+          ),
+        );
+        return;
+      }
+      fail(res, 'other', start, replicaRefusal(res, error));
+      return;
+    }
+    log(
+      `replication: ${change.type === 'add' ? 'added' : 'removed'} ${change.node}; voters ${rep.membership()?.voters.join(', ') ?? '?'}`,
+    );
+    sendJson(res, 200, JSON.stringify(members()), false);
+    finish('other', 200, start);
+  };
+
   /** Everything that is not a key: stats, config, metrics, health. */
   const handleAdmin = (
     req: IncomingMessage,
@@ -1604,6 +1724,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       );
     };
     if (path.startsWith(TRANSFER_PREFIX)) return handleTransfer(req, res, path, url, start);
+    if (path === MEMBERS_PATH) return handleMembers(req, res, start);
     switch (path) {
       case '/v1/cluster':
         if (method === 'PUT' || method === 'PATCH') return handleClusterWrite(req, res, start);
@@ -1678,7 +1799,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
           start,
           cacheError(
             'not_found',
-            `No route ${path}; the routes are /v1/keys/{key}, /v1/stats, /v1/config, /v1/cluster, /metrics and /healthz.`,
+            `No route ${path}; the routes are /v1/keys/{key}, /v1/stats, /v1/config, /v1/cluster, /v1/raft/members, /metrics and /healthz.`,
           ),
         );
     }
@@ -1921,4 +2042,17 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       return closing;
     },
   };
+}
+
+/** `{"add": id}` or `{"remove": id}` as a conf change, or why not (a sentence). */
+function confChangeOf(body: unknown): ConfChange | string {
+  const example = 'Send {"add": "n4"} or {"remove": "n2"}: one of them, a node id.';
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return example;
+  const keys = Object.keys(body);
+  if (keys.length !== 1 || (keys[0] !== 'add' && keys[0] !== 'remove')) return example;
+  const node = (body as Record<string, unknown>)[keys[0]];
+  if (typeof node !== 'string' || !/^[A-Za-z0-9._:-]{1,200}$/.test(node)) {
+    return `${example} A node id is letters, digits, ".", "_", ":" or "-", 1 to 200 of them.`;
+  }
+  return { type: keys[0], node };
 }

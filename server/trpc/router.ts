@@ -94,6 +94,7 @@ const CODES = {
   unknown_shard: 'NOT_FOUND',
   busy: 'CONFLICT',
   no_leader: 'CONFLICT',
+  membership_refused: 'CONFLICT',
   unsupported: 'PRECONDITION_FAILED',
   node_down: 'CONFLICT',
   node_starting: 'CONFLICT',
@@ -233,6 +234,20 @@ export const appRouter = router({
     killLeader: mutation
       .input(z.object({ shard: z.string().min(1).max(200) }).strict())
       .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.killLeader(input.shard))),
+    /**
+     * Level 6, membership (one change at a time, through the shard's leader): a new replica
+     * joins `shard` and catches up; a replica leaves (and is retired with its data dir); a
+     * (dead) replica is replaced: removed, then a new one added.
+     */
+    addReplica: mutation
+      .input(z.object({ shard: z.string().min(1).max(200) }).strict())
+      .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.addReplica(input.shard))),
+    removeReplica: mutation
+      .input(nodeId.strict())
+      .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.removeReplica(input.id))),
+    replaceReplica: mutation
+      .input(nodeId.strict())
+      .mutation(({ ctx, input }) => act(() => ctx.playground.cluster.replaceReplica(input.id))),
     /**
      * Retires every node of the cluster and drops its map (the playground's fresh start for
      * another level); a new lone node is started if none is left. Refused while keys move.

@@ -6,6 +6,8 @@
  * - tinycache_raft_term, tinycache_raft_commit_index, tinycache_raft_applied_index: gauges.
  * - tinycache_raft_role{role}: 1 for the replica's current role, 0 for the others.
  * - tinycache_raft_leader_changes_total: changes to a known leader this replica saw.
+ * - tinycache_raft_snapshots_installed_total: snapshots a leader sent here and were installed.
+ * - tinycache_raft_voters: the group's size as this replica has applied it.
  * - tinycache_raft_append_duration_seconds: a write's propose → applied, on the leader.
  * - tinycache_raft_fsync_duration_seconds: each fsync of the storage (storage.onFsync).
  * - tinycache_raft_follower_lag_entries{follower}: on the leader, its last index minus each
@@ -141,6 +143,21 @@ export function registerRaftMetrics(
       if (r !== null) this.inc(r.leaderChanges);
     },
   });
+  new client.Counter({
+    name: 'tinycache_raft_snapshots_installed_total',
+    help: 'Snapshots received from a leader and installed here (a new or far-behind replica).',
+    registers,
+    collect() {
+      this.reset();
+      const r = replica();
+      if (r !== null) this.inc(r.status().snapshotsInstalled);
+    },
+  });
+  gauge(
+    'tinycache_raft_voters',
+    "The voters of this replica's group, as it has applied them.",
+    (s) => s.voters.length,
+  );
   new client.Gauge({
     name: 'tinycache_raft_follower_lag_entries',
     help: "On the leader: its last log index minus each follower's match index.",

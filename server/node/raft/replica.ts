@@ -203,6 +203,10 @@ export interface ReplicaStatus {
   readonly applied: number;
   readonly lastIndex: number;
   readonly voters: readonly NodeId[];
+  /** The index of the snapshot the log starts after (0: none yet). */
+  readonly snapshotIndex: number;
+  /** Snapshots received from a leader and installed (a replica far behind, or new). */
+  readonly snapshotsInstalled: number;
   /** Leader only; empty elsewhere. */
   readonly followers: readonly FollowerStatus[];
 }
@@ -288,6 +292,7 @@ export class Replica {
   #stopped = false;
   /** The Ready loop, while it runs; null when idle. */
   #loop: Promise<void> | null = null;
+  #snapshotsInstalled = 0;
   /** A snapshot being written in the background; null when none. */
   #snapshotting: Promise<void> | null = null;
 
@@ -486,6 +491,8 @@ export class Replica {
       applied: this.#cache.appliedIndex,
       lastIndex,
       voters: node.peers,
+      snapshotIndex: this.#o.storage.snapshot().index,
+      snapshotsInstalled: this.#snapshotsInstalled,
       followers,
     };
   }
@@ -573,6 +580,7 @@ export class Replica {
       if (ready.messages.length > 0) this.#o.transport.send(ready.messages);
       // 3. Restore, then apply in order.
       if (ready.snapshot !== null) {
+        this.#snapshotsInstalled++;
         cache.restore(ready.snapshot);
         // Writes at or below the snapshot can no longer be matched to their entries.
         this.#settleWritesUpTo(ready.snapshot.index, null);

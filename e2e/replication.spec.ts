@@ -3,7 +3,8 @@
  * left by the earlier files (a Level 5 cluster) is dissolved from the dashboard, a replicated
  * cluster (2 shards × 3 replicas) is made there, and a shard's leader is killed under load:
  * another replica leads in a later term, the failover is listed with its time, and the
- * acknowledged-writes-lost count is 0 under the load ("—" once it stops).
+ * acknowledged-writes-lost count is 0 under the load ("—" once it stops). Then the dead
+ * replica is replaced from the dashboard: a new one joins as a follower, nothing is lost.
  */
 import { expect, test } from '@playwright/test';
 import { baseUrl, mutate, screenshot } from './support.ts';
@@ -98,6 +99,25 @@ test('kill a shard leader from the dashboard: a new leader, the failover time, n
   await expect(panel.getByTestId('load-check')).toContainText('0 older than acknowledged (lost)');
   await page.waitForTimeout(2000);
   await screenshot(page, 'replicated-cluster-failover');
+
+  // Replace the dead replica: it leaves the group, a new node joins and catches up, and the
+  // load still loses nothing.
+  const earlier = new Set((await replicas()).nodes.map((n) => n.id));
+  await s1.getByTestId(`replica-${before.id}`).getByRole('button', { name: 'Replace' }).click();
+  await expect(s1.getByTestId(`replica-${before.id}`)).toHaveCount(0, { timeout: 20_000 });
+  await expect
+    .poll(async () => (await replicas()).nodes.filter((n) => n.shard === 's1').length, {
+      timeout: 30_000,
+    })
+    .toBe(3);
+  const joined = (await replicas()).nodes.filter((n) => n.shard === 's1' && !earlier.has(n.id));
+  expect(joined).toHaveLength(1);
+  const fresh = s1.getByTestId(`replica-${joined[0]!.id}`);
+  await expect(fresh).toContainText('up', { timeout: 20_000 });
+  await expect(fresh).toContainText('follower', { timeout: 20_000 });
+  await expect(panel.getByTestId('membership-pending')).toHaveCount(0, { timeout: 30_000 });
+  await expect(lost).toHaveText('acknowledged writes lost 0');
+  await screenshot(page, 'replicated-cluster-replaced');
   await mutate('load.stop');
   await expect(lost).toHaveText('acknowledged writes lost —');
 });

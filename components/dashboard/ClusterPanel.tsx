@@ -49,12 +49,26 @@ export function ClusterPanel() {
       setKilling(null);
     }
   });
+  const [changing, setChanging] = useState<string | null>(null);
+  const changeMembers = useAction(async (what: string, change: () => Promise<unknown>) => {
+    setChanging(what);
+    try {
+      await change();
+    } finally {
+      setChanging(null);
+    }
+  });
   const formed = cluster !== null && cluster.epoch > 0 && cluster.map !== null;
   const replicated = formed && cluster.replicated === true;
   const moving = cluster?.resharding ?? null;
   const busy =
-    add.pending || remove.pending || replicate.pending || dissolve.pending || moving !== null;
-  const actions = [add, remove, replicate, dissolve, killLeader];
+    add.pending ||
+    remove.pending ||
+    replicate.pending ||
+    dissolve.pending ||
+    changeMembers.pending ||
+    moving !== null;
+  const actions = [add, remove, replicate, dissolve, killLeader, changeMembers];
   const error = actions.find((a) => a.error !== null)?.error ?? null;
   const clearErrors = () => actions.forEach((a) => a.clearError());
 
@@ -141,6 +155,30 @@ export function ClusterPanel() {
           onKillLeader={(shard) => {
             clearErrors();
             void killLeader.run(shard);
+          }}
+          membership={{
+            pending: changing,
+            onAdd: (shard) => {
+              clearErrors();
+              void changeMembers.run(
+                `Adding a replica to ${shard}: starting it, the leader adds it, it catches up…`,
+                () => trpc.cluster.addReplica.mutate({ shard }),
+              );
+            },
+            onRemove: (id) => {
+              clearErrors();
+              void changeMembers.run(
+                `Removing ${id}: the leader takes it out of the group, then it stops…`,
+                () => trpc.cluster.removeReplica.mutate({ id }),
+              );
+            },
+            onReplace: (id) => {
+              clearErrors();
+              void changeMembers.run(
+                `Replacing ${id}: removing it, then a new replica joins and catches up…`,
+                () => trpc.cluster.replaceReplica.mutate({ id }),
+              );
+            },
           }}
         />
       ) : formed ? (

@@ -3,7 +3,9 @@
  * A replicated cluster (Level 6): each shard drawn as its Raft group (replicas with role,
  * term, status and log positions, a "Kill leader" button), the election timeline (a lane per
  * shard: who led when, in which term, and where a leader was lost), and every failover with
- * the time it took. Per-node Kill, Pause and Restart stay on the node cards.
+ * the time it took. Per-node Kill, Pause and Restart stay on the node cards. Membership, one
+ * change at a time through the shard's leader: "Add replica" per shard, "Remove" per replica,
+ * and "Replace" for a dead one (removed, then a new node joins and catches up).
  */
 import type { ClusterState, Failover } from '../../server/control/cluster.ts';
 import type { NodeSample } from '../../server/control/monitor.ts';
@@ -26,17 +28,27 @@ const FAILOVERS_SHOWN = 8;
 /** Colours of successive leaders in a lane, by term. */
 const TERM_COLORS = ['#2563eb', '#7c3aed', '#0891b2', '#c2410c', '#15803d', '#be185d'];
 
+/** Membership changes from the dashboard; `pending` says which one runs (one at a time). */
+export interface MembershipControls {
+  readonly pending: string | null;
+  readonly onAdd: (shard: string) => void;
+  readonly onRemove: (id: string) => void;
+  readonly onReplace: (id: string) => void;
+}
+
 export function ReplicatedCluster({
   cluster,
   nodes,
   killing,
   onKillLeader,
+  membership,
 }: {
   cluster: ClusterState;
   nodes: readonly NodeInfo[];
   /** The shard whose leader is being killed, if any. */
   killing: string | null;
   onKillLeader: (shard: string) => void;
+  membership: MembershipControls;
 }) {
   const latest = useLive((s) => s.samples.at(-1) ?? null);
   const failovers = cluster.failovers ?? [];
@@ -56,8 +68,14 @@ export function ReplicatedCluster({
       <p className={styles.clusterIntro}>
         Each shard is a Raft group of replicas: its leader takes the writes and, once a majority has
         them, answers. Kill a leader (here, or Kill/Pause on its node card) and the others elect
-        another in a later term.
+        another in a later term. Add, remove or replace a replica: the leader changes the group one
+        member at a time, and a new replica catches up from the leader&apos;s snapshot and log.
       </p>
+      {membership.pending !== null && (
+        <p className={styles.clusterIntro} role="status" data-testid="membership-pending">
+          {membership.pending}
+        </p>
+      )}
       <div className={styles.groupGrid}>
         {cluster.shards.map((shard) => (
           <ShardGroup
@@ -72,8 +90,9 @@ export function ReplicatedCluster({
                 ] as const,
             )}
             killing={killing === shard.id}
-            disabled={killing !== null}
+            disabled={killing !== null || membership.pending !== null}
             onKillLeader={() => onKillLeader(shard.id)}
+            membership={membership}
           />
         ))}
       </div>
@@ -90,12 +109,14 @@ function ShardGroup({
   killing,
   disabled,
   onKillLeader,
+  membership,
 }: {
   shard: string;
   members: readonly (readonly [NodeInfo | null, NodeSample | null, string])[];
   killing: boolean;
   disabled: boolean;
   onKillLeader: () => void;
+  membership: MembershipControls;
 }) {
   const leader = members.find(([n]) => n?.status === 'up' && n.role === 'leader')?.[0] ?? null;
   return (
@@ -125,6 +146,19 @@ function ShardGroup({
         >
           {killing ? 'Killing…' : 'Kill leader'}
         </button>
+        <button
+          type="button"
+          className={styles.button}
+          disabled={disabled || leader === null}
+          title={
+            leader === null
+              ? 'No leader now to add a member; try again in a moment'
+              : `Starts a node that joins ${shard}: ${leader.id} adds it and sends it a snapshot and the log`
+          }
+          onClick={() => membership.onAdd(shard)}
+        >
+          Add replica
+        </button>
       </header>
       <table className={styles.groupTable}>
         <thead>
@@ -135,6 +169,9 @@ function ShardGroup({
             <th scope="col">Status</th>
             <th scope="col" title="Raft commit index / applied index, from the node's /metrics">
               Commit / applied
+            </th>
+            <th scope="col">
+              <span className={styles.visuallyHidden}>Membership</span>
             </th>
           </tr>
         </thead>
@@ -166,6 +203,32 @@ function ShardGroup({
                   {status === 'up' && sample?.raftCommit != null
                     ? `${sample.raftCommit} / ${sample.raftApplied ?? '—'}`
                     : '—'}
+                </td>
+                <td className={styles.groupActions}>
+                  {status === 'down' && (
+                    <button
+                      type="button"
+                      className={`${styles.button} ${styles.buttonSmall}`}
+                      disabled={disabled || members.length === 1}
+                      title={`Removes ${id} from ${shard}'s group, then starts a new replica that catches up`}
+                      onClick={() => membership.onReplace(id)}
+                    >
+                      Replace
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className={`${styles.button} ${styles.buttonSmall}`}
+                    disabled={disabled || members.length === 1}
+                    title={
+                      members.length === 1
+                        ? 'The last replica of a shard stays'
+                        : `Removes ${id} from ${shard}'s group (a leader steps down first), then stops it and deletes its data`
+                    }
+                    onClick={() => membership.onRemove(id)}
+                  >
+                    Remove
+                  </button>
                 </td>
               </tr>
             );

@@ -107,6 +107,9 @@ describe('membership of a replicated shard (real processes)', () => {
         error: { code: 'bad_request', message: expect.stringContaining('{"add": "n4"}') },
       });
     }
+    const put = await call(`${leader.url}/v1/raft/members`, 'PUT', '{"add":"n9"}', json);
+    expect(put.status).toBe(405);
+    expect(put.headers.allow).toBe('GET, HEAD, POST');
     const again = await call(`${leader.url}/v1/raft/members`, 'POST', '{"add":"n2"}', json);
     expect(again.status).toBe(409);
     expect(JSON.parse(again.body)).toMatchObject({ error: { code: 'membership_refused' } });

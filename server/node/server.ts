@@ -1592,6 +1592,25 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     };
   };
 
+  /** 405 with the methods `path` takes (API.md: a 405 carries `Allow`). */
+  const methodNotAllowed = (
+    res: ServerResponse,
+    method: string,
+    path: string,
+    methods: string,
+    start: number,
+  ): void => {
+    finish(
+      'other',
+      sendError(
+        res,
+        cacheError('unsupported_method', `${method} is not supported on ${path}; use ${methods}.`),
+        { Allow: methods, Connection: 'close' },
+      ),
+      start,
+    );
+  };
+
   /**
    * Level 6, a replica's group (API: GET and POST /v1/raft/members):
    *   GET   the voters now, the voters the group was formed with (what a joining node passes
@@ -1640,18 +1659,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       return;
     }
     if (method !== 'POST') {
-      finish(
-        'other',
-        sendError(
-          res,
-          cacheError(
-            'unsupported_method',
-            `${method} is not supported on /v1/raft/members; use GET, HEAD, POST.`,
-          ),
-          { Allow: 'GET, HEAD, POST', Connection: 'close' },
-        ),
-        start,
-      );
+      methodNotAllowed(res, method, MEMBERS_PATH, 'GET, HEAD, POST', start);
       return;
     }
     const body = await readJsonBody(req, res, start, MEMBERS_BODY);
@@ -1709,20 +1717,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
-    const allow = (methods: string): void => {
-      finish(
-        'other',
-        sendError(
-          res,
-          cacheError(
-            'unsupported_method',
-            `${method} is not supported on ${path}; use ${methods}.`,
-          ),
-          { Allow: methods, Connection: 'close' },
-        ),
-        start,
-      );
-    };
+    const allow = (methods: string): void => methodNotAllowed(res, method, path, methods, start);
     if (path.startsWith(TRANSFER_PREFIX)) return handleTransfer(req, res, path, url, start);
     if (path === MEMBERS_PATH) return handleMembers(req, res, start);
     switch (path) {

@@ -407,6 +407,11 @@ export class ClusterManager {
         );
       }
       const nodes = ids.map((id) => this.supervisor.get(id));
+      // A replica started on a kept data dir took up the map of its last run: the new map
+      // must come after it, or the node keeps the old one (or refuses a different map of
+      // the same epoch).
+      const held = await Promise.all(nodes.map((n) => this.epochHeld(n.url)));
+      this.lastEpoch = Math.max(this.lastEpoch, ...held);
       const groups = Array.from({ length: ids.length / replicas }, (_, i) =>
         nodes.slice(i * replicas, (i + 1) * replicas),
       );
@@ -836,6 +841,18 @@ export class ClusterManager {
     if (this.resharding !== null) this.resharding = { ...this.resharding, keysPerSecond };
     this.emit();
     return this.state();
+  }
+
+  /** The epoch of the map a node holds now (GET /v1/cluster); 0 for none or no answer. */
+  private async epochHeld(url: string): Promise<number> {
+    try {
+      const info = JSON.parse(await fetchText(`${url}/v1/cluster`, HEALTH_TIMEOUT_MS)) as {
+        map?: { epoch?: unknown } | null;
+      };
+      return typeof info.map?.epoch === 'number' ? info.map.epoch : 0;
+    } catch {
+      return 0;
+    }
   }
 
   /** The next epoch: one counter for every map this control plane makes, so none repeats. */

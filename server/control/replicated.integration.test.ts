@@ -225,4 +225,40 @@ describe('tinycache cluster --shards 2 --replicas 3', () => {
       await cli.stop('SIGKILL');
     }
   }, 40_000);
+
+  it("with --data-dir, a second run recovers the first run's keys from the replicas' logs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tinycache-cluster-again-'));
+    const run = () =>
+      spawnServer(
+        process.execPath,
+        [BIN, 'cluster', '--shards', '1', '--replicas', '3', '--base-port', '0', '--data-dir', dir],
+        /Ctrl-C stops them all/,
+        { timeoutMs: 30_000, url: 'http://127.0.0.1:1' },
+      );
+    const urlsOf = (out: string) =>
+      [...out.matchAll(/ {2}(n\d) {2}(http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[2]!);
+    try {
+      const first = await run();
+      try {
+        const urls = urlsOf(first.output());
+        expect(await putEventually(urls[0]!, 'kept', 'across runs')).toBe(201);
+        expect(await first.stop('SIGINT')).toBe(0);
+      } finally {
+        await first.stop('SIGKILL');
+      }
+      expect(readdirSync(join(dir, 'nodes', 'n1')).join(' ')).toContain('cluster-map.json');
+      // The nodes take up the first run's map at start (a later epoch than a new control
+      // plane's first), on other ports: the new run's map must still win.
+      const second = await run();
+      try {
+        for (const url of urlsOf(second.output())) {
+          expect(await get(url, 'kept')).toEqual({ status: 200, text: 'across runs' });
+        }
+      } finally {
+        expect(await second.stop('SIGINT')).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

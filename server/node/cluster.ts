@@ -150,7 +150,8 @@ export interface ClusterRoleOptions {
 /** What a replicated node's Raft side needs from map adoption (Replication has this shape). */
 export interface MapListener {
   refusal(current: ClusterMap | null, next: ClusterMap): string | null;
-  onMap(shard: ClusterShard | null): void;
+  /** An adopted map (`map`), with this node's shard in it. */
+  onMap(shard: ClusterShard | null, map: ClusterMap): void;
 }
 
 export class ClusterRole {
@@ -558,7 +559,7 @@ export class ClusterRole {
     if (this.replication !== null) {
       // A replica's store changes through Raft only: no keys are copied in or swept out
       // (a map that would move keys was refused).
-      this.replication.onMap(map.shards.find((s) => s.id === this.myShard) ?? null);
+      this.replication.onMap(map.shards.find((s) => s.id === this.myShard) ?? null, map);
       return;
     }
     if (map.moving === null) {

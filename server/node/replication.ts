@@ -40,6 +40,11 @@ import { Replica, type ReplicaStatus } from './raft/replica.ts';
 
 /** The group this data dir belongs to; written once, before Raft writes anything. */
 export const IDENTITY_FILE = 'replica.json';
+/**
+ * The latest cluster map this node adopted, so that a node restarted by hand (no control
+ * plane to hand it the map) knows its peers and routes at once; a newer map replaces it.
+ */
+export const MAP_FILE = 'cluster-map.json';
 
 interface Identity {
   readonly version: 1;
@@ -78,6 +83,8 @@ export class Replication {
   #shard: ClusterShard | null = null;
   #closed = false;
   #failure: string | null = null;
+  /** The latest map's write to MAP_FILE (one at a time, in order). */
+  #saving: Promise<void> = Promise.resolve();
 
   private constructor(options: ReplicationOptions, identity: Identity | null) {
     this.nodeId = options.nodeId;
@@ -154,18 +161,41 @@ export class Replication {
     return null;
   }
 
-  /** An adopted map: start the replica of this node's shard, or give it the peers' URLs. */
-  onMap(shard: ClusterShard | null): void {
-    if (shard === null || this.#closed) return;
-    this.#shard = shard;
-    if (this.#replica !== null) {
-      this.#applyShard(this.#replica, shard);
-      return;
+  /**
+   * The map kept by an earlier run (MAP_FILE), to adopt at start; null when there is none or
+   * it cannot be read (logged: the node then waits for a map, as a new one does).
+   */
+  async savedMap(): Promise<unknown> {
+    try {
+      return JSON.parse(await fs.readFile(join(this.#dir, MAP_FILE), 'utf8')) as unknown;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.#log(`replication: ignoring ${join(this.#dir, MAP_FILE)}: ${String(error)}`);
+      }
+      return null;
     }
-    this.#starting ??= this.#start(shard).catch((error: unknown) => {
-      this.#failure = error instanceof Error ? error.message : String(error);
-      this.#log(`replication: ${this.#failure}`);
-    });
+  }
+
+  /** An adopted map: start the replica of this node's shard, or give it the peers' URLs. */
+  onMap(shard: ClusterShard | null, map: ClusterMap): void {
+    if (this.#closed) return;
+    if (shard !== null) {
+      this.#shard = shard;
+      if (this.#replica !== null) this.#applyShard(this.#replica, shard);
+      else {
+        this.#starting ??= this.#start(shard).catch((error: unknown) => {
+          this.#failure = error instanceof Error ? error.message : String(error);
+          this.#log(`replication: ${this.#failure}`);
+        });
+      }
+    }
+    // Once the storage has opened the dir (it clears leftover .tmp files as it does).
+    const opened = this.#starting ?? Promise.resolve();
+    this.#saving = Promise.all([this.#saving, opened])
+      .then(() => writeAtomically(this.#dir, MAP_FILE, `${JSON.stringify(map)}\n`))
+      .catch((error: unknown) =>
+        this.#log(`replication: could not keep the map: ${String(error)}`),
+      );
   }
 
   async #start(shard: ClusterShard): Promise<void> {
@@ -254,6 +284,7 @@ export class Replication {
   /** Stops the replica (finishing its Ready), then closes the transport and the storage. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#saving;
     await this.#starting;
     await this.#replica?.stop();
     this.transport.close();
@@ -295,13 +326,17 @@ async function readIdentity(dir: string): Promise<Identity | null> {
   return parsed as Identity;
 }
 
+function writeIdentity(dir: string, identity: Identity): Promise<void> {
+  return writeAtomically(dir, IDENTITY_FILE, `${JSON.stringify(identity)}\n`);
+}
+
 /** tmp, fsync, rename, fsync the directory: whole or absent after a crash. */
-async function writeIdentity(dir: string, identity: Identity): Promise<void> {
-  const path = join(dir, IDENTITY_FILE);
+async function writeAtomically(dir: string, name: string, text: string): Promise<void> {
+  const path = join(dir, name);
   const tmp = `${path}.tmp`;
   const file = await fs.open(tmp, 'w');
   try {
-    await file.writeFile(`${JSON.stringify(identity)}\n`);
+    await file.writeFile(text);
     await file.sync();
   } finally {
     await file.close();

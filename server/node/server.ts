@@ -1989,6 +1989,19 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const cluster = clusterRole!;
+  // A replica restarted by hand takes up the map it had (a newer one from the control plane
+  // or a peer replaces it as usual).
+  if (replication !== null) {
+    const saved = await replication.savedMap();
+    if (saved !== null) {
+      const adopted = cluster.adopt(saved);
+      log(
+        adopted.ok
+          ? `replication: took up the saved cluster map (epoch ${adopted.value.epoch})`
+          : `replication: the saved cluster map was refused: ${adopted.error.message}`,
+      );
+    }
+  }
 
   /**
    * A replica's shutdown: stop accepting, let requests in flight finish (their writes need

@@ -138,6 +138,69 @@ describe('leader election (§5.2)', () => {
   });
 });
 
+describe('leaderLost: the driver saw the leader go (its connection closed)', () => {
+  it('the followers elect another leader in a few ticks, in turn (no split vote), not after a whole election timeout', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const network = withLeader(THREE, 'n1', { seed, electionTicks: 10 });
+      const term = network.node('n1').term;
+      network.crash('n1');
+      for (const id of ['n2', 'n3']) network.node(id).leaderLost('n1');
+      let ticks = 0;
+      while (network.leader() === null && ticks < 100) {
+        network.tick();
+        ticks++;
+      }
+      expect(ticks, `seed ${seed}`).toBeLessThanOrEqual(2);
+      expect(network.leader(), `seed ${seed}`).toBe('n2');
+      expect(network.node(network.leader()!).term).toBeGreaterThan(term);
+    }
+    // Without the hint, the same crash waits out an election timeout: at least electionTicks.
+    const network = withLeader(THREE, 'n1', { seed: 1, electionTicks: 10 });
+    network.crash('n1');
+    let ticks = 0;
+    while (network.leader() === null) {
+      network.tick();
+      ticks++;
+    }
+    expect(ticks).toBeGreaterThanOrEqual(9);
+  });
+
+  it('when the first in turn has fallen behind, the next one wins', () => {
+    const network = withLeader(THREE, 'n1', { electionTicks: 10 });
+    network.cut('n1', 'n2');
+    network.propose('n1', 'x'); // n1 and n3 have it; n2 does not
+    network.crash('n1');
+    network.heal();
+    for (const id of ['n2', 'n3']) network.node(id).leaderLost('n1');
+    network.tick(4);
+    expect(network.leader()).toBe('n3');
+    network.tick(2);
+    expect(network.applied.get('n2')).toEqual(['x']);
+  });
+
+  it('is ignored for another node than the leader, and on the leader', () => {
+    const network = withLeader(THREE);
+    network.node('n2').leaderLost('n3');
+    expect(network.node('n2').leader).toBe('n1');
+    network.node('n1').leaderLost('n1');
+    expect(network.node('n1').role).toBe('leader');
+    network.tick(3);
+    expect(network.leader()).toBe('n1');
+  });
+
+  it('a leader that is still alive is heard again and keeps leading (a hint, not a verdict)', () => {
+    const network = withLeader(THREE, 'n1', { electionTicks: 10 });
+    const term = network.node('n1').term;
+    network.node('n2').leaderLost('n1');
+    expect(network.node('n2').leader).toBeNull();
+    network.tick(1); // n1's heartbeat
+    expect(network.node('n2').leader).toBe('n1');
+    network.tick(30);
+    // n2 may have campaigned once, but n3 heard from n1 within its lease: n1 still leads.
+    expect(network.leaders()).toEqual([`n1@${term}`]);
+  });
+});
+
 describe('pre-vote (thesis §9.6)', () => {
   it('a node rejoining from a partition does not depose a healthy leader', () => {
     const network = withLeader(THREE);

@@ -286,6 +286,30 @@ export class RaftNode {
   }
 
   /**
+   * The driver saw the leader go (its connection closed, as when its process dies): a
+   * follower that follows `leader` stops waiting out its election timeout. It forgets the
+   * leader, so its lease (§9.6) no longer refuses another candidate's (pre-)vote, and
+   * campaigns after 1 + 2 × rank ticks, its rank the place of its id among the other voters
+   * (sorted): followers that saw the same loss campaign in turn, two ticks apart, instead of
+   * splitting the vote (which would cost a whole randomized timeout). If the first one's log
+   * is behind, the next is refused nothing and wins. A hint for liveness only: safety never
+   * depends on timing, and a leader that is still alive (the connection broke, not the
+   * process) is heard again at its next heartbeat, and the other followers' leases refuse
+   * a candidate meanwhile. Not in the thesis; the simulator does not call it (a lost process
+   * there is silence).
+   */
+  leaderLost(leader: NodeId): void {
+    if (this.role !== 'follower' || this.leader !== leader || !this.isVoter()) return;
+    this.leader = null;
+    const rank = this.#voters
+      .filter((id) => id !== leader)
+      .sort()
+      .indexOf(this.id);
+    const wait = Math.min(1 + 2 * rank, this.electionTicks);
+    this.#electionElapsed = Math.max(this.#electionElapsed, this.#randomizedElectionTimeout - wait);
+  }
+
+  /**
    * Leader only: hands leadership to `to` (thesis §3.10). The leader stops accepting
    * proposals, brings `to`'s log up to date, then sends it MsgTimeoutNow, on which `to`
    * campaigns at once. If `to` is not leader within an election timeout, the transfer is

@@ -98,6 +98,7 @@ export class Replication {
       nodeId: options.nodeId,
       peers: new Map(),
       onMessage: (m) => this.#replica?.receive(m),
+      onPeerGone: (peer) => this.#replica?.peerGone(peer),
     });
   }
 

@@ -280,6 +280,25 @@ describe('PeerTransport (real sockets on 127.0.0.1)', () => {
     expect(n2.inbox).toHaveLength(0);
   });
 
+  it('says a peer is gone when its connection closes from its end, not when this side drops one', async () => {
+    const gone: NodeId[] = [];
+    const { nodes } = await cluster(['n1', 'n2', 'n3'], { onPeerGone: (id) => gone.push(id) });
+    const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
+    n1.transport.send([heartbeat('n1', 'n2', 1)]);
+    n3.transport.send([heartbeat('n3', 'n2', 1)]);
+    await waitFor('both connections', () => n2.inbox.length === 2);
+    // A spoofed connection naming n3 replaces n3's own (dropped here: no news), then is
+    // refused for what it sends (dropped here too).
+    const spoof = rawClient(n2.port, upgradeRequest('/v1/raft', 'tinycache-raft/1', 'n3'));
+    spoof.socket.write(frame(Uint8Array.of(1, 2, 3)));
+    await spoof.closed;
+    expect(gone).toEqual([]);
+    // n1's process ends: its transport closes its connections.
+    n1.transport.close();
+    await waitFor('n1 gone', () => gone.length === 1);
+    expect(gone).toEqual(['n1']);
+  });
+
   it('refuses every other upgrade with 400 and closes it', async () => {
     const { nodes } = await cluster(['n1']);
     const port = nodes[0]!.port;

@@ -50,6 +50,12 @@ export interface PeerTransportOptions {
   readonly peers: ReadonlyMap<NodeId, string>;
   /** Called once per decoded inbound message. */
   readonly onMessage: (m: Message) => void;
+  /**
+   * Called when the last connection a peer dialled here is closed by its end (its process
+   * died, or it closed the link): a hint that the peer is gone, which a follower takes to
+   * mean its leader is (RaftNode.leaderLost). Not called for connections this side drops.
+   */
+  readonly onPeerGone?: (peer: NodeId) => void;
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
   readonly maxFrameBytes?: number;
@@ -160,6 +166,9 @@ export class FrameReader {
 export class PeerTransport implements RaftTransport {
   private readonly nodeId: NodeId;
   private readonly onMessage: (m: Message) => void;
+  private readonly onPeerGone: (peer: NodeId) => void;
+  /** Inbound connections this side ended (replaced, malformed): their close is no news. */
+  private readonly dropped = new WeakSet<Duplex>();
   private readonly maxQueueMessages: number;
   private readonly maxQueueBytes: number;
   private readonly maxFrameBytes: number;
@@ -182,6 +191,7 @@ export class PeerTransport implements RaftTransport {
   constructor(options: PeerTransportOptions) {
     this.nodeId = options.nodeId;
     this.onMessage = options.onMessage;
+    this.onPeerGone = options.onPeerGone ?? (() => {});
     this.maxQueueMessages = positive(
       'maxQueueMessages',
       options.maxQueueMessages ?? DEFAULT_MAX_QUEUE_MESSAGES,
@@ -384,7 +394,7 @@ export class PeerTransport implements RaftTransport {
     setNoDelay(socket);
     // A peer that dials again has restarted or lost its old connection: keep only the newest.
     const sockets = this.inbound.get(from) ?? new Set<Duplex>();
-    for (const old of sockets) old.destroy();
+    for (const old of sockets) this.drop(old);
     sockets.clear();
     sockets.add(socket);
     this.inbound.set(from, sockets);
@@ -400,7 +410,7 @@ export class PeerTransport implements RaftTransport {
         });
       } catch {
         counters.malformedFrames++;
-        socket.destroy();
+        this.drop(socket);
         return;
       }
       // A connection speaks for the node it named when it upgraded, to this node: a message
@@ -409,7 +419,7 @@ export class PeerTransport implements RaftTransport {
       // node that did not send it).
       if (messages.some((m) => m.from !== from || m.to !== this.nodeId)) {
         counters.malformedFrames++;
-        socket.destroy();
+        this.drop(socket);
         return;
       }
       for (const m of messages) {
@@ -418,9 +428,21 @@ export class PeerTransport implements RaftTransport {
       }
     };
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => sockets.delete(socket));
+    // The HTTP server's sockets are half-open: the peer's FIN ends only its side. Nothing is
+    // ever written back on this link, so close it when the peer does.
+    socket.on('end', () => socket.destroy());
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0 && !this.closed && !this.dropped.has(socket)) this.onPeerGone(from);
+    });
     socket.on('data', receive);
     if (head.length > 0) receive(head);
+  }
+
+  /** Ends an inbound connection from this side: its close says nothing of the peer. */
+  private drop(socket: Duplex): void {
+    this.dropped.add(socket);
+    socket.destroy();
   }
 
   // ---- Membership, metrics, lifetime -----------------------------------------------------------

@@ -343,6 +343,18 @@ export class Replica {
   }
 
   /** A message from a peer, as the transport delivered it. */
+  /**
+   * The transport saw `peer`'s connection close from its end: if it led this follower, the
+   * follower campaigns within a few ticks instead of a whole election timeout
+   * (RaftNode.leaderLost). A crashed leader's sockets close at once, so this is what makes a
+   * `kill -9` fail over fast; a paused or cut-off leader still takes the election timeout.
+   */
+  peerGone(peer: NodeId): void {
+    if (this.#stopped) return;
+    this.#node.leaderLost(peer);
+    this.#kick();
+  }
+
   receive(message: Message): void {
     if (this.#stopped || message.to !== this.id) return;
     // Local message types are the driver's alone: a peer must not propose or campaign here.

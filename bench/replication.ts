@@ -350,7 +350,17 @@ interface KillOutcome {
   readonly load: number;
 }
 
-async function failoverBench(kills: number): Promise<{
+/**
+ * How the leader is lost: `kill` is SIGKILL (its sockets close at once, so the followers
+ * hear of it and campaign within a few ticks); `pause` is SIGSTOP (its sockets stay open:
+ * the followers wait out the election timeout), then SIGCONT once measured.
+ */
+type LeaderLoss = 'kill' | 'pause';
+
+async function failoverBench(
+  kills: number,
+  how: LeaderLoss = 'kill',
+): Promise<{
   outcomes: KillOutcome[];
   lost: number;
   checked: number;
@@ -380,7 +390,8 @@ async function failoverBench(kills: number): Promise<{
       writer.up.delete(leader.id);
       const loadAtKill = loadavg()[0]!;
       killedAt = performance.now();
-      await supervisor.kill(leader.id);
+      if (how === 'kill') await supervisor.kill(leader.id);
+      else supervisor.pause(leader.id);
       let leaderAt: number | null = null;
       while (firstAck === null || leaderAt === null) {
         if (performance.now() - killedAt > RECOVERY_LIMIT_MS) break;
@@ -405,11 +416,12 @@ async function failoverBench(kills: number): Promise<{
         shed: writer.shed - shedBefore,
         load: loadAtKill,
       });
-      const back = await supervisor.restart(leader.id);
+      const back =
+        how === 'kill' ? await supervisor.restart(leader.id) : supervisor.resume(leader.id);
       await caughtUp(cluster, back.url);
       writer.up.set(back.id, back.url);
       progress(
-        `failover: kill ${k + 1}/${kills}: ${leader.id} (term ${leader.term}); first write after ${formatMs(firstAck - killedAt)}, new leader in /healthz after ${formatMs(leaderAt === null ? null : leaderAt - killedAt)}, ${outcomes.at(-1)!.failed} failed, ${outcomes.at(-1)!.shed} shed`,
+        `failover: ${how} ${k + 1}/${kills}: ${leader.id} (term ${leader.term}); first write after ${formatMs(firstAck - killedAt)}, new leader in /healthz after ${formatMs(leaderAt === null ? null : leaderAt - killedAt)}, ${outcomes.at(-1)!.failed} failed, ${outcomes.at(-1)!.shed} shed`,
       );
       await sleep(SETTLE_MS);
     }
@@ -531,6 +543,7 @@ export async function replicationBench(options: {
     }
 
     const failover = await failoverBench(options.kills);
+    const pauses = await failoverBench(Math.min(options.kills, 10), 'pause');
     // A failed Redis measurement is said in the output; it does not throw TinyCache's away.
     let redisError: string | null = null;
     const redis = (nodeTimeoutMs: number, kills: number) =>
@@ -570,6 +583,10 @@ export async function replicationBench(options: {
       ['failover (kill -9 the leader)', 'n', 'p50', 'p90', 'p99', 'max'],
       ['TinyCache: to the first acknowledged write', ...dist(writeMs)],
       ['TinyCache: to a new leader in /healthz', ...dist(leaderMs)],
+      [
+        'TinyCache, leader paused (SIGSTOP): to the first ack',
+        ...dist(pauses.outcomes.map((o) => o.writeMs)),
+      ],
     ];
     const redisRows = (timeout: string, kills: readonly RedisKill[]) => [
       [
@@ -600,7 +617,8 @@ export async function replicationBench(options: {
       `  goal: p50 under 500 ms: ${p50 !== null && p50 < 500 ? 'met' : 'not met'} (p50 ${formatMs(p50)})`,
       `  failed requests per kill (503, timeouts, resets): median ${median(failed)}, max ${Math.max(...failed)}, total ${failed.reduce((a, b) => a + b, 0)} of ${formatRate(failover.acks + failover.failures)} writes sent; not sent (${MAX_IN_FLIGHT} already in flight): median ${median(failover.outcomes.map((o) => o.shed))}, total ${failover.shed}`,
       `  machine load during the kills (1-min load average, every process on it): median ${median(failover.outcomes.map((o) => o.load)).toFixed(1)}, max ${Math.max(...failover.outcomes.map((o) => o.load)).toFixed(1)}, on ${availableParallelism()} cores`,
-      `  acknowledged writes lost over all kills: ${failover.lost} (of ${formatRate(failover.checked)} keys' last acknowledged values, ${formatRate(failover.acks)} acknowledged writes, read back linearizably)`,
+      `  acknowledged writes lost over all kills: ${failover.lost} (of ${formatRate(failover.checked)} keys' last acknowledged values, ${formatRate(failover.acks)} acknowledged writes, read back linearizably); over the ${pauses.outcomes.length} pauses: ${pauses.lost} (of ${formatRate(pauses.acks)})`,
+      "  a killed leader's connections close at once and its followers campaign within a few ticks (RaftNode.leaderLost); a paused one's stay open, so they wait out the election timeout: the pause row is the timeout-bound failover",
       `  writes go round-robin to the replicas that are up (the killed one is dropped at the kill and taken back once restarted and caught up), at most ${MAX_IN_FLIGHT} in flight; followers forward to the leader; a failed write is not retried`,
       '  the time is from the SIGKILL to the answer of the first write sent after it that was acknowledged; election timeout 250-500 ms (10 ticks of 25 ms)',
       ...(redisFast === null || redisSlow === null

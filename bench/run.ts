@@ -16,14 +16,23 @@ import { replicationBench } from './replication.ts';
 import { ringBench } from './ring.ts';
 import { simBench } from './sim.ts';
 
-const { values, positionals } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '3' },
-    kills: { type: 'string', default: '20' },
-  },
-  allowPositionals: true,
-});
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        duration: { type: 'string', default: '10' },
+        rounds: { type: 'string', default: '3' },
+        kills: { type: 'string', default: '20' },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    const why = (error as Error).message.split('.')[0];
+    process.stderr.write(`bench: ${why}; the options are --duration, --rounds and --kills\n`);
+    process.exit(2);
+  }
+})();
+const { values, positionals } = parsed;
 const seconds = Number(values.duration);
 const rounds = Number(values.rounds);
 const kills = Number(values.kills);

@@ -7,7 +7,7 @@
 import type { NodeConfig } from '../../core/config.ts';
 import { formatBytes } from '../format.ts';
 import { describeLoad, header } from './facts.ts';
-import type { CheckView, LoadTag, Observation, RestSeen } from './model.ts';
+import type { CheckView, LoadTag, Observation, RaftSeen, RestSeen } from './model.ts';
 import styles from './walkthrough.module.css';
 
 /** Entries shown per step; older ones scroll away. */
@@ -39,7 +39,18 @@ const SHOWN_HEADERS = [
   'content-encoding',
   'x-tinycache-shard',
   'x-tinycache-forwarded-by',
+  'x-tinycache-leader',
+  'x-tinycache-term',
 ];
+
+const RAFT_ACTIONS: Readonly<Record<RaftSeen['action'], string>> = {
+  formed: 'A replicated cluster is formed: every shard elected a leader.',
+  'killed-leader': 'killed (SIGKILL), leader',
+  killed: 'killed (SIGKILL)',
+  paused: 'paused (SIGSTOP): its process is frozen, its connections stay open.',
+  resumed: 'resumed (SIGCONT).',
+  replaced: 'removed from its shard; a new replica joined:',
+};
 
 export function ObservationLog({
   step,
@@ -158,6 +169,21 @@ function Entry({ observation: o, view }: { observation: Observation; view: Check
           {o.change === 'added'
             ? 'added: its keys are moving to it.'
             : 'removed: its keys are draining to the others.'}
+        </p>
+      );
+    case 'raft':
+      return (
+        <p className={styles.answer}>
+          {o.node === null ? (
+            RAFT_ACTIONS[o.action]
+          ) : (
+            <>
+              <strong>{o.node}</strong> {RAFT_ACTIONS[o.action]}
+              {o.action === 'killed-leader' && ` of ${o.shard ?? '?'} in term ${o.term ?? '?'}.`}
+              {o.action === 'killed' && '.'}
+              {o.action === 'replaced' && <> {o.added}.</>}
+            </>
+          )}
         </p>
       );
     case 'error':

@@ -117,20 +117,16 @@ export const LEVELS: readonly LevelInfo[] = [
     n: 6,
     title: 'Replicas, Raft and failover',
     question: 'What happens when the node holding your data dies?',
-    status: 'coming',
+    status: 'built',
+    minutes: 5,
     targetRate: '5K req/s',
     about:
-      'Each shard becomes a Raft group: a leader and its replicas. Writes commit through Raft ' +
-      'before they are acknowledged; when the leader dies, the others elect a new one and ' +
-      'clients retry.',
+      'Each shard becomes a Raft group: a leader and its replicas, each with its log on disk. ' +
+      'Writes commit through Raft before they are acknowledged; when the leader dies, the ' +
+      'others elect a new one, clients retry, and a dead replica is replaced while writes go on.',
     why:
       'Machines fail. Replication keeps data when one does, and leader election decides how ' +
       'long writes stop while the cluster recovers.',
-    willTeach: [
-      'Add replicas to a shard and read from a follower with stale reads allowed.',
-      'Kill the leader under load and time the election and the gap in writes.',
-      'Check that no acknowledged write was lost across the failover.',
-    ],
   },
   {
     n: 7,

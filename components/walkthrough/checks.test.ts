@@ -13,7 +13,14 @@ import { checkDeleted, checkExpired, checkRead, checkStored } from './level1.tsx
 import { checkCompared, checkCounted, checkKnee, checkRate, checkStopped } from './level2.tsx';
 import { checkNothingLost, checkReadPath } from './level3.tsx';
 import { checkAdded, checkCluster } from './level5.tsx';
-import type { ClusterState } from '../../server/control/cluster.ts';
+import {
+  checkFollowerWrite,
+  checkKilledLeader,
+  checkPaused,
+  checkReplaced,
+  checkRestarted,
+} from './level6.tsx';
+import type { ClusterState, Failover } from '../../server/control/cluster.ts';
 import {
   checkCompressed,
   checkEvicting,
@@ -22,7 +29,7 @@ import {
   checkScanCompared,
 } from './level4.tsx';
 import { WALKTHROUGHS } from './levels.ts';
-import type { CheckView, LoadTag, Observation, RestRequest, RestSeen } from './model.ts';
+import type { CheckView, LoadTag, Observation, RaftSeen, RestRequest, RestSeen } from './model.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: what the cluster could have answered
@@ -444,6 +451,165 @@ describe('Level 5', () => {
     const check = checkAdded(view({ journal, cluster: cluster({}), samples: failing }));
     expect(check.done).toBe(false);
     expect(check.lines?.[1]).toMatch(/failed meanwhile: 3/);
+  });
+});
+
+describe('Level 6', () => {
+  const replica = (id: string, role: 'leader' | 'follower', term: number, status = 'up') =>
+    ({
+      ...nodeInfo(id),
+      shard: 's1',
+      dataDir: `/tmp/${id}`,
+      role,
+      term,
+      status,
+    }) as NodeInfo;
+  const raft = (
+    step: number,
+    seconds: number,
+    action: RaftSeen['action'],
+    fields: Partial<RaftSeen> = {},
+  ): RaftSeen => ({
+    kind: 'raft',
+    at: T0 + seconds * 1000,
+    step,
+    auto: false,
+    action,
+    shard: 's1',
+    node: null,
+    term: null,
+    added: null,
+    ...fields,
+  });
+  const failover = (
+    old: string,
+    next: string,
+    term: number,
+    seconds: number,
+    ms: number,
+  ): Failover => ({
+    shard: 's1',
+    oldLeader: old,
+    oldTerm: term - 1,
+    newLeader: next,
+    term,
+    lostAt: T0 + seconds * 1000 - ms,
+    electedAt: T0 + seconds * 1000,
+    ms,
+    cause: 'killed',
+    resolutionMs: 25,
+  });
+  const replicated = (failovers: Failover[]): ClusterState => ({
+    epoch: 1,
+    map: null,
+    shards: [{ id: 's1', nodes: ['n1', 'n2', 'n3'] }],
+    resharding: null,
+    lastMove: null,
+    keysPerSecond: 50_000,
+    replicated: true,
+    failovers,
+    leaderships: [],
+  });
+  const loaded = (lostWrites: number, errors = 0) => ({
+    ...IDLE_STATUS,
+    running: true,
+    errors,
+    lostWrites,
+    retries: 7,
+    verified: 900,
+  });
+  const log = (applied: number, commit = applied) => ({ raftApplied: applied, raftCommit: commit });
+
+  it('sees a write through a follower reach the leader, then both kinds of read', () => {
+    const key = `order-1-${SESSION}`;
+    const put = rest(1, { method: 'PUT', key, value: '{}' }, 201, {
+      step: 2,
+      headers: { 'x-tinycache-forwarded-by': 'n1', 'x-tinycache-leader': 'n2' },
+    });
+    const linear = rest(2, { method: 'GET', key }, 200, {
+      step: 2,
+      headers: { 'x-tinycache-forwarded-by': 'n1', 'x-tinycache-leader': 'n2' },
+    });
+    const stale = rest(3, { method: 'GET', key, consistency: 'stale' }, 200, { step: 2 });
+    expect(checkFollowerWrite(view({ journal: [put, linear] })).done).toBe(false);
+    const done = checkFollowerWrite(view({ journal: [put, linear, stale] }));
+    expect(done.done).toBe(true);
+    expect(done.lines?.[2]).toMatch(/own copy \(no hop\)/);
+    // Written through the leader itself: nothing was forwarded, so nothing is shown.
+    const direct = {
+      ...put,
+      exchange: { ...put.exchange, headers: { 'x-tinycache-leader': 'n1' } },
+    };
+    expect(checkFollowerWrite(view({ journal: [direct, linear, stale] })).done).toBe(false);
+  });
+
+  it('passes a killed leader only once another leads and the load lost nothing', () => {
+    const journal = [raft(3, 10, 'killed-leader', { node: 'n1', term: 1 })];
+    const nodes = [replica('n1', 'follower', 1, 'down'), replica('n2', 'leader', 2)];
+    const samples = (lost: number) => [11, 12, 13].map((s) => sample(s, [], {}, loaded(lost, 4)));
+    expect(
+      checkKilledLeader(view({ journal, nodes, cluster: replicated([]), samples: samples(0) }))
+        .done,
+    ).toBe(false);
+    const after = replicated([failover('n1', 'n2', 2, 10.1, 61)]);
+    const ok = checkKilledLeader(view({ journal, nodes, cluster: after, samples: samples(0) }));
+    expect(ok.done).toBe(true);
+    expect(ok.lines?.[0]).toMatch(/n2 leads in term 2 after 61 ms/);
+    expect(ok.lines?.[1]).toMatch(/12 requests failed \(while there was no leader\)/);
+    const lost = checkKilledLeader(view({ journal, nodes, cluster: after, samples: samples(2) }));
+    expect(lost.done).toBe(false);
+    expect(lost.detail).toMatch(/2 acknowledged writes were lost/);
+  });
+
+  it('sees a restarted node as a follower that applied what the leader had committed', () => {
+    const journal: Observation[] = [
+      raft(3, 10, 'killed-leader', { node: 'n1', term: 1 }),
+      { kind: 'node-started', at: T0 + 20_000, step: 4, auto: false, node: nodeInfo('n1') },
+    ];
+    const nodes = [replica('n1', 'follower', 2), replica('n2', 'leader', 2)];
+    const behind = [
+      sample(21, [node('n1', log(10, 500)), node('n2', log(500))]),
+      sample(22, [node('n1', log(300, 500)), node('n2', log(520))]),
+    ];
+    expect(checkRestarted(view({ journal, nodes, samples: behind })).done).toBe(false);
+    const caught = [...behind, sample(23, [node('n1', log(520)), node('n2', log(530))])];
+    expect(checkRestarted(view({ journal, nodes, samples: caught })).done).toBe(true);
+  });
+
+  it('sees a paused leader deposed: another leads, and the resumed one follows in a later term', () => {
+    const journal = [
+      raft(5, 30, 'paused', { node: 'n2', term: 2 }),
+      raft(5, 32, 'resumed', { node: 'n2', term: 2 }),
+    ];
+    const paused = { ...failover('n2', 'n3', 3, 30.4, 400), cause: 'paused' as const };
+    const cluster = replicated([paused]);
+    const stillLeading = [replica('n2', 'leader', 2), replica('n3', 'leader', 3)];
+    expect(checkPaused(view({ journal, nodes: stillLeading, cluster })).done).toBe(false);
+    const deposed = [replica('n2', 'follower', 3), replica('n3', 'leader', 3)];
+    const check = checkPaused(view({ journal, nodes: deposed, cluster }));
+    expect(check.done).toBe(true);
+    expect(check.lines?.[0]).toMatch(/after 400 ms/);
+  });
+
+  it('sees a replaced replica once the new one has caught up, and nothing was lost', () => {
+    const journal = [
+      raft(6, 40, 'killed', { node: 'n3' }),
+      raft(6, 42, 'replaced', { node: 'n3', added: 'n4' }),
+    ];
+    const nodes = [
+      replica('n2', 'leader', 3),
+      replica('n1', 'follower', 3),
+      replica('n4', 'follower', 3),
+    ];
+    const joining = [sample(43, [node('n2', log(900)), node('n4', log(0, 0))], {}, loaded(0))];
+    expect(checkReplaced(view({ journal, nodes, samples: joining })).done).toBe(false);
+    const joined = [
+      ...joining,
+      sample(44, [node('n2', log(950)), node('n4', log(905))], {}, loaded(0)),
+    ];
+    const check = checkReplaced(view({ journal, nodes, samples: joined }));
+    expect(check.done).toBe(true);
+    expect(check.lines?.[0]).toMatch(/n4 joined .* applied index 905/);
   });
 });
 

@@ -179,6 +179,7 @@ async function upNodes(): Promise<NodeInfo[]> {
 
 function actionContext(level: number, step: number, auto: boolean): ActionContext {
   const base = { step, auto };
+  const raft = { ...base, kind: 'raft' as const, term: null, added: null };
   const loadSeen = (status: LoadStatus, tag?: LoadTag) => {
     record(level, { ...base, kind: 'load', at: Date.now(), status, tag: tag ?? null });
     return status;
@@ -204,6 +205,7 @@ function actionContext(level: number, step: number, auto: boolean): ActionContex
         value: request.value,
         contentType: request.contentType,
         ttlSeconds: request.ttlSeconds,
+        consistency: request.consistency,
       });
       record(level, { ...base, kind: 'rest', at: Date.now(), sentAt, request, exchange });
       return exchange;
@@ -268,6 +270,57 @@ function actionContext(level: number, step: number, auto: boolean): ActionContex
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       throw new Error('Keys are still moving; the dashboard shows how far they are.');
+    },
+    async formReplicated(shards: number, replicas: number) {
+      if ((await trpc.cluster.state.query()).epoch > 0) await trpc.cluster.dissolve.mutate({});
+      const state = await trpc.cluster.formReplicated.mutate({ shards, replicas });
+      for (const node of state.nodes) useLive.getState().upsertNode(node);
+      record(level, { ...raft, action: 'formed', at: Date.now(), shard: null, node: null });
+      return state;
+    },
+    async killLeader(shard: string) {
+      const killed = await trpc.cluster.killLeader.mutate({ shard });
+      record(level, {
+        ...raft,
+        action: 'killed-leader',
+        at: Date.now(),
+        shard,
+        node: killed.killed,
+        term: killed.term,
+      });
+      return killed;
+    },
+    async signalNode(id: string, how: 'kill' | 'pause' | 'resume') {
+      const node =
+        how === 'kill'
+          ? await trpc.node.kill.mutate({ id })
+          : how === 'pause'
+            ? await trpc.node.pause.mutate({ id })
+            : await trpc.node.resume.mutate({ id });
+      useLive.getState().upsertNode(node);
+      const action = how === 'kill' ? 'killed' : how === 'pause' ? 'paused' : 'resumed';
+      record(level, {
+        ...raft,
+        action,
+        at: Date.now(),
+        shard: node.shard,
+        node: id,
+        term: node.term ?? null,
+      });
+      return node;
+    },
+    async replaceReplica(id: string) {
+      const { added } = await trpc.cluster.replaceReplica.mutate({ id });
+      useLive.getState().upsertNode(added);
+      record(level, {
+        ...raft,
+        action: 'replaced',
+        at: Date.now(),
+        shard: added.shard,
+        node: id,
+        added: added.id,
+      });
+      return added;
     },
     answer(correct: boolean, explain: string) {
       record(level, { ...base, kind: 'answer', at: Date.now(), correct, explain });

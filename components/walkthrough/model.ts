@@ -22,6 +22,8 @@ export interface RestRequest {
   readonly value?: string;
   readonly contentType?: string;
   readonly ttlSeconds?: number;
+  /** Level 6: `stale` lets the replica asked answer from its own copy. */
+  readonly consistency?: 'linearizable' | 'stale';
 }
 
 interface Seen {
@@ -82,6 +84,23 @@ export interface ShardSeen extends Seen {
   readonly shard: string;
 }
 
+/**
+ * Level 6: what the control plane answered to an action on a Raft group: a replicated cluster
+ * formed, a leader killed (with the term it led), a node paused or resumed, a replica
+ * replaced (by `added`).
+ */
+export interface RaftSeen extends Seen {
+  readonly kind: 'raft';
+  readonly action: 'formed' | 'killed-leader' | 'killed' | 'paused' | 'resumed' | 'replaced';
+  readonly shard: string | null;
+  /** The node acted on (the killed leader, the paused node, the replaced replica). */
+  readonly node: string | null;
+  /** The term the killed leader led in; null when not known. */
+  readonly term: number | null;
+  /** A replacement: the new replica's id. */
+  readonly added: string | null;
+}
+
 /** An answer to a question about the live charts, judged against the live samples. */
 export interface AnswerSeen extends Seen {
   readonly kind: 'answer';
@@ -97,7 +116,15 @@ export interface ErrorSeen extends Seen {
 }
 
 export type Observation =
-  RestSeen | ConfigSeen | LoadSeen | NodeStartedSeen | DbSeen | ShardSeen | AnswerSeen | ErrorSeen;
+  | RestSeen
+  | ConfigSeen
+  | LoadSeen
+  | NodeStartedSeen
+  | DbSeen
+  | ShardSeen
+  | RaftSeen
+  | AnswerSeen
+  | ErrorSeen;
 
 /** What a check sees. */
 export interface CheckView {
@@ -154,6 +181,17 @@ export interface ActionContext {
   removeShard(shard: string): Promise<void>;
   /** Waits until no keys are moving (at most `timeoutMs`). */
   moveOver(timeoutMs?: number): Promise<void>;
+  /**
+   * Level 6: dissolves the cluster there is (if any), then forms a replicated one; resolves
+   * once every shard has a leader.
+   */
+  formReplicated(shards: number, replicas: number): Promise<ClusterState>;
+  /** SIGKILLs the shard's leader; resolves with it and the term it led. */
+  killLeader(shard: string): Promise<{ killed: string; term: number }>;
+  /** SIGKILLs, SIGSTOPs or SIGCONTs one node. */
+  signalNode(id: string, how: 'kill' | 'pause' | 'resume'): Promise<NodeInfo>;
+  /** Removes replica `id` from its shard and adds a new one, which catches up. */
+  replaceReplica(id: string): Promise<NodeInfo>;
   /** Records an answer to a question, judged by the caller against `view()`. */
   answer(correct: boolean, explain: string): void;
   /** The live state right now. */

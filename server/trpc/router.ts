@@ -68,6 +68,8 @@ const restInput = z.object({
     .optional(),
   contentType: z.string().max(255).optional(),
   ttlSeconds: z.number().positive().max(MAX_TTL_SECONDS).optional(),
+  /** Level 6: a read any replica may answer from its own copy (`?consistency=stale`). */
+  consistency: z.enum(['linearizable', 'stale']).optional(),
 });
 
 /** What the REST console shows: the exact request, as curl, and the node's answer. */
@@ -153,7 +155,10 @@ function shellQuote(text: string): string {
 
 async function sendRest(node: NodeInfo, input: z.infer<typeof restInput>): Promise<RestExchange> {
   const url = urlOf(node);
-  const query = input.ttlSeconds === undefined ? '' : `?ttl=${input.ttlSeconds}`;
+  const params = new URLSearchParams();
+  if (input.ttlSeconds !== undefined) params.set('ttl', String(input.ttlSeconds));
+  if (input.consistency === 'stale') params.set('consistency', 'stale');
+  const query = params.size === 0 ? '' : `?${params.toString()}`;
   const path = `/v1/keys/${encodeURIComponent(input.key)}${query}`;
   const withBody = input.method === 'PUT';
   const contentType = input.contentType ?? 'application/json';

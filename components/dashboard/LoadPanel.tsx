@@ -23,7 +23,7 @@ const DISTRIBUTIONS: readonly Choice<LoadSettings['distribution']>[] = [
 
 const ROUTINGS: readonly Choice<LoadSettings['routing']>[] = [
   { value: 'any', label: 'Any node (it forwards)' },
-  { value: 'smart', label: 'Smart client (to the owner)' },
+  { value: 'smart', label: 'Smart client (to the owner, its leader)' },
 ];
 
 const SCOPES: readonly Choice<LoadSettings['scope']>[] = [

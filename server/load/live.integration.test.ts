@@ -17,6 +17,16 @@ afterAll(async () => {
   await shard?.close();
 });
 
+async function until<T>(what: string, check: () => T | null, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('LiveLoad on a replicated shard', () => {
@@ -62,5 +72,52 @@ describe('LiveLoad on a replicated shard', () => {
     expect(last.missing).toBe(0);
     // Writes go on after the failover: the last second served requests.
     expect(last.requestsPerSecond).toBeGreaterThan(0);
+  });
+
+  it("with smart routing, sends the shard's load to its leader as answers name it, and follows a new one", async () => {
+    load?.stop();
+    await shard?.close();
+    shard = await startShard(['m1', 'm2', 'm3']);
+    const { node: leader, term } = await shard.leader();
+    const targets = shard.nodes.map((n) => ({ id: n.id, url: n.proc.url, shard: 's1' }));
+    load = new LiveLoad(
+      {
+        ...DEFAULT_LOAD_SETTINGS,
+        routing: 'smart',
+        mode: 'closed',
+        connections: 6,
+        readRatio: 0.5,
+        keys: 200,
+        distribution: 'uniform',
+        valueBytes: 64,
+      },
+      targets,
+      (options, sink, owns, ledger) => startLoad(options, { sink, owns, ledger }),
+      shard.map,
+    );
+    // One run for the shard, moved to the leader once an answer names it.
+    await until('the run on the leader', () =>
+      load!.status().targets.join() === leader.id ? true : null,
+    );
+    await sleep(1000);
+    expect(load.tick().requestsPerSecond).toBeGreaterThan(0);
+    // The leader dies; the control plane drops it from the targets, as for any dead replica.
+    await leader.proc.stop('SIGKILL');
+    load.setTargets(
+      targets.filter((t) => t.id !== leader.id),
+      shard.map,
+    );
+    const { node: next } = await shard.leader(term);
+    await until('the run on the new leader', () =>
+      load!.status().targets.join() === next.id ? true : null,
+    );
+    await sleep(1000);
+    load.tick();
+    await sleep(1000);
+    const last = load.tick();
+    load.stop();
+    expect(last.requestsPerSecond).toBeGreaterThan(0);
+    expect(last.lostWrites).toBe(0);
+    expect(last.verified).toBeGreaterThan(0);
   });
 });

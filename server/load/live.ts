@@ -9,7 +9,10 @@
  * acknowledged write is lost: runs stamp their values and record acknowledgements in one
  * WriteLedger, and a verifier reads acknowledged keys back, VERIFY_PER_SECOND a second, one at
  * a time, through a node of the key's shard (linearizable: the default), classifying each
- * (ledger.ts). A node that does not answer it is skipped for the next.
+ * (ledger.ts). A node that does not answer it is skipped for the next. Its answers name the
+ * key's shard's leader (X-TinyCache-Leader): with smart routing each replicated shard gets one
+ * run, aimed at that leader, and moved when an answer names another (or when the control
+ * plane drops a dead node from the targets: then the shard's first node, which forwards).
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -76,6 +79,12 @@ export class LiveLoad {
   private offered: readonly LoadTarget[] = [];
   private map: ClusterMap | null = null;
   private readonly shards = new Map<string, string>();
+  /**
+   * Level 6: each shard's leader as the latest answer named it (X-TinyCache-Leader). With
+   * smart routing a replicated shard's run goes to its leader, so writes and linearizable
+   * reads take no hop; a new name moves the run.
+   */
+  private readonly leaders = new Map<string, string>();
   private readonly second = new Counters();
   private readonly startedMs: number;
   private lastTickMs: number;
@@ -143,7 +152,7 @@ export class LiveLoad {
       this.settings.scope === 'cluster' && map !== null
         ? targets.filter((target) => target.shard != null)
         : targets;
-    const wanted = new Map(inScope.map((target) => [target.id, target.url]));
+    const wanted = new Map(this.routed(inScope).map((target) => [target.id, target.url]));
     for (const [id, run] of this.runs) {
       if (wanted.get(id) !== run.url) {
         run.handle.stop();
@@ -222,16 +231,21 @@ export class LiveLoad {
     return { verified: this.verified, lostWrites: this.lostWrites, missing: this.missing };
   }
 
-  /** Reads one acknowledged key back and classifies it; one read at a time. */
+  /**
+   * Reads one acknowledged key back and classifies it; one read at a time. Its answer also
+   * names the key's shard's leader (noteLeader). With nothing acknowledged yet (a read-only
+   * load, say) it reads any key of the load, for that name alone.
+   */
   private async verifyOne(): Promise<void> {
     const keys = this.ledger.keys;
-    if (this.verifying || this.stopped || keys.length === 0) return;
-    const keyId = keys[randomInt(keys.length)]!;
-    const expected = this.ledger.expectation(keyId);
+    if (this.verifying || this.stopped) return;
+    if (keys.length === 0 && !(this.settings.routing === 'smart' && this.replicated)) return;
+    const keyId = keys.length > 0 ? keys[randomInt(keys.length)]! : randomInt(this.settings.keys);
+    const expected = keys.length > 0 ? this.ledger.expectation(keyId) : undefined;
     const key = keyName(keyId);
     const shard = this.ring?.owner(key) ?? null;
     const nodes = this.offered.filter((t) => shard === null || t.shard === shard);
-    if (expected === undefined || nodes.length === 0) return;
+    if ((keys.length > 0 && expected === undefined) || nodes.length === 0) return;
     const node = nodes[this.verifyCursor % nodes.length]!;
     this.verifying = true;
     try {
@@ -240,6 +254,8 @@ export class LiveLoad {
       });
       const body = new Uint8Array(await res.arrayBuffer());
       if (this.stopped) return;
+      this.noteLeader(shard, res.headers.get('x-tinycache-leader'));
+      if (expected === undefined) return;
       if (res.status === 200 || res.status === 404) {
         const verdict = this.ledger.classify(expected, res.status === 200 ? body : null);
         this.verified++;
@@ -252,6 +268,37 @@ export class LiveLoad {
       this.verifyCursor++;
     } finally {
       this.verifying = false;
+    }
+  }
+
+  /**
+   * The targets that get a run. Smart routing in a cluster with replicated shards (a shard
+   * of several nodes): one per shard, its leader as last named, else its first node (which
+   * forwards to the leader until an answer names it). Otherwise every target.
+   */
+  /** Some shard of the map has several nodes: a Raft group with a leader. */
+  private get replicated(): boolean {
+    return this.map?.shards.some((s) => s.nodes.length > 1) ?? false;
+  }
+
+  private routed(targets: readonly LoadTarget[]): readonly LoadTarget[] {
+    if (this.settings.routing !== 'smart' || !this.replicated) return targets;
+    const byShard = new Map<string, LoadTarget>();
+    for (const target of targets) {
+      const shard = target.shard;
+      if (shard == null) continue;
+      const leads = this.leaders.get(shard) === target.id;
+      if (!byShard.has(shard) || leads) byShard.set(shard, target);
+    }
+    return [...byShard.values()];
+  }
+
+  /** An answer named `leader` as `shard`'s: smart routing moves the shard's run to it. */
+  private noteLeader(shard: string | null, leader: string | null): void {
+    if (shard === null || leader === null || this.leaders.get(shard) === leader) return;
+    this.leaders.set(shard, leader);
+    if (this.settings.routing === 'smart' && !this.stopped) {
+      this.setTargets(this.offered, this.map);
     }
   }
 

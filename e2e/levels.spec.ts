@@ -40,6 +40,15 @@ for (const level of [1, 3, 5, 6]) {
       if (k === 1) await screenshot(page, `walkthrough-level-${level}`);
       if (k < steps) await page.getByRole('button', { name: 'Next' }).click();
     }
+    // The last action may still be tidying up (Level 6 stops its load after its check
+    // passes): the next test must not inherit it.
+    await expect(page.getByText('· running…')).toHaveCount(0, { timeout: 30_000 });
+    if (level === 6) {
+      const status = (await (await fetch(`${baseUrl()}/api/trpc/load.status`)).json()) as {
+        result: { data: { running: boolean } };
+      };
+      expect(status.result.data.running).toBe(false);
+    }
     await expect(page.getByTestId('walkthrough-complete')).toBeVisible();
     await expect(progress).toContainText(`${steps} of ${steps}`);
     await screenshot(page, `walkthrough-level-${level}-complete`);

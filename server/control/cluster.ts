@@ -578,14 +578,8 @@ export class ClusterManager {
    * from its log or a snapshot. Resolves once it has applied what the leader had committed
    * when it was added (or after CATCH_UP_TIMEOUT_MS, logged), with the node.
    */
-  async addReplica(shard: string): Promise<NodeInfo> {
-    this.claim();
-    try {
-      return await this.addReplicaNow(shard);
-    } finally {
-      this.busy = false;
-      this.emit();
-    }
+  addReplica(shard: string): Promise<NodeInfo> {
+    return this.exclusively(() => this.addReplicaNow(shard));
   }
 
   /**
@@ -594,14 +588,8 @@ export class ClusterManager {
    * the map and retires it with its data dir. A dead replica can be removed: the others are a
    * majority of the group without it.
    */
-  async removeReplica(id: string): Promise<{ id: string; shard: string }> {
-    this.claim();
-    try {
-      return await this.removeReplicaNow(id);
-    } finally {
-      this.busy = false;
-      this.emit();
-    }
+  removeReplica(id: string): Promise<{ id: string; shard: string }> {
+    return this.exclusively(() => this.removeReplicaNow(id));
   }
 
   /**
@@ -610,12 +598,18 @@ export class ClusterManager {
    * with one member missing (adding first would make a group of R+1 with a dead member,
    * whose majority needs every live one).
    */
-  async replaceReplica(id: string): Promise<{ removed: string; added: NodeInfo }> {
+  replaceReplica(id: string): Promise<{ removed: string; added: NodeInfo }> {
+    return this.exclusively(async () => {
+      const { shard } = await this.removeReplicaNow(id);
+      return { removed: id, added: await this.addReplicaNow(shard) };
+    });
+  }
+
+  /** Runs `change` as the one change under way (claim), then frees the cluster and says so. */
+  private async exclusively<T>(change: () => Promise<T>): Promise<T> {
     this.claim();
     try {
-      const { shard } = await this.removeReplicaNow(id);
-      const added = await this.addReplicaNow(shard);
-      return { removed: id, added };
+      return await change();
     } finally {
       this.busy = false;
       this.emit();

@@ -1637,18 +1637,14 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       return;
     }
     const method = req.method ?? 'GET';
+    // What /healthz says of the replica, with the group and the snapshot position.
     const members = () => {
       const status = rep.status();
+      const group = rep.membership();
       return {
-        node: rep.nodeId,
-        shard: clusterRole!.shard,
-        voters: rep.membership()?.voters ?? [],
-        bootstrap: rep.membership()?.bootstrap ?? [],
-        role: status?.role ?? 'starting',
-        term: status?.term ?? 0,
-        leader: status?.leader ?? null,
-        commit: status?.commit ?? 0,
-        applied: status?.applied ?? 0,
+        ...replicaHealth(rep),
+        voters: group?.voters ?? [],
+        bootstrap: group?.bootstrap ?? [],
         snapshotIndex: status?.snapshotIndex ?? 0,
         snapshotsInstalled: status?.snapshotsInstalled ?? 0,
       };

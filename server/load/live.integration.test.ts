@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type ReplicatedShard, startShard } from '../client/replicas-fixture.ts';
 import { LiveLoad } from './live.ts';
 import { startLoad } from './load.ts';
-import { DEFAULT_LOAD_SETTINGS, type LoadStatus } from './settings.ts';
+import { DEFAULT_LOAD_SETTINGS, type LoadSettings, type LoadStatus } from './settings.ts';
 
 let shard: ReplicatedShard | null = null;
 let load: LiveLoad | null = null;
@@ -29,24 +29,33 @@ async function until<T>(what: string, check: () => T | null, ms = 15_000): Promi
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const targetsOf = (replicas: ReplicatedShard) =>
+  replicas.nodes.map((n) => ({ id: n.id, url: n.proc.url, shard: 's1' }));
+
+/** Half writes over 200 keys, 6 connections, on every replica of `replicas`. */
+function liveLoad(replicas: ReplicatedShard, routing: LoadSettings['routing']): LiveLoad {
+  return new LiveLoad(
+    {
+      ...DEFAULT_LOAD_SETTINGS,
+      routing,
+      mode: 'closed',
+      connections: 6,
+      readRatio: 0.5,
+      keys: 200,
+      distribution: 'uniform',
+      valueBytes: 64,
+    },
+    targetsOf(replicas),
+    (options, sink, owns, ledger) => startLoad(options, { sink, owns, ledger }),
+    replicas.map,
+  );
+}
+
 describe('LiveLoad on a replicated shard', () => {
   it('rides out a SIGKILLed leader: retries, no acknowledged write lost, keys verified', async () => {
     shard = await startShard();
     const { node: leader, term } = await shard.leader();
-    load = new LiveLoad(
-      {
-        ...DEFAULT_LOAD_SETTINGS,
-        mode: 'closed',
-        connections: 6,
-        readRatio: 0.5,
-        keys: 200,
-        distribution: 'uniform',
-        valueBytes: 64,
-      },
-      shard.nodes.map((n) => ({ id: n.id, url: n.proc.url, shard: 's1' })),
-      (options, sink, owns, ledger) => startLoad(options, { sink, owns, ledger }),
-      shard.map,
-    );
+    load = liveLoad(shard, 'any');
     const statuses: LoadStatus[] = [];
     const tick = async (seconds: number) => {
       for (let i = 0; i < seconds; i++) {
@@ -79,22 +88,8 @@ describe('LiveLoad on a replicated shard', () => {
     await shard?.close();
     shard = await startShard(['m1', 'm2', 'm3']);
     const { node: leader, term } = await shard.leader();
-    const targets = shard.nodes.map((n) => ({ id: n.id, url: n.proc.url, shard: 's1' }));
-    load = new LiveLoad(
-      {
-        ...DEFAULT_LOAD_SETTINGS,
-        routing: 'smart',
-        mode: 'closed',
-        connections: 6,
-        readRatio: 0.5,
-        keys: 200,
-        distribution: 'uniform',
-        valueBytes: 64,
-      },
-      targets,
-      (options, sink, owns, ledger) => startLoad(options, { sink, owns, ledger }),
-      shard.map,
-    );
+    const targets = targetsOf(shard);
+    load = liveLoad(shard, 'smart');
     // One run for the shard, moved to the leader once an answer names it.
     await until('the run on the leader', () =>
       load!.status().targets.join() === leader.id ? true : null,

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { progress, which } from './lib.ts';
+import { OpenWriter, progress, which } from './lib.ts';
 import {
   encodeCommand,
   keySlot,
@@ -336,57 +336,31 @@ export class RedisCluster {
  * serves the key's slot, MOVED redirects followed (and remembered); a node known to be down is
  * not tried: the write goes to another node, which redirects it. A failed write is not retried.
  */
-class Writer {
+class Writer extends OpenWriter {
   private readonly connections = new Map<string, Connection>();
   /** slot -> address the client sends it to. */
   private readonly route = new Map<number, string>();
   readonly down = new Set<string>();
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly listeners = new Set<(sentAt: number, ackedAt: number) => void>();
-  private timer: NodeJS.Timeout | null = null;
-  private started = 0;
-  private sent = 0;
   private cursor = 0;
   private seq = 0;
   private spread = 0;
-  failures = 0;
-  acks = 0;
 
   constructor(
     private readonly keys: readonly string[],
     private readonly addresses: readonly string[],
     owner: string,
   ) {
+    super(REDIS_WRITE_RATE, MAX_IN_FLIGHT);
     for (const key of keys) this.route.set(keySlot(key), owner);
   }
 
-  start(): void {
-    this.started = performance.now();
-    this.timer = setInterval(() => this.pump(), 5);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await Promise.all(this.inFlight);
+  override async stop(): Promise<void> {
+    await super.stop();
     for (const c of this.connections.values()) c.close();
   }
 
-  onAck(listener: (sentAt: number, ackedAt: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private pump(): void {
-    const due = Math.floor(((performance.now() - this.started) / 1000) * REDIS_WRITE_RATE);
-    if (due - this.sent > REDIS_WRITE_RATE) this.sent = due - REDIS_WRITE_RATE;
-    while (this.sent < due) {
-      this.sent++;
-      if (this.inFlight.size >= MAX_IN_FLIGHT) continue;
-      const key = this.keys[this.cursor++ % this.keys.length]!;
-      const p = this.write(key).finally(() => this.inFlight.delete(p));
-      this.inFlight.add(p);
-    }
+  protected arrival(): () => Promise<void> {
+    return () => this.write(this.keys[this.cursor++ % this.keys.length]!);
   }
 
   private connection(address: string): Connection {
@@ -411,9 +385,7 @@ class Writer {
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
         const reply = await this.connection(address).command(['SET', key, value], WRITE_TIMEOUT_MS);
         if (reply === 'OK') {
-          this.acks++;
-          const ackedAt = performance.now();
-          for (const listener of this.listeners) listener(sentAt, ackedAt);
+          this.acknowledged(sentAt);
           return;
         }
         const moved = reply instanceof RespError ? parseMoved(reply.message) : null;

@@ -28,7 +28,7 @@ import { ClusterManager } from '../server/control/cluster.ts';
 import { raftFromHealth, type RaftHealth } from '../server/control/raft-status.ts';
 import { Supervisor } from '../server/control/supervisor.ts';
 import { Counters, secondFigures, startLoad } from '../server/load/load.ts';
-import { formatRate, median, progress, table } from './lib.ts';
+import { formatRate, median, OpenWriter, progress, table } from './lib.ts';
 import { redisClusterFailover, redisVersion, type RedisKill } from './redis-cluster.ts';
 import { formatMs, lostWrites, percentile, type KeyRecord } from './replication-stats.ts';
 
@@ -247,60 +247,26 @@ async function health(url: string): Promise<RaftHealth | null> {
  * replicas marked up, each write to a key with no write in flight, every value unique. It
  * keeps what each key's writes did (KeyRecord) for the lost-writes check.
  */
-class Writer {
+class Writer extends OpenWriter {
   readonly records = new Map<string, KeyRecord>();
   private readonly busy = new Set<string>();
   private pool: string[] = Array.from({ length: FAILOVER_KEYS }, (_, i) => `fo-${i}`);
   private nextFresh = FAILOVER_KEYS;
   private cursor = 0;
   private seq = 0;
-  private sent = 0;
-  private started = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
   /** Node id → url, for the nodes writes go to. */
   readonly up = new Map<string, string>();
   private nodeCursor = 0;
-  /** Times (performance.now()) each acknowledged write was sent and answered. */
-  private listeners = new Set<(sentAt: number, ackedAt: number) => void>();
-  failures = 0;
-  acks = 0;
-  /** Arrivals not sent: MAX_IN_FLIGHT writes were in flight already. */
-  shed = 0;
 
-  start(): void {
-    this.started = performance.now();
-    this.timer = setInterval(() => this.pump(), 5);
+  constructor() {
+    super(FAILOVER_RATE, MAX_IN_FLIGHT);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await Promise.all(this.inFlight);
-  }
-
-  onAck(listener: (sentAt: number, ackedAt: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private pump(): void {
-    const due = Math.floor(((performance.now() - this.started) / 1000) * FAILOVER_RATE);
-    // A backlog beyond one second is dropped, not burst (the client fell behind, e.g. GC).
-    if (due - this.sent > FAILOVER_RATE) this.sent = due - FAILOVER_RATE;
-    while (this.sent < due) {
-      this.sent++;
-      const key = this.freeKey();
-      const urls = [...this.up.values()];
-      if (key === null || urls.length === 0) continue;
-      if (this.inFlight.size >= MAX_IN_FLIGHT) {
-        this.shed++;
-        continue;
-      }
-      const url = urls[this.nodeCursor++ % urls.length]!;
-      const p = this.write(url, key).finally(() => this.inFlight.delete(p));
-      this.inFlight.add(p);
-    }
+  protected arrival(): (() => Promise<void>) | null {
+    const key = this.freeKey();
+    const urls = [...this.up.values()];
+    if (key === null || urls.length === 0) return null;
+    return () => this.write(urls[this.nodeCursor++ % urls.length]!, key);
   }
 
   private freeKey(): string | null {
@@ -324,10 +290,8 @@ class Writer {
     }
     const before = this.records.get(key) ?? { acked: null, unknown: null };
     if (ok) {
-      this.acks++;
       this.records.set(key, { acked: value, unknown: null });
-      const ackedAt = performance.now();
-      for (const listener of this.listeners) listener(sentAt, ackedAt);
+      this.acknowledged(sentAt);
     } else {
       // Its outcome is unknown: the key gets no more writes, a fresh key takes its place.
       this.failures++;
